@@ -1,0 +1,21 @@
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vitest/config'
+
+const src = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+
+// Tests import workspace packages from their TypeScript sources, so a test run needs no build;
+// tests that start a server or the CLI as a child process use the built dist/ (npm test builds first).
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@ledger/tlog': src('./packages/tlog/src/index.ts'),
+      '@ledger/attestation': src('./packages/attestation/src/index.ts'),
+      '@ledger/log-server': src('./services/log/src/index.ts'),
+    },
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+})
