@@ -10,6 +10,8 @@ export default defineConfig({
     alias: {
       '@ledger/tlog': src('./packages/tlog/src/index.ts'),
       '@ledger/attestation': src('./packages/attestation/src/index.ts'),
+      '@ledger/client': src('./packages/client/src/index.ts'),
+      '@ledger/cli': src('./packages/cli/src/index.ts'),
       '@ledger/log-server': src('./services/log/src/index.ts'),
     },
   },
