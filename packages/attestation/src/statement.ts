@@ -1,0 +1,185 @@
+// The rebuild statement (DESIGN §3): building one, parsing a signed one, and the keys the log indexes it by.
+import { IN_TOTO_STATEMENT_V1, REBUILD_BUILD_TYPE, SLSA_PROVENANCE_V1 } from './constants.js'
+import { decodeUTF8, GIT_COMMIT_HEX, isPlainObject, sha256, SHA256_HEX } from './bytes.js'
+import { AttestationError } from './errors.js'
+import type { AttestationErrorCode } from './errors.js'
+import { assertSchema } from './schemas.js'
+import type { RebuildStatement, ResourceDescriptor } from './types.js'
+
+/** One rebuilt artifact: its name and either its bytes or its precomputed SHA-256 (64 lowercase hex). */
+export type ArtifactInput =
+  { name: string; sha256: string; bytes?: undefined } | { name: string; bytes: Uint8Array; sha256?: string }
+
+export interface BuildStatementInput {
+  /** The rebuilt artifacts, the statement's subjects, in this order. */
+  artifacts: readonly ArtifactInput[]
+  /** The source: repository URI (e.g. `git+https://github.com/o/r`) and commit (40 or 64 lowercase hex). */
+  source: { uri: string; commit: string }
+  /** The rebuilder's URI: `runDetails.builder.id`. */
+  builderId: string
+  /** `buildDefinition.buildType`; REBUILD_BUILD_TYPE by default. */
+  buildType?: string
+  /** Extra `externalParameters`, merged over `{repository, commit}`. */
+  externalParameters?: Record<string, unknown>
+  /** Other resolved dependencies (toolchains, base images); none of them may carry a gitCommit. */
+  dependencies?: readonly ResourceDescriptor[]
+  /** `runDetails.metadata`; Dates are written as RFC 3339 UTC. The package reads no clock: pass the times. */
+  metadata?: { invocationId?: string; startedOn?: Date | string; finishedOn?: Date | string }
+  /** The build environment, recorded as `buildDefinition.internalParameters.environment`. */
+  environment?: Record<string, unknown>
+}
+
+/** Lowercase hex SHA-256 of `bytes`. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return sha256(bytes).toString('hex')
+}
+
+/**
+ * Builds the statement a rebuilder signs: an in-toto Statement v1 with an SLSA Provenance v1 predicate whose
+ * single gitCommit dependency is the source (DESIGN §3). Pure: bytes are hashed here, files are the caller's.
+ * Throws AttestationError DIGEST_INVALID (a digest or commit that is not lowercase hex of the right length,
+ * or bytes that do not match a given sha256) or STATEMENT_INVALID (the result breaks the schema).
+ */
+export function buildStatement(input: BuildStatementInput): RebuildStatement {
+  const subject = input.artifacts.map((artifact) => {
+    let digest = artifact.sha256
+    if (artifact.bytes !== undefined) {
+      const computed = sha256Hex(artifact.bytes)
+      if (digest !== undefined && digest !== computed) {
+        throw new AttestationError('DIGEST_INVALID', `artifact ${artifact.name}: bytes do not match sha256`)
+      }
+      digest = computed
+    }
+    if (typeof digest !== 'string' || !SHA256_HEX.test(digest)) {
+      throw new AttestationError(
+        'DIGEST_INVALID',
+        `artifact ${artifact.name}: sha256 is not 64 lowercase hex`,
+      )
+    }
+    return { name: artifact.name, digest: { sha256: digest } }
+  })
+  if (!GIT_COMMIT_HEX.test(input.source.commit)) {
+    throw new AttestationError('DIGEST_INVALID', 'source commit is not 40 or 64 lowercase hex')
+  }
+  const metadata: Record<string, string> = {}
+  if (input.metadata?.invocationId !== undefined) metadata.invocationId = input.metadata.invocationId
+  if (input.metadata?.startedOn !== undefined) metadata.startedOn = timestamp(input.metadata.startedOn)
+  if (input.metadata?.finishedOn !== undefined) metadata.finishedOn = timestamp(input.metadata.finishedOn)
+
+  const statement: RebuildStatement = {
+    _type: IN_TOTO_STATEMENT_V1,
+    subject,
+    predicateType: SLSA_PROVENANCE_V1,
+    predicate: {
+      buildDefinition: {
+        buildType: input.buildType ?? REBUILD_BUILD_TYPE,
+        externalParameters: {
+          repository: input.source.uri,
+          commit: input.source.commit,
+          ...input.externalParameters,
+        },
+        ...(input.environment !== undefined
+          ? { internalParameters: { environment: input.environment } }
+          : {}),
+        resolvedDependencies: [
+          { uri: input.source.uri, digest: { gitCommit: input.source.commit } },
+          ...(input.dependencies ?? []),
+        ],
+      },
+      runDetails: {
+        builder: { id: input.builderId },
+        ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+      },
+    },
+  }
+  return assertRebuildStatement(statement)
+}
+
+function timestamp(value: Date | string): string {
+  if (typeof value === 'string') return value
+  if (Number.isNaN(value.getTime()))
+    throw new AttestationError('STATEMENT_INVALID', 'invalid Date in metadata')
+  return value.toISOString()
+}
+
+/**
+ * Checks an untrusted value against the rebuild rules (DESIGN §3, rebuild-provenance.schema.json): first the
+ * digests the log indexes (DIGEST_INVALID: a subject sha256 or a gitCommit of the wrong form), then the
+ * whole schema (STATEMENT_INVALID, with the failing JSON pointer). Returns the value typed.
+ */
+export function assertRebuildStatement(value: unknown): RebuildStatement {
+  assertDigests(value)
+  return assertSchema<RebuildStatement>('rebuild-provenance', value, 'STATEMENT_INVALID')
+}
+
+// The log indexes these values, so a malformed one gets its own code instead of a generic schema error.
+function assertDigests(value: unknown): void {
+  if (!isPlainObject(value)) return
+  const fail = (code: AttestationErrorCode, what: string): never => {
+    throw new AttestationError(code, what)
+  }
+  if (Array.isArray(value.subject)) {
+    value.subject.forEach((subject: unknown, i) => {
+      if (!isPlainObject(subject) || !isPlainObject(subject.digest) || !('sha256' in subject.digest)) return
+      const digest = subject.digest.sha256
+      if (typeof digest !== 'string' || !SHA256_HEX.test(digest)) {
+        fail('DIGEST_INVALID', `/subject/${i}/digest/sha256 is not 64 lowercase hex`)
+      }
+    })
+  }
+  const predicate = value.predicate
+  if (!isPlainObject(predicate) || !isPlainObject(predicate.buildDefinition)) return
+  const dependencies = predicate.buildDefinition.resolvedDependencies
+  if (!Array.isArray(dependencies)) return
+  dependencies.forEach((dependency: unknown, i) => {
+    if (!isPlainObject(dependency) || !isPlainObject(dependency.digest)) return
+    if (!('gitCommit' in dependency.digest)) return
+    const commit = dependency.digest.gitCommit
+    if (typeof commit !== 'string' || !GIT_COMMIT_HEX.test(commit)) {
+      fail(
+        'DIGEST_INVALID',
+        `/predicate/buildDefinition/resolvedDependencies/${i}/digest/gitCommit is not 40 or 64 lowercase hex`,
+      )
+    }
+  })
+}
+
+/**
+ * Parses a DSSE payload (untrusted bytes, normally already signature-checked) as a rebuild statement.
+ * Throws AttestationError PAYLOAD_NOT_JSON (not UTF-8 JSON text), DIGEST_INVALID or STATEMENT_INVALID.
+ */
+export function parseStatement(payload: Uint8Array): RebuildStatement {
+  const text = decodeUTF8(payload)
+  if (text === undefined) throw new AttestationError('PAYLOAD_NOT_JSON', 'payload is not UTF-8')
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    throw new AttestationError('PAYLOAD_NOT_JSON', 'payload is not JSON', { cause: error })
+  }
+  return assertRebuildStatement(value)
+}
+
+/** What the log indexes a statement by. */
+export interface StatementIndexKeys {
+  /** Every distinct subject digest, as `sha256:<hex>`, in subject order. */
+  digests: string[]
+  /** The source commit(s): the gitCommit of the resolved dependencies (exactly one in a valid statement). */
+  commits: string[]
+  /** Every subject, name and sha256, in subject order. */
+  subjects: { name: string; sha256: string }[]
+}
+
+/** The index keys of a statement already checked by `parseStatement`/`assertRebuildStatement`. */
+export function statementIndexKeys(statement: RebuildStatement): StatementIndexKeys {
+  const subjects = statement.subject.map((s) => ({ name: s.name, sha256: s.digest.sha256 }))
+  const digests = [...new Set(subjects.map((s) => `sha256:${s.sha256}`))]
+  const commits = [
+    ...new Set(
+      statement.predicate.buildDefinition.resolvedDependencies
+        .map((dependency) => dependency.digest?.gitCommit)
+        .filter((commit): commit is string => typeof commit === 'string'),
+    ),
+  ]
+  return { digests, commits, subjects }
+}
