@@ -1,0 +1,117 @@
+import { countReproductions, LedgerClient, type ReproductionCount } from '@ledger/client'
+import { parseCheckpoint, parseSignedNote } from '@ledger/tlog'
+import {
+  httpOptions,
+  parseCommitFlag,
+  parseDigestFlag,
+  readPolicy,
+  resolvePath,
+  stateStore,
+  toJSON,
+  usage,
+} from '../context.js'
+import { EXIT, type ExitCode } from '../exit-codes.js'
+import { hashFile } from '../hash-file.js'
+import type { Io } from '../io.js'
+import { table } from '../table.js'
+
+export interface VerifyOptions {
+  log: string
+  policy: string
+  artifact?: string
+  digest?: string
+  commit?: string
+  threshold?: string
+  state?: string
+  timeout?: string
+  json?: boolean
+}
+
+/**
+ * `attest verify`, the installer's gate: counts the policy's parties that reproduced the artifact
+ * (countReproductions, DESIGN §8). Exit 0 when the threshold is met and there is no conflict, 1 when not.
+ * Errors propagate (exit 2, 3, 4 by exitCodeFor).
+ */
+export async function verifyCommand(io: Io, opts: VerifyOptions): Promise<ExitCode> {
+  if ((opts.artifact === undefined) === (opts.digest === undefined)) {
+    throw usage('give exactly one of --artifact FILE or --digest sha256:HEX')
+  }
+  let digest: string
+  if (opts.digest !== undefined) digest = parseDigestFlag(opts.digest)
+  else {
+    try {
+      digest = `sha256:${await hashFile(resolvePath(io, opts.artifact!), io.stderr, opts.artifact)}`
+    } catch (err) {
+      throw usage(`cannot read artifact ${opts.artifact}: ${(err as Error).message}`, err)
+    }
+  }
+  const commit = opts.commit !== undefined ? parseCommitFlag(opts.commit) : undefined
+  let threshold: number | undefined
+  if (opts.threshold !== undefined) {
+    if (!/^[1-9][0-9]{0,5}$/.test(opts.threshold))
+      throw usage(`--threshold ${opts.threshold} is not a positive integer`)
+    threshold = Number(opts.threshold)
+  }
+  const policy = await readPolicy(io, opts.policy)
+  const http = httpOptions(io, opts.timeout)
+  const client = LedgerClient.fromPolicy(opts.log, policy, { ...http, state: stateStore(io, opts.state) })
+  const answer = await countReproductions({
+    client,
+    policy,
+    digest,
+    ...(commit !== undefined && { commit }),
+    ...(threshold !== undefined && { threshold }),
+  })
+  io.stdout.write(opts.json ? toJSON(answer) : formatAnswer(answer))
+  return answer.ok ? EXIT.OK : EXIT.NEGATIVE
+}
+
+/** The answer for people. */
+export function formatAnswer(answer: ReproductionCount): string {
+  const out: string[] = []
+  out.push(`${answer.digest}${answer.commit !== undefined ? ` from commit ${answer.commit}` : ''}`)
+  const verdict = answer.ok
+    ? 'OK'
+    : answer.conflicts.length > 0 && answer.count >= answer.threshold
+      ? 'NOT OK (conflict)'
+      : answer.conflicts.length > 0
+        ? 'NOT OK (threshold not met, conflict)'
+        : 'NOT OK (threshold not met)'
+  out.push(`reproduced by ${answer.count} of the ${answer.threshold} parties required: ${verdict}`)
+  if (answer.parties.length > 0) {
+    out.push('')
+    out.push(
+      table(
+        ['PARTY', 'KEYS', 'ENTRIES'],
+        answer.parties.map((p) => [
+          p.name,
+          p.keyids.map((k) => k.slice(0, 16)).join(' '),
+          p.entries.join(' '),
+        ]),
+      ),
+    )
+  }
+  if (answer.conflicts.length > 0) {
+    out.push('')
+    out.push(`CONFLICTS: trusted parties that built the same commit into another digest`)
+    out.push(
+      table(
+        ['PARTY', 'ENTRY', 'SUBJECT', 'DIGEST', 'COMMIT'],
+        answer.conflicts.map((c) => [c.party, String(c.index), c.subject, c.digest, c.commit.slice(0, 12)]),
+      ),
+    )
+  }
+  const { unknown } = answer
+  if (unknown.count > 0 || unknown.notFetched > 0) {
+    out.push('')
+    out.push(
+      `not counted: ${unknown.count} entr${unknown.count === 1 ? 'y' : 'ies'} by ${unknown.keyids.length} key${unknown.keyids.length === 1 ? '' : 's'} outside the policy` +
+        (unknown.notFetched > 0 ? `, and ${unknown.notFetched} more by other keys not fetched` : ''),
+    )
+    for (const keyid of unknown.keyids) out.push(`  ${keyid}`)
+  }
+  const checkpoint = parseCheckpoint(parseSignedNote(answer.checkpoint).text)
+  out.push('')
+  out.push(`proven against the checkpoint of ${checkpoint.origin} at tree size ${checkpoint.size}`)
+  return `${out.join('\n')}\n`
+}

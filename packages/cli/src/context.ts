@@ -1,0 +1,222 @@
+// What the commands share: reading inputs, resolving which log key to trust, writing outputs.
+import { randomBytes } from 'node:crypto'
+import { open, readFile, rename, unlink } from 'node:fs/promises'
+import { dirname, basename, join, resolve } from 'node:path'
+import {
+  ClientError,
+  defaultStateDir,
+  FileStateStore,
+  LedgerClient,
+  loadTrustPolicy,
+  misbehaving,
+  parseLogTrust,
+  type HttpOptions,
+  type LogTrust,
+  type StateStore,
+  type TrustPolicy,
+  type WitnessTrust,
+} from '@ledger/client'
+import { EXIT, type ExitCode } from './exit-codes.js'
+import type { Io } from './io.js'
+
+/** The one error class of the CLI: an outcome with its exit code, and a message for people. */
+export class CliError extends Error {
+  override name = 'CliError'
+  constructor(
+    readonly exitCode: ExitCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+}
+
+/** A usage or input error (exit 2). */
+export const usage = (message: string, cause?: unknown) =>
+  new CliError(EXIT.USAGE, message, cause === undefined ? undefined : { cause })
+
+export function resolvePath(io: Io, path: string): string {
+  return resolve(io.cwd, path)
+}
+
+/** Reads a text file named on the command line; exit 2 when it cannot be read. */
+export async function readTextFile(io: Io, path: string, what: string): Promise<string> {
+  try {
+    return await readFile(resolvePath(io, path), 'utf8')
+  } catch (err) {
+    throw usage(`cannot read ${what} ${path}: ${(err as Error).message}`, err)
+  }
+}
+
+/** Reads a binary file named on the command line; exit 2 when it cannot be read. */
+export async function readBytesFile(io: Io, path: string, what: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(resolvePath(io, path)))
+  } catch (err) {
+    throw usage(`cannot read ${what} ${path}: ${(err as Error).message}`, err)
+  }
+}
+
+/**
+ * Writes a file atomically (temp file in the same directory, fsync, rename): a reader never sees half a
+ * receipt. `exclusive` refuses to replace an existing file (exit 2).
+ */
+export async function writeFileAtomic(
+  io: Io,
+  path: string,
+  data: string | Uint8Array,
+  opts: { mode?: number; exclusive?: boolean } = {},
+): Promise<string> {
+  const target = resolvePath(io, path)
+  if (opts.exclusive) {
+    // `wx` on the target itself: the only race-free "refuse to overwrite".
+    let handle
+    try {
+      handle = await open(target, 'wx', opts.mode ?? 0o644)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+        throw usage(`${path} exists; refusing to overwrite it`)
+      throw usage(`cannot create ${path}: ${(err as Error).message}`, err)
+    }
+    try {
+      await handle.writeFile(data)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    return target
+  }
+  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`)
+  try {
+    const handle = await open(temp, 'wx', opts.mode ?? 0o644)
+    try {
+      await handle.writeFile(data)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(temp, target)
+  } catch (err) {
+    await unlink(temp).catch(() => undefined)
+    throw usage(`cannot write ${path}: ${(err as Error).message}`, err)
+  }
+  return target
+}
+
+/** The state store: `--state DIR`, else $XDG_STATE_HOME/attest or ~/.local/state/attest. */
+export function stateStore(io: Io, dir: string | undefined): FileStateStore {
+  const home = io.env['HOME']
+  return new FileStateStore(dir !== undefined ? resolvePath(io, dir) : defaultStateDir(io.env, home))
+}
+
+/** HTTP settings of a command: the io's fetch, and `--timeout` seconds. */
+export function httpOptions(io: Io, timeoutSeconds?: string): HttpOptions {
+  const opts: HttpOptions = {}
+  if (io.fetch !== undefined) opts.fetch = io.fetch
+  if (timeoutSeconds !== undefined) {
+    const seconds = Number(timeoutSeconds)
+    if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) {
+      throw usage(`--timeout ${timeoutSeconds} is not a number of seconds in (0, 3600]`)
+    }
+    opts.timeoutMs = seconds * 1000
+  }
+  return opts
+}
+
+/** Loads a trust policy file; exit 2 on any problem. */
+export async function readPolicy(io: Io, path: string): Promise<TrustPolicy> {
+  return loadTrustPolicy(await readTextFile(io, path, 'trust policy'))
+}
+
+/** A log key flag: the verifier key string itself, or the path of a file holding it. */
+async function readLogKeyFlag(io: Io, value: string): Promise<string> {
+  if (value.includes('+')) return value.trim()
+  return (await readTextFile(io, value, 'log key file')).trim()
+}
+
+/** How a command came to trust the log's key. */
+export interface ResolvedLog {
+  log: LogTrust
+  witnesses?: WitnessTrust
+  policy?: TrustPolicy
+  /** How the key was chosen: a policy, --log-key, the state dir (pinned on first use), or first use now. */
+  source: 'policy' | 'flag' | 'pinned' | 'first-use'
+}
+
+/**
+ * Decides which log key to trust. `--policy` and `--log-key` pin it (both given: they must agree). With
+ * neither: trust on first use. The log's GET /api/v1/log names its origin and key; if the state dir holds
+ * a checkpoint of that origin, the key stored with it must be the same (else the log changed keys:
+ * LOG_MISBEHAVING, exit 3); if not, the key is taken as it is (a warning on stderr) and pinned in the state
+ * dir by the first checkpoint the command accepts.
+ */
+export async function resolveLog(
+  io: Io,
+  opts: { log: string; logKey?: string; policy?: string },
+  state: StateStore,
+  http: HttpOptions,
+): Promise<ResolvedLog> {
+  if (opts.policy !== undefined) {
+    const policy = await readPolicy(io, opts.policy)
+    if (opts.logKey !== undefined && (await readLogKeyFlag(io, opts.logKey)) !== policy.log.verifierKey) {
+      throw usage('--log-key is not the log key of --policy')
+    }
+    return { log: policy.log, witnesses: policy.witnesses, policy, source: 'policy' }
+  }
+  if (opts.logKey !== undefined) {
+    return { log: parseLogTrust(await readLogKeyFlag(io, opts.logKey)), source: 'flag' }
+  }
+  const info = await LedgerClient.discover(opts.log, http)
+  const stored = await state.load(info.origin)
+  if (stored !== undefined) {
+    if (stored.verifierKey !== info.verifierKey) {
+      throw misbehaving(
+        'key-changed',
+        `the log ${info.origin} now presents key ${info.verifierKey}, but the state dir pinned ${stored.verifierKey}`,
+      )
+    }
+    return { log: parseLogTrust(stored.verifierKey, info.origin), source: 'pinned' }
+  }
+  io.stderr.write(
+    `attest: trusting the key of log ${info.origin} on first use: ${info.verifierKey}\n` +
+      `attest: pin it with --log-key or a --policy file to check it instead\n`,
+  )
+  return { log: parseLogTrust(info.verifierKey, info.origin), source: 'first-use' }
+}
+
+/** A client of the resolved log. */
+export function clientFor(
+  url: string,
+  resolved: ResolvedLog,
+  state: StateStore,
+  http: HttpOptions,
+): LedgerClient {
+  return new LedgerClient({
+    ...http,
+    url,
+    log: resolved.log,
+    ...(resolved.witnesses !== undefined && { witnesses: resolved.witnesses }),
+    state,
+  })
+}
+
+/** JSON for `--json` output: bigints as decimal strings, two-space indent, a final newline. */
+export function toJSON(value: unknown): string {
+  return `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`
+}
+
+/** Validates a `sha256:<hex>` digest flag. */
+export function parseDigestFlag(value: string): string {
+  const digest = value.startsWith('sha256:') ? value : `sha256:${value}`
+  if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw usage(`--digest ${value} is not sha256:<64 lowercase hex>`)
+  return digest
+}
+
+/** Validates a commit flag. */
+export function parseCommitFlag(value: string): string {
+  if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(value))
+    throw usage(`--commit ${value} is not 40 or 64 lowercase hex`)
+  return value
+}
+
+export { ClientError }

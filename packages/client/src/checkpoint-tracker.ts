@@ -1,0 +1,168 @@
+// The client's memory of one log: every checkpoint it accepts must carry the log's signature (and the
+// witness quorum) and extend the last one it accepted. This is what turns "the log signed it" into "the
+// log cannot show me one history today and another tomorrow".
+import {
+  bytesEqual,
+  openCheckpoint,
+  parseCheckpoint,
+  parseSignedNote,
+  toBase64,
+  verifyConsistency,
+  type Checkpoint,
+  type Hash,
+} from '@ledger/tlog'
+import { ClientError, describe, misbehaving } from './errors.js'
+import type { LogTrust, WitnessTrust } from './policy.js'
+import type { StateStore } from './state.js'
+
+/** A checkpoint whose signatures verified and that is consistent with everything seen before it. */
+export interface VerifiedCheckpoint {
+  checkpoint: Checkpoint
+  /** The signed note exactly as the log served it (cosignatures included). */
+  note: string
+}
+
+/** Fetches the consistency proof between two tree sizes (untrusted hashes; the tracker verifies them). */
+export type ConsistencyProofFetcher = (oldSize: bigint, newSize: bigint) => Promise<Hash[]>
+
+/**
+ * Verifies checkpoints of one log and keeps the latest in a StateStore. Safe for concurrent use within one
+ * process: calls to `accept` run one at a time. A checkpoint other than the last one accepted is compared
+ * with the stored state as it is at that moment, so processes sharing a state directory check each other.
+ */
+export class CheckpointTracker {
+  private latest: VerifiedCheckpoint | undefined
+  private loaded = false
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(
+    readonly log: LogTrust,
+    readonly witnesses: WitnessTrust,
+    private readonly state: StateStore,
+    private readonly fetchConsistency: ConsistencyProofFetcher,
+  ) {}
+
+  /** The latest accepted checkpoint, from this process or the state store; undefined if none yet. */
+  async trusted(): Promise<VerifiedCheckpoint | undefined> {
+    return this.serialize(() => this.load())
+  }
+
+  /**
+   * Verifies a signed checkpoint (untrusted) and makes it the latest trusted one when it is at least as
+   * new. Checks: the log's signature, the origin, the witness quorum; then against the stored checkpoint:
+   * a smaller tree is a rollback, the same size with another root a fork, a larger tree must come with a
+   * consistency proof that verifies (else a fork). Only then is the state advanced (durably).
+   * Throws ClientError LOG_MISBEHAVING (kind bad-signature, rollback, fork, malformed) with both signed
+   * checkpoints as evidence, STATE_IO, or what fetching the proof throws (NETWORK, NOT_FOUND...).
+   */
+  async accept(note: string): Promise<VerifiedCheckpoint> {
+    return this.serialize(() => this.acceptLocked(note))
+  }
+
+  private serialize<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task)
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  private async load(): Promise<VerifiedCheckpoint | undefined> {
+    if (this.loaded) return this.latest
+    const stored = await this.state.load(this.log.origin)
+    this.latest = undefined
+    if (stored !== undefined) {
+      // The stored checkpoint was verified when it was saved; it is our own memory, not a log's answer.
+      let checkpoint: Checkpoint
+      try {
+        checkpoint = parseCheckpoint(parseSignedNote(stored.checkpoint).text)
+      } catch (cause) {
+        throw new ClientError('STATE_IO', `the stored checkpoint of ${this.log.origin} does not parse`, {
+          cause,
+        })
+      }
+      if (checkpoint.origin !== this.log.origin) {
+        throw new ClientError('STATE_IO', `the stored checkpoint of ${this.log.origin} names another origin`)
+      }
+      this.latest = { checkpoint, note: stored.checkpoint }
+    }
+    this.loaded = true
+    return this.latest
+  }
+
+  private async acceptLocked(note: string): Promise<VerifiedCheckpoint> {
+    let checkpoint: Checkpoint
+    try {
+      checkpoint = openCheckpoint(note, this.log.verifier, {
+        witnesses: this.witnesses.verifiers,
+        quorum: this.witnesses.quorum,
+        origin: this.log.origin,
+      }).checkpoint
+    } catch (cause) {
+      throw misbehaving(
+        'bad-signature',
+        `checkpoint of ${this.log.origin}: ${describe(cause)}`,
+        { received: note },
+        cause,
+      )
+    }
+    const received: VerifiedCheckpoint = { checkpoint, note }
+    // The common case, the checkpoint this process accepted last: no state I/O.
+    const known = this.latest
+    if (
+      known !== undefined &&
+      known.checkpoint.size === checkpoint.size &&
+      bytesEqual(known.checkpoint.root, checkpoint.root)
+    ) {
+      return known
+    }
+    // Anything else is compared with the stored state as it is now: another process may have moved it on.
+    this.loaded = false
+    const old = await this.load()
+    if (old === undefined) {
+      await this.save(received)
+      return received
+    }
+    const evidence = { trusted: old.note, received: note }
+    if (checkpoint.size < old.checkpoint.size) {
+      throw misbehaving(
+        'rollback',
+        `log ${this.log.origin} rolled back: it now shows a tree of ${checkpoint.size} entries after it had signed one of ${old.checkpoint.size}`,
+        evidence,
+      )
+    }
+    if (checkpoint.size === old.checkpoint.size) {
+      if (!bytesEqual(checkpoint.root, old.checkpoint.root)) {
+        throw misbehaving(
+          'fork',
+          `log ${this.log.origin} forked: two signed checkpoints of size ${checkpoint.size} with different roots`,
+          evidence,
+        )
+      }
+      return old
+    }
+    // Every tree extends the empty one; logs need not serve a proof from size 0.
+    const proof =
+      old.checkpoint.size === 0n ? [] : await this.fetchConsistency(old.checkpoint.size, checkpoint.size)
+    try {
+      verifyConsistency(old.checkpoint.size, checkpoint.size, proof, old.checkpoint.root, checkpoint.root)
+    } catch (cause) {
+      throw misbehaving(
+        'fork',
+        `log ${this.log.origin} forked: its tree of ${checkpoint.size} entries does not extend the tree of ${old.checkpoint.size} it signed before (${describe(cause)})`,
+        { ...evidence, proof: proof.map(toBase64) },
+        cause,
+      )
+    }
+    await this.save(received)
+    return received
+  }
+
+  private async save(checkpoint: VerifiedCheckpoint): Promise<void> {
+    await this.state.save({
+      origin: this.log.origin,
+      verifierKey: this.log.verifierKey,
+      checkpoint: checkpoint.note,
+    })
+    this.latest = checkpoint
+    this.loaded = true
+  }
+}

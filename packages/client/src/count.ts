@@ -1,0 +1,257 @@
+// Counting reproductions (DESIGN §8): how many independent parties of a trust policy reproduced digest H
+// (from commit C), proven against one signed checkpoint, with conflicts and unknown keys reported.
+import { ClientError } from './errors.js'
+import type { VerifiedCheckpoint } from './checkpoint-tracker.js'
+import type { VerifiedLeaf } from './entry.js'
+import type { LedgerClient, LookupPage, LookupQuery, VerifiedEntry } from './log-client.js'
+import type { TrustPolicy } from './policy.js'
+
+/** The question. */
+export interface CountOptions {
+  /** A client of the policy's log (LedgerClient.fromPolicy). */
+  client: LedgerClient
+  policy: TrustPolicy
+  /** `sha256:<64 lowercase hex>`. */
+  digest: string
+  /** Count only entries whose source commit is this (40 or 64 lowercase hex). */
+  commit?: string
+  /** Parties needed; default the policy's threshold. */
+  threshold?: number
+  /** Fetch every match, whoever signed it, while the log reports at most this many (default 1,000). */
+  fetchAllLimit?: number
+  /** Entries asked per lookup page (default 1,000, the most the log serves: up to 1,000 matches in one round trip). */
+  pageSize?: number
+}
+
+/** A party that counted. */
+export interface CountedParty {
+  name: string
+  /** Its keys that signed entries naming the digest (sorted). */
+  keyids: string[]
+  /** Those entries' indexes (ascending). */
+  entries: number[]
+}
+
+/** An entry by a trusted party that names, for the same commit and subject name, another digest. */
+export interface Conflict {
+  party: string
+  keyid: string
+  index: number
+  subject: string
+  /** The other digest, `sha256:<hex>`. */
+  digest: string
+  commit: string
+}
+
+/** The answer, exactly the JSON shape of DESIGN §8 (`attest verify --json`). */
+export interface ReproductionCount {
+  digest: string
+  commit?: string
+  count: number
+  threshold: number
+  /** count ≥ threshold and no conflict. */
+  ok: boolean
+  parties: CountedParty[]
+  conflicts: Conflict[]
+  /**
+   * Entries naming the digest (from the commit, if given) by keys outside the policy: never counted.
+   * `count` is the number of such entries fetched, `keyids` their distinct keys, `notFetched` the number of
+   * entries by other keys the client did not fetch because the log reported more than `fetchAllLimit`.
+   */
+  unknown: { count: number; keyids: string[]; notFetched: number }
+  /** The signed checkpoint every counted entry was proven against (the newest the lookups saw). */
+  checkpoint: string
+}
+
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/
+const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
+// Key ids per lookup request: keeps URLs well under common 8 KiB limits (64 × 72 bytes).
+const KEYIDS_PER_QUERY = 64
+
+/**
+ * Counts the distinct parties of `policy` that reproduced `digest` (DESIGN §8):
+ * 1. looks the digest up: every match while the log reports at most `fetchAllLimit`, else only the
+ *    policy's keys (the rest reported as `unknown.notFetched`); each page's checkpoint is verified
+ *    (signature, witnesses) and must be consistent with the client's stored checkpoint (fork/rollback:
+ *    LOG_MISBEHAVING, with evidence);
+ * 2. every entry is verified: inclusion proof to its page's checkpoint, leaf decoding, payload hash, DSSE
+ *    signature by the leaf's key, statement schema, and that it names the digest;
+ * 3. counts parties, not keys, among entries whose subjects name the digest (and whose commit is
+ *    `commit`, when given); entries by keys outside the policy are listed under `unknown`, never counted;
+ * 4. for each source commit of a counted entry, looks the commit up (policy keys only) and reports every
+ *    entry by a trusted party that gives one of the same subject names another digest.
+ * Throws ClientError: INVALID_ARGUMENT, LOG_MISBEHAVING, NETWORK, NOT_FOUND, REJECTED, STATE_IO.
+ */
+export async function countReproductions(opts: CountOptions): Promise<ReproductionCount> {
+  const { client, policy, digest, commit } = opts
+  const threshold = opts.threshold ?? policy.threshold
+  if (!DIGEST_RE.test(digest))
+    throw new ClientError('INVALID_ARGUMENT', `digest ${digest} is not sha256:<64 hex>`)
+  if (commit !== undefined && !COMMIT_RE.test(commit)) {
+    throw new ClientError('INVALID_ARGUMENT', `commit ${commit} is not 40 or 64 lowercase hex`)
+  }
+  if (!Number.isSafeInteger(threshold) || threshold < 1) {
+    throw new ClientError('INVALID_ARGUMENT', `threshold ${threshold} is not a positive integer`)
+  }
+  if (client.log.verifierKey !== policy.log.verifierKey) {
+    throw new ClientError('INVALID_ARGUMENT', 'the client is not a client of the policy log')
+  }
+  const fetchAllLimit = opts.fetchAllLimit ?? 1000
+  const pageSize = opts.pageSize ?? 1000
+  const policyKeys = [...policy.partyOf.keys()]
+  const newest = new NewestCheckpoint()
+  // The commit lookups meet the digest's entries again: check each leaf's signature once per count.
+  const verifiedLeaves = new Map<string, VerifiedLeaf>()
+  const lookup = (q: LookupQuery) => client.lookup(q, verifiedLeaves)
+
+  // 1-2. The digest's entries, verified by client.lookup.
+  const first = await lookup({ digest, limit: pageSize })
+  newest.see(first.checkpoint)
+  let entries: VerifiedEntry[]
+  let notFetched = 0
+  if (first.total <= fetchAllLimit) {
+    entries = await followPages(lookup, { digest, limit: pageSize }, first, newest)
+  } else {
+    entries = await lookupByKeys(lookup, { digest, limit: pageSize }, policyKeys, newest)
+    notFetched = Math.max(0, first.total - entries.length)
+  }
+
+  // 3. Count parties.
+  const byParty = new Map<string, { keyids: Set<string>; entries: number[] }>()
+  const unknownKeys = new Set<string>()
+  let unknownCount = 0
+  const namesByCommit = new Map<string, Set<string>>()
+  const hex = digest.slice('sha256:'.length)
+  for (const entry of entries) {
+    if (commit !== undefined && !entry.keys.commits.includes(commit)) continue
+    const party = policy.partyOf.get(entry.keyId)
+    if (party === undefined) {
+      unknownCount++
+      unknownKeys.add(entry.keyId)
+      continue
+    }
+    let counted = byParty.get(party)
+    if (counted === undefined) byParty.set(party, (counted = { keyids: new Set(), entries: [] }))
+    counted.keyids.add(entry.keyId)
+    counted.entries.push(Number(entry.index))
+    const names = entry.keys.subjects.filter((s) => s.sha256 === hex).map((s) => s.name)
+    for (const c of entry.keys.commits) {
+      if (commit !== undefined && c !== commit) continue
+      let set = namesByCommit.get(c)
+      if (set === undefined) namesByCommit.set(c, (set = new Set()))
+      for (const name of names) set.add(name)
+    }
+  }
+
+  // 4. Conflicts: same commit, same subject name, another digest, by any trusted party.
+  const conflicts: Conflict[] = []
+  for (const [c, names] of [...namesByCommit].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const sameCommit = await lookupByKeys(lookup, { commit: c, limit: pageSize }, policyKeys, newest)
+    for (const entry of sameCommit) {
+      const party = policy.partyOf.get(entry.keyId)
+      if (party === undefined) continue
+      for (const subject of entry.keys.subjects) {
+        if (names.has(subject.name) && subject.sha256 !== hex) {
+          conflicts.push({
+            party,
+            keyid: entry.keyId,
+            index: Number(entry.index),
+            subject: subject.name,
+            digest: `sha256:${subject.sha256}`,
+            commit: c,
+          })
+        }
+      }
+    }
+  }
+  conflicts.sort((a, b) => a.index - b.index || (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0))
+
+  const parties: CountedParty[] = policy.parties
+    .filter((p) => byParty.has(p.name))
+    .map((p) => {
+      const counted = byParty.get(p.name)!
+      return {
+        name: p.name,
+        keyids: [...counted.keyids].sort(),
+        entries: counted.entries.sort((a, b) => a - b),
+      }
+    })
+  const count = parties.length
+  return {
+    digest,
+    ...(commit !== undefined && { commit }),
+    count,
+    threshold,
+    ok: count >= threshold && conflicts.length === 0,
+    parties,
+    conflicts,
+    unknown: { count: unknownCount, keyids: [...unknownKeys].sort(), notFetched },
+    checkpoint: newest.note(),
+  }
+}
+
+/** Tracks the newest checkpoint seen (all were accepted by the client's tracker, so they are consistent). */
+class NewestCheckpoint {
+  private best: VerifiedCheckpoint | undefined
+  see(checkpoint: VerifiedCheckpoint): void {
+    if (this.best === undefined || checkpoint.checkpoint.size > this.best.checkpoint.size)
+      this.best = checkpoint
+  }
+  note(): string {
+    return this.best!.note
+  }
+}
+
+/** The entries of `first` and of every page after it. */
+type Lookup = (q: LookupQuery) => Promise<LookupPage>
+
+async function followPages(
+  lookup: Lookup,
+  q: Omit<LookupQuery, 'cursor'>,
+  first: LookupPage,
+  newest: NewestCheckpoint,
+): Promise<VerifiedEntry[]> {
+  const entries = [...first.entries]
+  const seen = new Set(entries.map((e) => e.index))
+  let page = first
+  for (let n = 0; page.nextCursor !== undefined; n++) {
+    if (n >= 10_000 || page.entries.length === 0) {
+      throw new ClientError('LOG_MISBEHAVING', 'lookup paging does not end', {
+        evidence: { kind: 'malformed' },
+      })
+    }
+    page = await lookup({ ...withoutUndefined(q), cursor: page.nextCursor })
+    newest.see(page.checkpoint)
+    for (const entry of page.entries) {
+      if (seen.has(entry.index)) {
+        throw new ClientError('LOG_MISBEHAVING', `lookup returned entry ${entry.index} twice`, {
+          evidence: { kind: 'malformed' },
+        })
+      }
+      seen.add(entry.index)
+      entries.push(entry)
+    }
+  }
+  return entries
+}
+
+/** Every entry matching `q` by one of `keyIds`, asking for at most KEYIDS_PER_QUERY keys per lookup. */
+async function lookupByKeys(
+  lookup: Lookup,
+  q: Omit<LookupQuery, 'cursor' | 'keyIds'>,
+  keyIds: readonly string[],
+  newest: NewestCheckpoint,
+): Promise<VerifiedEntry[]> {
+  const entries: VerifiedEntry[] = []
+  for (let i = 0; i < keyIds.length; i += KEYIDS_PER_QUERY) {
+    const chunk = { ...withoutUndefined(q), keyIds: keyIds.slice(i, i + KEYIDS_PER_QUERY) }
+    const first = await lookup(chunk)
+    newest.see(first.checkpoint)
+    entries.push(...(await followPages(lookup, chunk, first, newest)))
+  }
+  return entries
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T
+}

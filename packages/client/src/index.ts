@@ -1,0 +1,28 @@
+// @ledger/client: talks to a rebuild-ledger log and verifies everything it answers (DESIGN §5, §6, §8).
+export { ClientError, misbehaving } from './errors.js'
+export type { ClientErrorCode, MisbehaviorEvidence, MisbehaviorKind } from './errors.js'
+export { HttpTransport, parseRetryAfter } from './http.js'
+export type { FetchFunction, HttpOptions, HttpResponse } from './http.js'
+export { defaultStateDir, FileStateStore, MemoryStateStore, stateFileName } from './state.js'
+export type { StateStore, StoredCheckpoint } from './state.js'
+export { loadTrustPolicy, parseLogTrust, parseWitnessKey } from './policy.js'
+export type { LogTrust, PolicyParty, TrustPolicy, WitnessTrust } from './policy.js'
+export { CheckpointTracker } from './checkpoint-tracker.js'
+export type { ConsistencyProofFetcher, VerifiedCheckpoint } from './checkpoint-tracker.js'
+export { LedgerClient, verifyLookupEntry } from './log-client.js'
+export type {
+  LedgerClientOptions,
+  LogInfo,
+  LookupPage,
+  LookupQuery,
+  SubmitResult,
+  VerifiedEntry,
+} from './log-client.js'
+export { verifyEntryLeaf } from './entry.js'
+export type { VerifiedLeaf } from './entry.js'
+export { toTlogProof, verifyBundleReceipt, verifyReceipt, verifyTlogProofReceipt } from './receipt.js'
+export type { ReceiptVerifyOptions, SigstoreBundleJSON, VerifiedReceipt } from './receipt.js'
+export { buildTrustedRoot, logKeyIds, TRUSTED_ROOT_MEDIA_TYPE } from './trusted-root.js'
+export type { LogKeyIds } from './trusted-root.js'
+export { countReproductions } from './count.js'
+export type { Conflict, CountedParty, CountOptions, ReproductionCount } from './count.js'

@@ -1,0 +1,171 @@
+// Trust policies (schemas/trust-policy.schema.json, DESIGN §8): which log, which witnesses, which parties.
+import { publicKeyFromPEM, validateTrustPolicy } from '@ledger/attestation'
+import { parseCosignatureVerifierKey, parseVerifierKey, type NoteVerifier } from '@ledger/tlog'
+import { ClientError, describe } from './errors.js'
+
+/** A party of a trust policy, its keys resolved to key ids (lowercase hex SHA-256 of the SPKI DER). */
+export interface PolicyParty {
+  name: string
+  keyIds: string[]
+}
+
+/** A log to trust: its origin and its C2SP note verifier key. */
+export interface LogTrust {
+  origin: string
+  verifierKey: string
+  verifier: NoteVerifier
+}
+
+/** Witnesses whose cosignatures a checkpoint needs: `quorum` of `keys` (0 when the policy names none). */
+export interface WitnessTrust {
+  keys: string[]
+  verifiers: NoteVerifier[]
+  quorum: number
+}
+
+/** A trust policy that passed loadTrustPolicy: every key parsed, every cross-field rule checked. */
+export interface TrustPolicy {
+  log: LogTrust
+  witnesses: WitnessTrust
+  parties: PolicyParty[]
+  threshold: number
+  /** Key id → the name of the party it belongs to. */
+  partyOf: ReadonlyMap<string, string>
+}
+
+interface RawPolicy {
+  log: { origin: string; verifierKey: string }
+  witnesses?: { keys: string[]; quorum: number }
+  parties: { name: string; keys: string[] }[]
+  threshold: number
+}
+
+/**
+ * Parses a log verifier key (untrusted: policy files, --log-key flags, /api/v1/log answers) and checks that
+ * its name is `origin` when given (the log's note key name is its origin, DESIGN §7). Throws ClientError
+ * POLICY_INVALID.
+ */
+export function parseLogTrust(verifierKey: string, origin?: string): LogTrust {
+  let verifier: NoteVerifier
+  try {
+    verifier = parseVerifierKey(verifierKey)
+  } catch (cause) {
+    throw new ClientError('POLICY_INVALID', `log verifier key: ${describe(cause)}`, { cause })
+  }
+  if (origin !== undefined && verifier.name !== origin) {
+    throw new ClientError(
+      'POLICY_INVALID',
+      `log verifier key is named ${JSON.stringify(verifier.name)}, not the origin ${JSON.stringify(origin)}`,
+    )
+  }
+  return { origin: verifier.name, verifierKey, verifier }
+}
+
+/** Parses a witness key: a cosignature/v1 key (alg 0x04), or a plain Ed25519 note key (alg 0x01). */
+export function parseWitnessKey(key: string): NoteVerifier {
+  try {
+    return parseCosignatureVerifierKey(key)
+  } catch (first) {
+    try {
+      return parseVerifierKey(key)
+    } catch {
+      throw new ClientError('POLICY_INVALID', `witness key ${JSON.stringify(key)}: ${describe(first)}`, {
+        cause: first,
+      })
+    }
+  }
+}
+
+/** Resolves a policy key (a key id, or an SPKI PEM) to its key id. */
+function keyIdOf(key: string, party: string): string {
+  if (/^[0-9a-f]{64}$/.test(key)) return key
+  try {
+    return publicKeyFromPEM(key).keyId
+  } catch (cause) {
+    throw new ClientError(
+      'POLICY_INVALID',
+      `party ${JSON.stringify(party)}: public key: ${describe(cause)}`,
+      {
+        cause,
+      },
+    )
+  }
+}
+
+/**
+ * Loads a trust policy from its JSON text (untrusted input). Checks the schema (with the attestation
+ * package's validator), then what a schema cannot: the log key parses and is named after the origin; each
+ * witness key parses, no two witnesses share a key, and the quorum is at most the number of witnesses;
+ * party names are unique; every PEM key is an accepted key type; no key belongs to two parties (a key
+ * listed twice in one party, once by id and once by PEM, counts once); the threshold is at most the number
+ * of parties (a policy whose threshold can never be met is a mistake, not a policy).
+ * Throws ClientError POLICY_INVALID with a message naming the offending field.
+ */
+export function loadTrustPolicy(text: string): TrustPolicy {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (cause) {
+    throw new ClientError('POLICY_INVALID', `trust policy is not JSON: ${describe(cause)}`, { cause })
+  }
+  try {
+    validateTrustPolicy(json)
+  } catch (cause) {
+    throw new ClientError('POLICY_INVALID', `trust policy: ${describe(cause)}`, { cause })
+  }
+  const raw = json as RawPolicy
+  const log = parseLogTrust(raw.log.verifierKey, raw.log.origin)
+
+  const witnesses: WitnessTrust = { keys: [], verifiers: [], quorum: 0 }
+  if (raw.witnesses !== undefined) {
+    const seen = new Set<string>()
+    for (const key of raw.witnesses.keys) {
+      const verifier = parseWitnessKey(key)
+      const id = `${verifier.name}+${verifier.keyId}`
+      if (seen.has(id))
+        throw new ClientError('POLICY_INVALID', `witness key ${JSON.stringify(key)} is listed twice`)
+      seen.add(id)
+      witnesses.keys.push(key)
+      witnesses.verifiers.push(verifier)
+    }
+    if (raw.witnesses.quorum > witnesses.verifiers.length) {
+      throw new ClientError(
+        'POLICY_INVALID',
+        `witness quorum ${raw.witnesses.quorum} is more than the ${witnesses.verifiers.length} witness keys`,
+      )
+    }
+    witnesses.quorum = raw.witnesses.quorum
+  }
+
+  const partyOf = new Map<string, string>()
+  const parties: PolicyParty[] = []
+  const names = new Set<string>()
+  for (const party of raw.parties) {
+    if (names.has(party.name)) {
+      throw new ClientError('POLICY_INVALID', `party name ${JSON.stringify(party.name)} is used twice`)
+    }
+    names.add(party.name)
+    const keyIds: string[] = []
+    for (const key of party.keys) {
+      const keyId = keyIdOf(key, party.name)
+      const owner = partyOf.get(keyId)
+      if (owner === party.name) continue
+      if (owner !== undefined) {
+        throw new ClientError(
+          'POLICY_INVALID',
+          `key ${keyId} is listed under two parties, ${JSON.stringify(owner)} and ${JSON.stringify(party.name)}`,
+        )
+      }
+      partyOf.set(keyId, party.name)
+      keyIds.push(keyId)
+    }
+    parties.push({ name: party.name, keyIds })
+  }
+  if (raw.threshold > parties.length) {
+    throw new ClientError(
+      'POLICY_INVALID',
+      `threshold ${raw.threshold} is more than the ${parties.length} parties: it can never be met`,
+    )
+  }
+  return { log, witnesses, parties, threshold: raw.threshold, partyOf }
+}

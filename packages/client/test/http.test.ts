@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest'
+import { ClientError, HttpTransport, parseRetryAfter, type FetchFunction } from '../src/index.js'
+
+/** A fetch answering from a script of responses (or thrown errors), recording each call. */
+function scripted(script: (() => Response | Promise<Response>)[]) {
+  const calls: string[] = []
+  const fetch: FetchFunction = async (input) => {
+    calls.push(input)
+    const next = script.shift()
+    if (next === undefined) throw new Error('no more answers scripted')
+    return next()
+  }
+  return { fetch, calls }
+}
+
+const ok = () => new Response('{"fine":true}', { status: 200 })
+const status =
+  (code: number, headers: Record<string, string> = {}, body = '') =>
+  () =>
+    new Response(body, { status: code, headers })
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise
+  } catch (err) {
+    expect(err).toBeInstanceOf(ClientError)
+    return (err as ClientError).code
+  }
+  throw new Error('expected a ClientError')
+}
+
+describe('HttpTransport retries', () => {
+  it('retries 503 and 429, waiting what Retry-After asks', async () => {
+    const { fetch, calls } = scripted([
+      status(503, { 'retry-after': '2' }),
+      status(429, { 'retry-after': '1' }),
+      ok,
+    ])
+    const waits: number[] = []
+    const http = new HttpTransport('http://log.test', { fetch, sleep: async (ms) => void waits.push(ms) })
+    expect(await http.getJSON('/x')).toEqual({ fine: true })
+    expect(calls).toHaveLength(3)
+    expect(waits).toEqual([2000, 1000])
+  })
+
+  it('backs off exponentially (with jitter, within bounds) when no Retry-After is given', async () => {
+    const { fetch } = scripted([status(503), status(502), status(504), ok])
+    const waits: number[] = []
+    const http = new HttpTransport('http://log.test', {
+      fetch,
+      backoffMs: 100,
+      sleep: async (ms) => void waits.push(ms),
+    })
+    await http.getJSON('/x')
+    expect(waits).toHaveLength(3)
+    waits.forEach((ms, i) => {
+      expect(ms).toBeGreaterThanOrEqual((100 * 2 ** i) / 2)
+      expect(ms).toBeLessThanOrEqual(100 * 2 ** i)
+    })
+  })
+
+  it('gives up with NETWORK after the retry budget', async () => {
+    const { fetch, calls } = scripted([status(503), status(503), status(503)])
+    const http = new HttpTransport('http://log.test', { fetch, retries: 2, sleep: async () => {} })
+    expect(await codeOf(http.getJSON('/x'))).toBe('NETWORK')
+    expect(calls).toHaveLength(3)
+  })
+
+  it('does not wait for a Retry-After beyond the bound', async () => {
+    const { fetch, calls } = scripted([status(503, { 'retry-after': '3600' }), ok])
+    const waits: number[] = []
+    const http = new HttpTransport('http://log.test', { fetch, sleep: async (ms) => void waits.push(ms) })
+    expect(await codeOf(http.getJSON('/x'))).toBe('NETWORK')
+    expect(calls).toHaveLength(1)
+    expect(waits).toEqual([])
+  })
+
+  it('retries network errors, then reports NETWORK', async () => {
+    const refuse = () => {
+      throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } })
+    }
+    const { fetch, calls } = scripted([refuse, refuse])
+    const http = new HttpTransport('http://log.test', { fetch, retries: 1, sleep: async () => {} })
+    expect(await codeOf(http.getJSON('/x'))).toBe('NETWORK')
+    expect(calls).toHaveLength(2)
+  })
+
+  it('times out a log that never answers', async () => {
+    const fetch: FetchFunction = (_input, init) =>
+      new Promise((_resolve, reject) => {
+        init?.signal?.addEventListener('abort', () => reject(init.signal!.reason))
+      })
+    const http = new HttpTransport('http://log.test', { fetch, timeoutMs: 50, retries: 0 })
+    expect(await codeOf(http.getJSON('/x'))).toBe('NETWORK')
+  })
+})
+
+describe('HttpTransport error mapping', () => {
+  it('maps 404 to NOT_FOUND and other 4xx to REJECTED with the log code', async () => {
+    const body = JSON.stringify({ error: { code: 'KEY_NOT_ALLOWED', message: 'no' } })
+    const { fetch } = scripted([status(404), status(403, {}, body)])
+    const http = new HttpTransport('http://log.test', { fetch })
+    expect(await codeOf(http.getJSON('/x'))).toBe('NOT_FOUND')
+    try {
+      await http.postJSON('/y', {})
+      throw new Error('expected REJECTED')
+    } catch (err) {
+      expect((err as ClientError).code).toBe('REJECTED')
+      expect((err as ClientError).logCode).toBe('KEY_NOT_ALLOWED')
+      expect((err as ClientError).status).toBe(403)
+    }
+  })
+
+  it('does not retry a 500, and reports it as NETWORK', async () => {
+    const { fetch, calls } = scripted([status(500), ok])
+    const http = new HttpTransport('http://log.test', { fetch, sleep: async () => {} })
+    expect(await codeOf(http.getJSON('/x'))).toBe('NETWORK')
+    expect(calls).toHaveLength(1)
+  })
+
+  it('treats a 2xx answer that is not JSON as LOG_MISBEHAVING', async () => {
+    const { fetch } = scripted([() => new Response('<html>', { status: 200 })])
+    expect(await codeOf(new HttpTransport('http://log.test', { fetch }).getJSON('/x'))).toBe(
+      'LOG_MISBEHAVING',
+    )
+  })
+
+  it('refuses an answer over the size limit', async () => {
+    const { fetch } = scripted([() => new Response('x'.repeat(2000), { status: 200 })])
+    const http = new HttpTransport('http://log.test', { fetch, maxResponseBytes: 1000 })
+    expect(await codeOf(http.getBytes('/x'))).toBe('LOG_MISBEHAVING')
+  })
+
+  it('refuses a base URL that is not http(s)', () => {
+    expect(() => new HttpTransport('ftp://log.test')).toThrow(ClientError)
+    expect(() => new HttpTransport('not a url')).toThrow(ClientError)
+  })
+})
+
+describe('parseRetryAfter', () => {
+  it('reads delay-seconds and HTTP-dates (RFC 9110 §10.2.3)', () => {
+    expect(parseRetryAfter('5')).toBe(5000)
+    const now = Date.parse('2026-01-01T00:00:00Z')
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:30 GMT', now)).toBe(30_000)
+    expect(parseRetryAfter('Wed, 31 Dec 2025 00:00:00 GMT', now)).toBe(0)
+    expect(parseRetryAfter(null)).toBeUndefined()
+    expect(parseRetryAfter('soon')).toBeUndefined()
+    expect(parseRetryAfter('-1')).toBeUndefined()
+  })
+})
