@@ -1,1 +1,27 @@
-export {}
+// @ledger/log-server: the transparency log server (DESIGN §5-§7). Tests and tools start it in-process
+// with startLogServer; `npm start` runs main.ts, a thin shell over the same function.
+export { startLogServer, readAllowlist } from './server.js'
+export type { RunningLog, StartOptions } from './server.js'
+export { DEFAULT_ORIGIN, defaultConfig, helpText, loadConfig, parseConfig } from './config.js'
+export type { ConfigRequest, LogConfig } from './config.js'
+export { LogServerError, STATUS_BY_CODE, RETRY_AFTER_SECONDS } from './errors.js'
+export type { ErrorBody, LogServerErrorCode } from './errors.js'
+export { LOG_KEY_FILE, logKeyFromSignerKey } from './log-key.js'
+export type { LogKey } from './log-key.js'
+export { buildTrustedRoot, TRUSTED_ROOT_MEDIA_TYPE } from './trusted-root.js'
+export { LevelStore } from './level-store.js'
+export type {
+  CommittedState,
+  DedupKey,
+  IndexedEntry,
+  IntegratedBatch,
+  LogMeta,
+  LogStore,
+  LookupKind,
+  LookupMatch,
+  LookupQuery,
+  LookupResult,
+  StoredTile,
+} from './store.js'
+export { MAX_LOG_SIZE } from './sequencer.js'
+export { DEFAULT_LOOKUP_LIMIT, MAX_LOOKUP_LIMIT, MAX_LOOKUP_KEY_IDS } from './app.js'

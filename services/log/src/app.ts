@@ -1,0 +1,204 @@
+import express from 'express'
+import type { NextFunction, Request, Response } from 'express'
+import type { Hash } from '@ledger/tlog'
+import { LogServerError } from './errors.js'
+import { sendError } from './http.js'
+import type { LogKey } from './log-key.js'
+import type { LogReader } from './log-reader.js'
+import type { Sequencer } from './sequencer.js'
+import type { LogStore } from './store.js'
+
+/*
+ * The JSON API (DESIGN §6). Indexes and sizes are JSON numbers: the log refuses to grow past 2^53-1
+ * entries (sequencer.ts MAX_LOG_SIZE), so every one of them is exact in a double. Proof hashes and
+ * leaves are standard base64. Errors are {"error": {"code", "message"}} with the status of errors.ts.
+ */
+
+/** Default and largest page size of GET /api/v1/lookup. */
+export const DEFAULT_LOOKUP_LIMIT = 100
+export const MAX_LOOKUP_LIMIT = 1000
+/** Most `keyid=` filters one lookup takes. */
+export const MAX_LOOKUP_KEY_IDS = 100
+
+const DECIMAL_RE = /^(?:0|[1-9][0-9]{0,15})$/
+const SHA256_DIGEST_RE = /^sha256:[0-9a-f]{64}$/
+const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
+const KEY_ID_RE = /^[0-9a-f]{64}$/
+
+const b64 = (bytes: Uint8Array) =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+const b64s = (hashes: readonly Hash[]) => hashes.map(b64)
+
+function malformed(message: string): LogServerError {
+  return new LogServerError('MALFORMED_REQUEST', message)
+}
+
+/** A canonical decimal number no larger than 2^53-1. */
+function parseNumber(text: string, what: string): bigint {
+  if (!DECIMAL_RE.test(text) || BigInt(text) > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw malformed(`${what} is not a canonical decimal number up to 2^53-1`)
+  }
+  return BigInt(text)
+}
+
+/** The one value of query parameter `name` (undefined when absent); repeated parameters are refused. */
+function single(req: Request, name: string): string | undefined {
+  const value: unknown = req.query[name]
+  if (value === undefined) return undefined
+  if (typeof value !== 'string') throw malformed(`query parameter ${name} must be given once`)
+  return value
+}
+
+function required(req: Request, name: string): string {
+  const value = single(req, name)
+  if (value === undefined) throw malformed(`query parameter ${name} is required`)
+  return value
+}
+
+/** Every value of a repeatable query parameter. */
+function all(req: Request, name: string): string[] {
+  const value: unknown = req.query[name]
+  if (value === undefined) return []
+  if (typeof value === 'string') return [value]
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[]
+  throw malformed(`query parameter ${name} is malformed`)
+}
+
+function rejectUnknown(req: Request, known: readonly string[]): void {
+  for (const name of Object.keys(req.query)) {
+    if (!known.includes(name)) throw malformed(`unknown query parameter ${name}`)
+  }
+}
+
+export interface AppContext {
+  key: LogKey
+  sequencer: Sequencer
+  store: LogStore
+  reader: LogReader
+  trustedRoot: Record<string, unknown>
+}
+
+/**
+ * The Express application: the JSON API, and the 404 and error answers for everything the fast paths of
+ * http.ts do not take. ETags and X-Powered-By are off: answers are small and computed, and the header
+ * costs more than it saves.
+ */
+export function createApp(ctx: AppContext): express.Express {
+  const app = express()
+  app.set('etag', false)
+  app.disable('x-powered-by')
+  app.set('query parser', 'simple')
+
+  const { sequencer, reader } = ctx
+
+  app.get('/api/v1/log', (req, res) => {
+    rejectUnknown(req, [])
+    res.set('Cache-Control', 'no-cache')
+    res.json({
+      origin: ctx.key.origin,
+      verifierKey: ctx.key.verifierKey,
+      size: Number(sequencer.head.size),
+      trustedRoot: ctx.trustedRoot,
+    })
+  })
+
+  app.get('/api/v1/entries/:index', async (req, res) => {
+    rejectUnknown(req, [])
+    const index = parseNumber(String(req.params.index), 'index')
+    const head = sequencer.head
+    if (index >= head.size)
+      throw new LogServerError('NOT_FOUND', `no entry ${index} in a log of ${head.size}`)
+    const [leaf, proof] = await Promise.all([reader.leaf(index), reader.inclusionProof(index, head.size)])
+    res.set('Cache-Control', 'no-cache')
+    res.json({
+      index: Number(index),
+      leaf: b64(leaf),
+      treeSize: Number(head.size),
+      proof: b64s(proof),
+      checkpoint: head.checkpoint,
+    })
+  })
+
+  app.get('/api/v1/proof/inclusion', async (req, res) => {
+    rejectUnknown(req, ['index', 'size'])
+    const index = parseNumber(required(req, 'index'), 'index')
+    const size = parseNumber(required(req, 'size'), 'size')
+    const current = sequencer.head.size
+    if (size > current)
+      throw new LogServerError('SIZE_OUT_OF_RANGE', `size ${size} is above the log's ${current}`)
+    if (index >= size)
+      throw new LogServerError('SIZE_OUT_OF_RANGE', `index ${index} is not below size ${size}`)
+    const proof = await reader.inclusionProof(index, size)
+    res.json({ index: Number(index), treeSize: Number(size), proof: b64s(proof) })
+  })
+
+  app.get('/api/v1/proof/consistency', async (req, res) => {
+    rejectUnknown(req, ['from', 'to'])
+    const from = parseNumber(required(req, 'from'), 'from')
+    const to = parseNumber(required(req, 'to'), 'to')
+    const current = sequencer.head.size
+    if (to > current)
+      throw new LogServerError('SIZE_OUT_OF_RANGE', `size ${to} is above the log's ${current}`)
+    if (from > to) throw new LogServerError('SIZE_OUT_OF_RANGE', `from ${from} is above to ${to}`)
+    const proof = await reader.consistencyProof(from, to)
+    res.json({ from: Number(from), to: Number(to), proof: b64s(proof) })
+  })
+
+  app.get('/api/v1/lookup', async (req, res) => {
+    rejectUnknown(req, ['digest', 'commit', 'keyid', 'limit', 'cursor'])
+    const digest = single(req, 'digest')
+    const commit = single(req, 'commit')
+    if ((digest === undefined) === (commit === undefined))
+      throw malformed('give exactly one of digest and commit')
+    if (digest !== undefined && !SHA256_DIGEST_RE.test(digest))
+      throw malformed('digest is not sha256:<64 hex>')
+    if (commit !== undefined && !COMMIT_RE.test(commit))
+      throw malformed('commit is not 40 or 64 lowercase hex')
+    const keyIds = all(req, 'keyid')
+    if (keyIds.length > MAX_LOOKUP_KEY_IDS) throw malformed(`more than ${MAX_LOOKUP_KEY_IDS} keyid filters`)
+    for (const keyId of keyIds) if (!KEY_ID_RE.test(keyId)) throw malformed('keyid is not 64 lowercase hex')
+    const limitText = single(req, 'limit')
+    const limit = limitText === undefined ? DEFAULT_LOOKUP_LIMIT : Number(parseNumber(limitText, 'limit'))
+    if (limit < 1 || limit > MAX_LOOKUP_LIMIT) throw malformed(`limit is not in 1..${MAX_LOOKUP_LIMIT}`)
+    const cursorText = single(req, 'cursor')
+    const from = cursorText === undefined ? 0n : parseNumber(cursorText, 'cursor')
+
+    const result = await ctx.store.lookup({
+      kind: digest !== undefined ? 'digest' : 'commit',
+      value: (digest ?? commit)!,
+      keyIds,
+      from,
+      limit,
+    })
+    const size = result.state.size
+    // The store answered from a snapshot that may hold a batch the sequencer has not installed yet.
+    await sequencer.waitForSize(size)
+    const entries = await Promise.all(
+      result.matches.map(async (match) => {
+        const [leaf, proof] = await Promise.all([
+          reader.leaf(match.index),
+          reader.inclusionProof(match.index, size),
+        ])
+        return { index: Number(match.index), keyId: match.keyId, leaf: b64(leaf), proof: b64s(proof) }
+      }),
+    )
+    res.set('Cache-Control', 'no-cache')
+    res.json({
+      checkpoint: Buffer.from(result.state.checkpoint).toString('utf8'),
+      treeSize: Number(size),
+      total: result.total,
+      entries,
+      ...(result.next !== undefined ? { nextCursor: result.next.toString() } : {}),
+    })
+  })
+
+  app.use((_req: Request, res: Response) => {
+    sendError(res, new LogServerError('NOT_FOUND', 'no such route'))
+  })
+
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    sendError(res, err)
+  })
+
+  return app
+}

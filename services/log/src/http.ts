@@ -1,0 +1,197 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import { HASH_SIZE, TILE_WIDTH, parseTilePath } from '@ledger/tlog'
+import { LogServerError, RETRY_AFTER_SECONDS, toErrorResponse } from './errors.js'
+import type { Ingest } from './ingest.js'
+import type { Sequencer } from './sequencer.js'
+import { bundlePrefixLength } from './sequencer.js'
+import type { TileCache } from './tile-cache.js'
+
+/** Tiles at a given path never change (full ones, and partial ones `.p/W`, whose W entries are fixed). */
+const IMMUTABLE = 'public, max-age=31536000, immutable'
+
+/** Sends the error answer for `err` (errors.ts decides status and body); 503s say when to retry. */
+export function sendError(res: ServerResponse, err: unknown): void {
+  const { status, body } = toErrorResponse(err)
+  if (status === 500) console.error('internal error:', err)
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Cache-Control': 'no-store',
+  }
+  if (status === 503) headers['Retry-After'] = RETRY_AFTER_SECONDS
+  const text = JSON.stringify(body)
+  headers['Content-Length'] = Buffer.byteLength(text)
+  res.writeHead(status, headers)
+  res.end(text)
+}
+
+function sendBytes(res: ServerResponse, type: string, cache: string, body: Uint8Array): void {
+  res.writeHead(200, { 'Content-Type': type, 'Cache-Control': cache, 'Content-Length': body.length })
+  res.end(body)
+}
+
+export interface FastPathContext {
+  sequencer: Sequencer
+  tiles: TileCache
+  ingest: Ingest
+  bodyLimit: number
+}
+
+/**
+ * The node:http request handler. The hot paths are answered here, before Express sees the request:
+ * GET /checkpoint and GET /tile/... from memory (or one store read), and POST /api/v1/entries, whose
+ * body is read once into a Buffer under the size limit and handed to the verify pool unparsed. Express
+ * routing and middleware cost several times what serving a cached tile does; everything else (the JSON
+ * API, unknown routes) falls through to the Express `app`.
+ */
+export function createRequestHandler(ctx: FastPathContext, app: RequestListener): RequestListener {
+  return (req, res) => {
+    // During shutdown every answer closes its connection, so the server can finish.
+    if (ctx.ingest.isClosing) res.setHeader('Connection', 'close')
+    const url = req.url ?? ''
+    const method = req.method
+    if (method === 'GET' || method === 'HEAD') {
+      if (url === '/checkpoint') {
+        sendBytes(res, 'text/plain; charset=utf-8', 'no-cache', ctx.sequencer.head.checkpointBytes)
+        return
+      }
+      if (url.startsWith('/tile/')) {
+        serveTile(ctx.tiles, url.slice(1), res)
+        return
+      }
+    } else if (method === 'POST' && url === '/api/v1/entries') {
+      void submit(ctx, req, res)
+      return
+    }
+    app(req, res)
+  }
+}
+
+function serveTile(tiles: TileCache, path: string, res: ServerResponse): void {
+  let parsed
+  try {
+    parsed = parseTilePath(path)
+  } catch {
+    sendError(res, new LogServerError('NOT_FOUND', 'no such tile'))
+    return
+  }
+  if (parsed.kind === 'hash') {
+    const { level, index, width } = parsed.tile
+    const answer = (data: Uint8Array | undefined) => {
+      // A stored tile serves every width up to its own: its first W hashes are the partial tile of width W.
+      if (data === undefined || data.length < width * HASH_SIZE) {
+        sendError(res, new LogServerError('NOT_FOUND', 'no such tile'))
+      } else {
+        sendBytes(res, 'application/octet-stream', IMMUTABLE, data.subarray(0, width * HASH_SIZE))
+      }
+    }
+    const cached = tiles.cachedHashTile(level, index)
+    if (cached !== undefined && cached.length >= width * HASH_SIZE) answer(cached)
+    else tiles.hashTile(level, index, width).then(answer, (err: unknown) => sendError(res, err))
+  } else {
+    const { index, width } = parsed.bundle
+    const answer = (data: Uint8Array | undefined) => {
+      const length = data === undefined ? undefined : bundlePrefixLength(data, width)
+      if (data === undefined || length === undefined || (width === TILE_WIDTH && length !== data.length)) {
+        sendError(res, new LogServerError('NOT_FOUND', 'no such entry bundle'))
+      } else {
+        sendBytes(res, 'application/octet-stream', IMMUTABLE, data.subarray(0, length))
+      }
+    }
+    const cached = tiles.cachedEntryBundle(index)
+    const length = cached === undefined ? undefined : bundlePrefixLength(cached, width)
+    if (cached !== undefined && length !== undefined) answer(cached)
+    else {
+      // Not cached, or a cached version older than the one asked for: the store has the latest.
+      tiles
+        .entryBundle(index, cached === undefined ? 1 : cached.length + 1)
+        .then(answer, (err: unknown) => sendError(res, err))
+    }
+  }
+}
+
+/** The media type of a Content-Type header, lowercased, without parameters. */
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';', 1)[0]!.trim().toLowerCase()
+}
+
+async function submit(ctx: FastPathContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    ctx.ingest.begin()
+  } catch (err) {
+    res.setHeader('Connection', 'close')
+    sendError(res, err)
+    req.resume()
+    return
+  }
+  try {
+    if (mediaType(req.headers['content-type']) !== 'application/json') {
+      throw new LogServerError('UNSUPPORTED_MEDIA_TYPE', 'the body must be application/json')
+    }
+    const body = await readBody(req, ctx.bodyLimit)
+    const { status, receipt } = await ctx.ingest.submit(body)
+    if (ctx.ingest.isClosing) res.setHeader('Connection', 'close')
+    const headers = { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }
+    res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(receipt) })
+    res.end(receipt)
+  } catch (err) {
+    if (ctx.ingest.isClosing) res.setHeader('Connection', 'close')
+    if (!req.complete) {
+      // An unread (or oversized) body: do not wait for it, close the connection after answering.
+      res.setHeader('Connection', 'close')
+      req.resume()
+    }
+    sendError(res, err)
+  } finally {
+    ctx.ingest.end()
+  }
+}
+
+/**
+ * Reads a request body into one Buffer, refusing (LogServerError PAYLOAD_TOO_LARGE) as soon as it is
+ * known to exceed `limit` bytes: from Content-Length before reading anything, else while streaming.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length']
+  if (declared !== undefined && Number(declared) > limit) {
+    return Promise.reject(new LogServerError('PAYLOAD_TOO_LARGE', `the body is over ${limit} bytes`))
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let length = 0
+    const onData = (chunk: Buffer) => {
+      length += chunk.length
+      if (length > limit) {
+        cleanup()
+        reject(new LogServerError('PAYLOAD_TOO_LARGE', `the body is over ${limit} bytes`))
+        return
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = () => {
+      cleanup()
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length))
+    }
+    const onError = (err: Error) => {
+      cleanup()
+      reject(err)
+    }
+    const onAborted = () => {
+      cleanup()
+      reject(new LogServerError('MALFORMED_REQUEST', 'the request was aborted'))
+    }
+    const cleanup = () => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onError)
+      req.off('aborted', onAborted)
+    }
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onError)
+    req.on('aborted', onAborted)
+  })
+}

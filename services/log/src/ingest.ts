@@ -1,0 +1,96 @@
+import { LogServerError } from './errors.js'
+import type { LogKey } from './log-key.js'
+import type { LogReader } from './log-reader.js'
+import { receiptFromLeaf, receiptFromTemplate, tlogEntryJSON } from './receipt.js'
+import type { Sequencer } from './sequencer.js'
+import type { VerifyPool } from './verify-pool.js'
+
+/** Which key ids may submit: all (open), or those of an allowlist. */
+export type Admission = { kind: 'open' } | { kind: 'allowlist'; keyIds: ReadonlySet<string> }
+
+/** A submission's answer: 201 with the receipt of a new entry, 200 with the logged entry's receipt. */
+export interface SubmitResult {
+  status: 200 | 201
+  /** The Sigstore bundle v0.3 JSON text with `verificationMaterial.tlogEntries[0]` filled. */
+  receipt: string
+}
+
+/**
+ * The POST /api/v1/entries pipeline after the body is read: verify (worker pool), admission, sequence
+ * (which deduplicates), receipt. One entry per (key id, payload hash) (DESIGN §4): a duplicate of a
+ * logged entry, of one waiting in the queue or of one in the batch being committed gets 200 and the
+ * LOGGED entry's receipt (its bundle rebuilt from the leaf), once that entry is durable. A rejected
+ * submission writes nothing.
+ *
+ * `begin`/`end` bracket every submission so that at most `queueLimit` are in progress (503 OVERLOADED
+ * beyond), and `close` makes new ones answer 503 SHUTTING_DOWN while the ones in progress finish.
+ */
+export class Ingest {
+  private inProgress = 0
+  private closing = false
+  private idle: (() => void)[] = []
+
+  constructor(
+    private readonly pool: VerifyPool,
+    private readonly sequencer: Sequencer,
+    private readonly reader: LogReader,
+    private readonly key: LogKey,
+    private readonly admission: Admission,
+    private readonly queueLimit: number,
+  ) {}
+
+  get isClosing(): boolean {
+    return this.closing
+  }
+
+  /** Admits one more submission, or throws LogServerError SHUTTING_DOWN / OVERLOADED. */
+  begin(): void {
+    if (this.closing) throw new LogServerError('SHUTTING_DOWN', 'the log is shutting down')
+    if (this.inProgress >= this.queueLimit) {
+      throw new LogServerError('OVERLOADED', 'too many submissions in progress; retry later')
+    }
+    this.inProgress++
+  }
+
+  end(): void {
+    this.inProgress--
+    if (this.inProgress === 0) for (const wake of this.idle.splice(0)) wake()
+  }
+
+  /** Stops admitting submissions; resolves once every admitted one has been answered. */
+  async close(): Promise<void> {
+    this.closing = true
+    while (this.inProgress > 0) {
+      await this.sequencer.drain()
+      if (this.inProgress > 0) await new Promise<void>((wake) => this.idle.push(wake))
+    }
+  }
+
+  /**
+   * Runs one submission (`body`: the raw POST body, already size-checked). Throws LogServerError with
+   * the code of the first failed check; nothing is written then.
+   */
+  async submit(body: Uint8Array): Promise<SubmitResult> {
+    const outcome = await this.pool.verify(body)
+    if (!outcome.ok) throw new LogServerError(outcome.code, outcome.message)
+    const entry = outcome.entry
+    if (this.admission.kind === 'allowlist' && !this.admission.keyIds.has(entry.keyId)) {
+      throw new LogServerError('NOT_ADMITTED', `key ${entry.keyId} is not admitted to this log`)
+    }
+    const { index, head, existing } = await this.sequencer.append(entry)
+    if (existing) return this.existingReceipt(index)
+    const proof = await this.reader.inclusionProof(index, head.size)
+    const tlogEntry = tlogEntryJSON(this.key, index, entry.leaf, head, proof)
+    return { status: 201, receipt: receiptFromTemplate(entry.receiptHead, entry.receiptTail, tlogEntry) }
+  }
+
+  /** The receipt of logged entry `index`: its bundle rebuilt from the leaf, proved to the current head. */
+  private async existingReceipt(index: bigint): Promise<SubmitResult> {
+    const head = this.sequencer.head
+    const [leaf, proof] = await Promise.all([
+      this.reader.leaf(index),
+      this.reader.inclusionProof(index, head.size),
+    ])
+    return { status: 200, receipt: receiptFromLeaf(leaf, tlogEntryJSON(this.key, index, leaf, head, proof)) }
+  }
+}

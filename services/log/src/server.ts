@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { createApp } from './app.js'
+import { DEFAULT_ORIGIN, type LogConfig } from './config.js'
+import { LogServerError } from './errors.js'
+import { createRequestHandler } from './http.js'
+import { Ingest, type Admission } from './ingest.js'
+import { LevelStore } from './level-store.js'
+import { loadOrCreateLogKey } from './log-key.js'
+import { LogReader } from './log-reader.js'
+import { Sequencer } from './sequencer.js'
+import type { LogStore } from './store.js'
+import { TileCache } from './tile-cache.js'
+import { buildTrustedRoot } from './trusted-root.js'
+import { VerifyPool } from './verify-pool.js'
+
+/** A log server running in this process. */
+export interface RunningLog {
+  /** Base URL it listens on, e.g. `http://127.0.0.1:41234` (the real port when started with port 0). */
+  url: string
+  port: number
+  origin: string
+  /** C2SP note verifier key string of the log key. */
+  verifierKey: string
+  /** True when this start generated the log key (a new log). */
+  created: boolean
+  /**
+   * Graceful stop: new submissions answer 503 SHUTTING_DOWN, those in progress are committed and
+   * answered (reads are still served meanwhile), then the listener, the verify workers and the database
+   * close. Idempotent.
+   */
+  close(): Promise<void>
+}
+
+/** Test and embedding hooks of startLogServer. */
+export interface StartOptions {
+  /**
+   * Opens the store at `location` (default: LevelStore.open). Tests pass fault-injecting wrappers.
+   */
+  openStore?: (location: string) => Promise<LogStore>
+}
+
+/** How long close() lets open connections finish their answers before cutting them. */
+const CLOSE_GRACE_MS = 10_000
+
+/** Reads an allowlist file: one lowercase hex key id per line; blank lines and `#` comments ignored. */
+export async function readAllowlist(path: string): Promise<Set<string>> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (cause) {
+    throw new LogServerError('INVALID_CONFIG', `cannot read the allowlist ${path}`, { cause })
+  }
+  const keyIds = new Set<string>()
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/#.*/, '').trim()
+    if (line === '') return
+    if (!/^[0-9a-f]{64}$/.test(line)) {
+      throw new LogServerError('INVALID_CONFIG', `${path}:${i + 1}: not a key id (64 lowercase hex)`)
+    }
+    keyIds.add(line)
+  })
+  return keyIds
+}
+
+/**
+ * Opens (or creates) the log in `config.dataDir` and serves it on `config.host`:`config.port`.
+ * On a first start it generates the log key (`log.key`, mode 0600) named `config.origin` (or the
+ * default) and commits the empty tree's checkpoint. Later starts resume from the committed state.
+ * Throws LogServerError DATA_MISMATCH when the data directory belongs to another key or origin or does
+ * not hold together, INVALID_CONFIG for a bad origin or allowlist; nothing is left running then.
+ */
+export async function startLogServer(config: LogConfig, options: StartOptions = {}): Promise<RunningLog> {
+  await mkdir(config.dataDir, { recursive: true })
+  const admission: Admission =
+    config.allowlistFile === undefined
+      ? { kind: 'open' }
+      : { kind: 'allowlist', keyIds: await readAllowlist(config.allowlistFile) }
+  let store: LogStore
+  try {
+    store = await (options.openStore ?? LevelStore.open)(join(config.dataDir, 'db'))
+  } catch (cause) {
+    const detail = (cause as { cause?: Error }).cause?.message ?? (cause as Error).message
+    throw new LogServerError('DATA_MISMATCH', `cannot open the database in ${config.dataDir}: ${detail}`, {
+      cause,
+    })
+  }
+  let pool: VerifyPool | undefined
+  try {
+    const meta = await store.readMeta()
+    const { key, created } = await loadOrCreateLogKey(
+      config.dataDir,
+      config.origin,
+      DEFAULT_ORIGIN,
+      meta === undefined,
+    )
+    let createdAt: string
+    if (meta === undefined) {
+      createdAt = new Date().toISOString()
+      await store.writeMeta({ origin: key.origin, verifierKey: key.verifierKey, createdAt })
+    } else {
+      if (meta.verifierKey !== key.verifierKey || meta.origin !== key.origin) {
+        throw new LogServerError(
+          'DATA_MISMATCH',
+          `the database belongs to ${meta.verifierKey}, but log.key is ${key.verifierKey}`,
+        )
+      }
+      createdAt = meta.createdAt
+    }
+    const tiles = new TileCache(store, config.cacheBytes)
+    const sequencer = await Sequencer.open(store, tiles, key.signer, key.origin, {
+      batchSize: config.batchSize,
+      batchWaitMs: config.batchWaitMs,
+    })
+    const reader = new LogReader(tiles)
+    pool = new VerifyPool(config.verifyWorkers, `ledger-receipt-${randomBytes(16).toString('hex')}`)
+    const ingest = new Ingest(pool, sequencer, reader, key, admission, config.queueLimit)
+    const app = createApp({ key, sequencer, store, reader, trustedRoot: buildTrustedRoot(key, createdAt) })
+    const server = createServer(
+      { keepAliveTimeout: 5_000 },
+      createRequestHandler({ sequencer, tiles, ingest, bodyLimit: config.bodyLimit }, app),
+    )
+    await listen(server, config.port, config.host)
+    const port = (server.address() as AddressInfo).port
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host
+    const stopPool = pool
+    let closing: Promise<void> | undefined
+    const close = () => {
+      closing ??= (async () => {
+        // First the submissions: new ones answer 503 (the listener stays open so that clients get an
+        // answer they can retry on, not a refused connection), admitted ones are committed and answered.
+        await ingest.close()
+        await sequencer.drain()
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeIdleConnections()
+        // Connections whose last answer went out before the shutdown began idle in keep-alive: close them
+        // as they become idle; cut whatever is still open after the grace period.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50)
+        const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
+        await closed
+        clearInterval(sweep)
+        clearTimeout(grace)
+        await stopPool.close()
+        await store.close()
+      })()
+      return closing
+    }
+    return {
+      url: `http://${host}:${port}`,
+      port,
+      origin: key.origin,
+      verifierKey: key.verifierKey,
+      created,
+      close,
+    }
+  } catch (err) {
+    await pool?.close()
+    await store.close()
+    throw err
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err)
+    server.once('error', onError)
+    server.listen(port, host, () => {
+      server.off('error', onError)
+      resolve()
+    })
+  })
+}

@@ -1,0 +1,232 @@
+// The sequencer and the tiles it writes, without HTTP: a tree past 65,536 entries (three tile levels),
+// checked against an independent recomputation with @ledger/tlog, through a store that enforces the
+// storage contract (full tiles never rewritten, partial ones only extended).
+import {
+  bytesEqual,
+  decodeEntryBundle,
+  entryBundlesForSize,
+  generateNoteKey,
+  hashLeaf,
+  openCheckpoint,
+  parseSignerKey,
+  parseVerifierKey,
+  rootFromLeafHashes,
+  tilesForSize,
+  verifyConsistency,
+  verifyInclusion,
+  type Hash,
+} from '@ledger/tlog'
+import fc from 'fast-check'
+import { describe, expect, test } from 'vitest'
+import { LogReader } from '../src/log-reader.js'
+import { Sequencer, bundleEntryAt, bundlePrefixLength, countBundleEntries } from '../src/sequencer.js'
+import { ExpandedTile, TileCache } from '../src/tile-cache.js'
+import { MemoryStore } from './memory-store.js'
+
+const ORIGIN = 'sequencer.test/log'
+const { signerKey, verifierKey } = generateNoteKey(ORIGIN, new Uint8Array(32).fill(7))
+const signer = parseSignerKey(signerKey)
+
+function leaf(i: number): Uint8Array {
+  // Lengths vary (0..300 bytes) so that entry bundles have uneven offsets.
+  const text = `leaf ${i} ` + 'x'.repeat((i * 37) % 300)
+  return new TextEncoder().encode(text)
+}
+
+function entry(i: number) {
+  return {
+    leaf: leaf(i),
+    keyId: (i % 5).toString(16).padStart(64, '0'),
+    payloadHash: i.toString(16).padStart(64, '0'),
+    digests: [`sha256:${(i % 97).toString(16).padStart(64, '0')}`],
+    commits: [(i % 13).toString(16).padStart(40, '0')],
+  }
+}
+
+async function open(store: MemoryStore, batchSize = 1000, batchWaitMs = 0) {
+  const tiles = new TileCache(store, 1 << 20)
+  const sequencer = await Sequencer.open(store, tiles, signer, ORIGIN, { batchSize, batchWaitMs })
+  return { sequencer, reader: new LogReader(tiles) }
+}
+
+/** Checks every stored tile and bundle of a tree of `size` against hashes recomputed from the leaves. */
+function checkStoredTree(store: MemoryStore, size: number, leafHashes: readonly Hash[]): void {
+  for (const bundle of entryBundlesForSize(BigInt(size))) {
+    const stored = store.bundles.get(`${bundle.index}`)!
+    const leaves = decodeEntryBundle(stored, bundle.width)
+    leaves.forEach((l, i) => expect(bytesEqual(l, leaf(Number(bundle.index) * 256 + i))).toBe(true))
+  }
+  for (const tile of tilesForSize(BigInt(size))) {
+    const stored = store.tiles.get(`${tile.level}/${tile.index}`)!
+    expect(stored.length, `tile ${tile.level}/${tile.index}`).toBe(tile.width * 32)
+    const span = 256 ** tile.level
+    for (let i = 0; i < tile.width; i++) {
+      const first = (Number(tile.index) * 256 + i) * span
+      const expected = rootFromLeafHashes(leafHashes.slice(first, first + span))
+      expect(bytesEqual(stored.subarray(i * 32, (i + 1) * 32), expected)).toBe(true)
+    }
+  }
+  // Nothing beyond the tree.
+  expect(store.tiles.size).toBe(tilesForSize(BigInt(size)).length)
+  expect(store.bundles.size).toBe(entryBundlesForSize(BigInt(size)).length)
+}
+
+describe('Sequencer', () => {
+  test('an empty log commits the signed checkpoint of the empty tree', async () => {
+    const store = new MemoryStore()
+    const { sequencer } = await open(store)
+    expect(sequencer.head.size).toBe(0n)
+    const { checkpoint } = openCheckpoint(sequencer.head.checkpoint, parseVerifierKey(verifierKey))
+    expect(checkpoint.size).toBe(0n)
+    expect(bytesEqual(checkpoint.root, rootFromLeafHashes([]))).toBe(true)
+    expect(store.commits).toBe(1)
+  })
+
+  test('three tile levels, restarts at tile boundaries, and proofs from tiles', async () => {
+    const store = new MemoryStore()
+    let { sequencer, reader } = await open(store)
+    const leafHashes: Hash[] = []
+    const roots = new Map<number, Hash>()
+    const grow = async (to: number) => {
+      const from = leafHashes.length
+      const results = await Promise.all(
+        Array.from({ length: to - from }, (_, k) => sequencer.append(entry(from + k))),
+      )
+      results.forEach((r, k) => expect(r.index).toBe(BigInt(from + k)))
+      for (let i = from; i < to; i++) leafHashes.push(hashLeaf(leaf(i)))
+      expect(sequencer.head.size).toBe(BigInt(to))
+      const root = rootFromLeafHashes(leafHashes)
+      roots.set(to, root)
+      const { checkpoint } = openCheckpoint(sequencer.head.checkpoint, parseVerifierKey(verifierKey))
+      expect(checkpoint.size).toBe(BigInt(to))
+      expect(bytesEqual(checkpoint.root, root)).toBe(true)
+    }
+    // Sizes around tile boundaries, restarting (reloading the right edge from the store) in between.
+    for (const size of [1, 255, 256, 257, 511, 4096, 65_535, 65_536, 65_537, 66_000]) {
+      await grow(size)
+      ;({ sequencer, reader } = await open(store, 1 + (size % 700)))
+      expect(sequencer.head.size).toBe(BigInt(size))
+    }
+    checkStoredTree(store, 66_000, leafHashes)
+    expect(store.tiles.get('2/0')!.length).toBe(32)
+
+    for (const [index, size] of [
+      [0, 1],
+      [254, 256],
+      [255, 256],
+      [256, 257],
+      [300, 4096],
+      [65_535, 65_536],
+      [65_536, 65_537],
+      [12_345, 66_000],
+      [65_999, 66_000],
+    ] as const) {
+      const proof = await reader.inclusionProof(BigInt(index), BigInt(size))
+      verifyInclusion(leafHashes[index]!, BigInt(index), BigInt(size), proof, roots.get(size)!)
+      expect(bytesEqual(await reader.leaf(BigInt(index)), leaf(index))).toBe(true)
+    }
+    for (const [from, to] of [
+      [1, 66_000],
+      [255, 257],
+      [256, 65_536],
+      [4096, 65_537],
+      [65_535, 66_000],
+    ] as const) {
+      const proof = await reader.consistencyProof(BigInt(from), BigInt(to))
+      verifyConsistency(BigInt(from), BigInt(to), proof, roots.get(from)!, roots.get(to)!)
+    }
+  }, 120_000)
+
+  test('batches group: appends queued during a commit go into the next batch together', async () => {
+    const store = new MemoryStore()
+    const { sequencer } = await open(store, 100, 50)
+    const before = store.commits
+    await Promise.all(Array.from({ length: 250 }, (_, i) => sequencer.append(entry(i))))
+    // 250 entries, at most 100 per batch: three commits, not 250.
+    expect(store.commits - before).toBe(3)
+    // With no wait, the first entry goes alone and the others gather behind its commit.
+    const store2 = new MemoryStore()
+    const eager = await open(store2, 100, 0)
+    const start = store2.commits
+    await Promise.all(Array.from({ length: 250 }, (_, i) => eager.sequencer.append(entry(i))))
+    expect(store2.commits - start).toBe(4)
+    await sequencer.drain()
+  })
+})
+
+describe('Sequencer dedup (one entry per key id and payload hash)', () => {
+  test('against the log, within a batch, and after a restart', async () => {
+    const store = new MemoryStore()
+    let { sequencer } = await open(store, 100, 30)
+    const first = await sequencer.append(entry(1))
+    expect(first).toMatchObject({ index: 0n, existing: false })
+    const commits = store.commits
+    // The same key and payload hash with another leaf (another signature) is the logged entry.
+    const again = await sequencer.append({ ...entry(1), leaf: leaf(999) })
+    expect(again).toMatchObject({ index: 0n, existing: true })
+    expect(store.commits).toBe(commits)
+    // Twice in one batch: one entry.
+    const [a, b, c] = await Promise.all([
+      sequencer.append(entry(2)),
+      sequencer.append(entry(3)),
+      sequencer.append(entry(2)),
+    ])
+    expect(a).toMatchObject({ index: 1n, existing: false })
+    expect(b).toMatchObject({ index: 2n, existing: false })
+    expect(c).toMatchObject({ index: 1n, existing: true })
+    expect(c!.head.size).toBe(3n)
+    expect(sequencer.head.size).toBe(3n)
+    ;({ sequencer } = await open(store))
+    expect(await sequencer.append(entry(3))).toMatchObject({ index: 2n, existing: true })
+    expect(sequencer.head.size).toBe(3n)
+    // Same payload hash by another key is another entry.
+    expect(await sequencer.append({ ...entry(3), keyId: 'f'.repeat(64) })).toMatchObject({
+      index: 3n,
+      existing: false,
+    })
+  })
+})
+
+describe('entry bundle helpers', () => {
+  test('count, prefix and entry lookup agree with @ledger/tlog decoding', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 40 }), (leaves) => {
+        const parts: number[] = []
+        for (const l of leaves) parts.push(l.length >> 8, l.length & 0xff, ...l)
+        const bundle = Uint8Array.from(parts)
+        expect(countBundleEntries(bundle)).toBe(leaves.length)
+        const decoded = decodeEntryBundle(bundle, leaves.length)
+        decoded.forEach((l, i) => expect(bytesEqual(bundleEntryAt(bundle, i)!, l)).toBe(true))
+        expect(bundleEntryAt(bundle, leaves.length)).toBeUndefined()
+        expect(bundlePrefixLength(bundle, leaves.length)).toBe(bundle.length)
+        expect(bundlePrefixLength(bundle, leaves.length + 1)).toBeUndefined()
+      }),
+      { numRuns: 100 },
+    )
+  })
+})
+
+describe('ExpandedTile', () => {
+  test('every complete node is the root of its hashes, also when grown from a narrower expansion', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 256 }), fc.integer({ min: 0, max: 256 }), (width, narrower) => {
+        const hashes = Array.from({ length: width }, (_, i) => hashLeaf(Uint8Array.of(i, width)))
+        const data = new Uint8Array(width * 32)
+        hashes.forEach((h, i) => data.set(h, i * 32))
+        const base = Math.min(narrower, width)
+        const previous = base > 0 ? ExpandedTile.expand(data.slice(0, base * 32)) : undefined
+        for (const tile of [ExpandedTile.expand(data), ExpandedTile.expand(data, previous)]) {
+          for (let k = 0; k <= 8; k++) {
+            const count = width >> k
+            for (let o = 0; o < count; o++) {
+              const expected = rootFromLeafHashes(hashes.slice(o << k, (o + 1) << k))
+              expect(bytesEqual(tile.node(k, o)!, expected)).toBe(true)
+            }
+            expect(tile.node(k, count)).toBeUndefined()
+          }
+        }
+      }),
+      { numRuns: 60 },
+    )
+  })
+})
