@@ -1,6 +1,7 @@
 // Load generation shared by the interop test, the reliability tests and the log benchmark: many distinct,
 // validly signed submissions, made quickly, and a bounded-concurrency submitter over loopback.
 import { createHash, sign } from 'node:crypto'
+import { keepAliveAgent, rawRequest } from './http.js'
 import {
   IN_TOTO_PAYLOAD_TYPE,
   SIGSTORE_BUNDLE_V03_MEDIA_TYPE,
@@ -94,27 +95,33 @@ export interface SubmitResult {
   ms: number
 }
 
-/** POSTs every body with at most `concurrency` requests in flight; answers come back in body order. */
+/**
+ * POSTs every body with at most `concurrency` requests in flight; answers come back in body order. Each call
+ * uses its own keep-alive agent, closed at the end: a pooled socket left idle across calls (while the caller
+ * signs the next batch, the event loop busy) can be closed by the server just as it is reused.
+ */
 export async function submitAll(
   baseUrl: string,
   bodies: readonly string[],
   concurrency = 32,
 ): Promise<SubmitResult[]> {
   const results = new Array<SubmitResult>(bodies.length)
+  const agent = keepAliveAgent(concurrency)
+  const url = `${baseUrl}/api/v1/entries`
   let next = 0
   async function lane(): Promise<void> {
     while (next < bodies.length) {
       const i = next++
       const start = performance.now()
-      const response = await fetch(`${baseUrl}/api/v1/entries`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: bodies[i],
-      })
-      const body = (await response.json()) as unknown
+      const response = await rawRequest(agent, 'POST', url, bodies[i], { 'content-type': 'application/json' })
+      const body = JSON.parse(response.body.toString('utf8')) as unknown
       results[i] = { status: response.status, body, ms: performance.now() - start }
     }
   }
-  await Promise.all(Array.from({ length: Math.min(concurrency, bodies.length) }, lane))
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, bodies.length) }, lane))
+  } finally {
+    agent.destroy()
+  }
   return results
 }
