@@ -20,6 +20,8 @@ import {
   tileHashReader,
   tilePath,
   tilesForSize,
+  treeRoot,
+  trustedTileHashReader,
   verifyConsistency,
   type Hash,
   type SubtreeHashReader,
@@ -69,8 +71,8 @@ function subtreeLevels(leafHashes: readonly Hash[]): Hash[][] {
 /**
  * Re-reads the whole log through its static API: the checkpoint (signature by `verifierKey`, origin),
  * every entry bundle (exact widths), the root of their leaves against the checkpoint's, and every hash tile
- * of that size (full and partial) byte for byte against hashes recomputed from the leaves. Throws an Error
- * naming the first discrepancy.
+ * of that size (full and partial) byte for byte against hashes recomputed from the leaves, and the root
+ * computed from the hash tiles alone against the checkpoint's. Throws an Error naming the first discrepancy.
  */
 export async function auditLog(baseUrl: string, verifierKey: string): Promise<AuditedLog> {
   const checkpoint = Buffer.from(await getOk(`${baseUrl}/checkpoint`)).toString('utf8')
@@ -101,6 +103,15 @@ export async function auditLog(baseUrl: string, verifierKey: string): Promise<Au
       if (!bytesEqual(bytes, expected))
         throw new Error(`${tilePath(tile)} differs from the recomputed hashes`)
     })
+  }
+  // And the root from the hash tiles alone (the tiles' own right edge, no leaves): the checkpoint's.
+  if (size > 0n) {
+    const fromTiles = await treeRoot(
+      size,
+      trustedTileHashReader(size, (ids) => Promise.all(ids.map((t) => getOk(`${baseUrl}/${tilePath(t)}`)))),
+    )
+    if (!bytesEqual(fromTiles, root))
+      throw new Error(`the hash tiles do not hash to the root at size ${size}`)
   }
   return { checkpoint, size, root, leaves }
 }
