@@ -13,6 +13,8 @@ export default defineConfig({
       '@ledger/client': src('./packages/client/src/index.ts'),
       '@ledger/cli': src('./packages/cli/src/index.ts'),
       '@ledger/log-server': src('./services/log/src/index.ts'),
+      '@ledger/witness': src('./services/witness/src/index.ts'),
+      '@ledger/monitor': src('./services/monitor/src/index.ts'),
     },
   },
   test: {

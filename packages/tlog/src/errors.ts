@@ -25,6 +25,10 @@ export type TlogErrorCode =
   | 'MALFORMED_TILE'
   /** An entry bundle that does not hold exactly the expected entries (truncated, trailing bytes, count). */
   | 'MALFORMED_ENTRY_BUNDLE'
+  /** A C2SP tlog-witness request or answer that breaks the grammar. */
+  | 'MALFORMED_WITNESS_MESSAGE'
+  /** A C2SP tlog-policy file that breaks the grammar or names something undefined. */
+  | 'MALFORMED_POLICY'
   /** A serialized compact range that does not decode. */
   | 'MALFORMED_COMPACT_RANGE'
   /** A signature by a known key that does not verify. */

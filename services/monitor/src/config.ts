@@ -1,0 +1,325 @@
+import { availableParallelism } from 'node:os'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { MonitorError } from './errors.js'
+
+/**
+ * Everything the monitor can be told. This file is the only reader of `process.argv` and `process.env`;
+ * every option has a flag, an environment variable and a default, listed in OPTIONS.
+ */
+export interface MonitorConfig {
+  /** Base URL of the log (its C2SP static API and its /api/v1 JSON API). Required. */
+  logUrl: string
+  /** The log's note verifier key string. One of logKey, logKeyFile, policyFile is required. */
+  logKey: string | undefined
+  /** A file whose first line is the log's note verifier key (e.g. written by a deployment). */
+  logKeyFile: string | undefined
+  /** A C2SP tlog-policy file: the log key(s), and the witness quorum every checkpoint must meet. */
+  policyFile: string | undefined
+  /** Directory of the monitor's LevelDB state (`db/`). Created when missing. */
+  dataDir: string
+  /** URL to POST every alert to (JSON), besides the JSON line on stdout. */
+  webhook: string | undefined
+  /** Subject digests (`sha256:<hex>`) whose every new entry raises an alert, and audited on every pass. */
+  watchDigests: string[]
+  /** Source commits (40 or 64 hex) whose every new entry raises an alert, and audited on every pass. */
+  watchCommits: string[]
+  /** Key ids (64 hex, SHA-256 of SPKI DER) whose every new entry raises an alert. */
+  watchKeys: string[]
+  /** Audit up to the current checkpoint and exit (0 clean, 1 alerts, 2 usage, 3 log unreachable). */
+  once: boolean
+  /** Milliseconds between polls of the checkpoint when following. */
+  intervalMs: number
+  /** Randomly chosen digests whose lookup is audited per pass (besides the watched ones). */
+  sample: number
+  /** Signature-verification worker threads; 0 verifies on the main thread. */
+  workers: number
+  /** Most tile and entry-bundle requests in flight at once. */
+  fetchConcurrency: number
+  /** Port of the GET /healthz endpoint; undefined: no endpoint. */
+  healthPort: number | undefined
+  /** Address of the GET /healthz endpoint. */
+  healthHost: string
+}
+
+/** Defaults, resolved against the working directory and the machine where they depend on them. */
+export function defaultConfig(): MonitorConfig {
+  return {
+    logUrl: '',
+    logKey: undefined,
+    logKeyFile: undefined,
+    policyFile: undefined,
+    dataDir: resolve('monitor-data'),
+    webhook: undefined,
+    watchDigests: [],
+    watchCommits: [],
+    watchKeys: [],
+    once: false,
+    intervalMs: 10_000,
+    sample: 16,
+    // One per CPU: the main thread (fetching, hashing, writing) takes about a third of the per-entry
+    // cost and waits the rest of the time, so leaving it a whole core idles it (test/bench/monitor.bench.ts).
+    workers: Math.max(1, availableParallelism()),
+    fetchConcurrency: 8,
+    healthPort: undefined,
+    healthHost: '127.0.0.1',
+  }
+}
+
+interface OptionSpec {
+  flag: string
+  env: string
+  key: keyof MonitorConfig
+  kind: 'string' | 'int' | 'path' | 'url' | 'list' | 'bool'
+  min?: number
+  max?: number
+  /** For lists: the pattern every item must match. */
+  item?: RegExp
+  help: string
+}
+
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/
+const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
+const KEY_ID_RE = /^[0-9a-f]{64}$/
+
+/** Every option: its flag, its environment variable (lists: comma-separated), its help line. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { flag: 'log', env: 'MONITOR_LOG_URL', key: 'logUrl', kind: 'url', help: 'base URL of the log (required)' },
+  {
+    flag: 'log-key',
+    env: 'MONITOR_LOG_KEY',
+    key: 'logKey',
+    kind: 'string',
+    help: "the log's note verifier key",
+  },
+  {
+    flag: 'log-key-file',
+    env: 'MONITOR_LOG_KEY_FILE',
+    key: 'logKeyFile',
+    kind: 'path',
+    help: "file holding the log's verifier key",
+  },
+  {
+    flag: 'policy',
+    env: 'MONITOR_POLICY',
+    key: 'policyFile',
+    kind: 'path',
+    help: 'C2SP tlog-policy file: log key and witness quorum',
+  },
+  {
+    flag: 'data',
+    env: 'MONITOR_DATA',
+    key: 'dataDir',
+    kind: 'path',
+    help: 'state directory (default ./monitor-data)',
+  },
+  {
+    flag: 'webhook',
+    env: 'MONITOR_WEBHOOK',
+    key: 'webhook',
+    kind: 'url',
+    help: 'also POST every alert (JSON) here',
+  },
+  {
+    flag: 'watch-digest',
+    env: 'MONITOR_WATCH_DIGESTS',
+    key: 'watchDigests',
+    kind: 'list',
+    item: DIGEST_RE,
+    help: 'alert on every entry naming sha256:<hex> (repeatable)',
+  },
+  {
+    flag: 'watch-commit',
+    env: 'MONITOR_WATCH_COMMITS',
+    key: 'watchCommits',
+    kind: 'list',
+    item: COMMIT_RE,
+    help: 'alert on every entry from this source commit (repeatable)',
+  },
+  {
+    flag: 'watch-key',
+    env: 'MONITOR_WATCH_KEYS',
+    key: 'watchKeys',
+    kind: 'list',
+    item: KEY_ID_RE,
+    help: 'alert on every entry signed by this key id (repeatable)',
+  },
+  {
+    flag: 'once',
+    env: 'MONITOR_ONCE',
+    key: 'once',
+    kind: 'bool',
+    help: 'audit up to the current checkpoint and exit',
+  },
+  {
+    flag: 'interval-ms',
+    env: 'MONITOR_INTERVAL_MS',
+    key: 'intervalMs',
+    kind: 'int',
+    min: 100,
+    max: 86_400_000,
+    help: 'milliseconds between polls (default 10000)',
+  },
+  {
+    flag: 'sample',
+    env: 'MONITOR_SAMPLE',
+    key: 'sample',
+    kind: 'int',
+    min: 0,
+    max: 100_000,
+    help: 'random digests whose lookup is audited per pass (default 16)',
+  },
+  {
+    flag: 'workers',
+    env: 'MONITOR_WORKERS',
+    key: 'workers',
+    kind: 'int',
+    min: 0,
+    max: 256,
+    help: 'signature verification threads, 0 = main thread (default: CPUs)',
+  },
+  {
+    flag: 'fetch-concurrency',
+    env: 'MONITOR_FETCH_CONCURRENCY',
+    key: 'fetchConcurrency',
+    kind: 'int',
+    min: 1,
+    max: 256,
+    help: 'most tile requests in flight (default 8)',
+  },
+  {
+    flag: 'health-port',
+    env: 'MONITOR_HEALTH_PORT',
+    key: 'healthPort',
+    kind: 'int',
+    min: 0,
+    max: 65535,
+    help: 'serve GET /healthz on this port (default: off)',
+  },
+  {
+    flag: 'health-host',
+    env: 'MONITOR_HEALTH_HOST',
+    key: 'healthHost',
+    kind: 'string',
+    help: 'address of the health endpoint (default 127.0.0.1)',
+  },
+]
+
+/** What the command line asks for: run with a configuration, or print the help text. */
+export type ConfigRequest = { kind: 'run'; config: MonitorConfig } | { kind: 'help'; text: string }
+
+/** The `--help` text. */
+export function helpText(): string {
+  const lines = [
+    'Usage: npm run start:monitor -- --log URL (--log-key VKEY | --log-key-file PATH | --policy PATH) [options]',
+    '',
+    'Follows a log through its checkpoints and tiles, proves it append-only, re-verifies every entry,',
+    'audits its lookups, and prints alerts as JSON lines on stdout. Exit codes with --once: 0 clean,',
+    '1 alerts raised, 2 usage, 3 log unreachable.',
+    '',
+    'Options:',
+  ]
+  for (const o of OPTIONS) {
+    const arg = { int: ' N', path: ' PATH', url: ' URL', list: ' VALUE', string: ' VALUE', bool: '' }[o.kind]
+    lines.push(`  --${(o.flag + arg).padEnd(26)} ${o.help}  [$${o.env}]`)
+  }
+  lines.push(`  ${'--help'.padEnd(28)} print this text`)
+  return lines.join('\n') + '\n'
+}
+
+function bad(message: string): MonitorError {
+  return new MonitorError('INVALID_CONFIG', message)
+}
+
+/**
+ * Builds the configuration from flags (which win) and environment variables over the defaults. Pure:
+ * tests pass their own `args` and `env`. Throws MonitorError INVALID_CONFIG on an unknown flag, a bad
+ * value, a missing --log, or not exactly one of --log-key, --log-key-file, --policy.
+ */
+export function parseConfig(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ConfigRequest {
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>
+  try {
+    ;({ values } = parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(
+          OPTIONS.map((o) => [
+            o.flag,
+            o.kind === 'bool'
+              ? { type: 'boolean' as const }
+              : { type: 'string' as const, multiple: o.kind === 'list' },
+          ]),
+        ),
+      },
+    }))
+  } catch (err) {
+    throw bad((err as Error).message)
+  }
+  if (values.help === true) return { kind: 'help', text: helpText() }
+  const config = defaultConfig()
+  const target = config as unknown as Record<string, unknown>
+  for (const o of OPTIONS) {
+    const fromFlag = values[o.flag]
+    if (o.kind === 'bool') {
+      const raw = env[o.env]
+      if (fromFlag === true) target[o.key] = true
+      else if (raw !== undefined && raw !== '') {
+        if (raw !== '1' && raw !== 'true' && raw !== '0' && raw !== 'false') {
+          throw bad(`$${o.env}: expected 1, true, 0 or false`)
+        }
+        target[o.key] = raw === '1' || raw === 'true'
+      }
+      continue
+    }
+    if (o.kind === 'list') {
+      const items = Array.isArray(fromFlag)
+        ? (fromFlag as string[])
+        : env[o.env]
+          ? env[o.env]!.split(',').map((s) => s.trim())
+          : []
+      for (const item of items) {
+        if (!o.item!.test(item)) throw bad(`--${o.flag}: ${JSON.stringify(item)} is not ${o.item!.source}`)
+      }
+      target[o.key] = [...new Set(items)]
+      continue
+    }
+    const raw = typeof fromFlag === 'string' ? fromFlag : env[o.env]
+    if (raw === undefined || (fromFlag === undefined && raw === '')) continue
+    const source = typeof fromFlag === 'string' ? `--${o.flag}` : `$${o.env}`
+    if (raw === '') throw bad(`${source}: empty value`)
+    if (o.kind === 'int') {
+      if (!/^(?:0|[1-9][0-9]{0,9})$/.test(raw)) throw bad(`${source}: not a whole number: ${raw}`)
+      const n = Number(raw)
+      if ((o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
+        throw bad(`${source}: ${raw} is outside ${o.min}..${o.max}`)
+      }
+      target[o.key] = n
+    } else if (o.kind === 'url') {
+      let url: URL
+      try {
+        url = new URL(raw)
+      } catch {
+        throw bad(`${source}: not a URL: ${raw}`)
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw bad(`${source}: not an http(s) URL`)
+      target[o.key] = raw.replace(/\/+$/, '')
+    } else {
+      target[o.key] = o.kind === 'path' ? resolve(raw) : raw
+    }
+  }
+  if (config.logUrl === '') throw bad('--log URL is required')
+  const keySources = [config.logKey, config.logKeyFile, config.policyFile].filter((v) => v !== undefined)
+  if (keySources.length !== 1) throw bad('give exactly one of --log-key, --log-key-file and --policy')
+  return { kind: 'run', config }
+}
+
+/** Reads this process's command line and environment (the only place that does). */
+export function loadConfig(): ConfigRequest {
+  return parseConfig(process.argv.slice(2), process.env)
+}

@@ -1,0 +1,187 @@
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { WitnessError } from './errors.js'
+
+/**
+ * Everything the witness can be told. This file is the only reader of `process.argv` and `process.env`;
+ * every option has a flag, an environment variable and a default, listed in OPTIONS.
+ */
+export interface WitnessConfig {
+  /** Directory holding `witness.key` (mode 0600) and the LevelDB state (`db/`). Created when missing. */
+  dataDir: string
+  /** Address to listen on. */
+  host: string
+  /** TCP port; 0 lets the OS pick one (startWitness returns the real one). */
+  port: number
+  /**
+   * The witness key's name on the first start (then it is in `witness.key`). Undefined: DEFAULT_NAME on
+   * a first start, the key's name later. Given and different from an existing key's name: refused.
+   */
+  name: string | undefined
+  /**
+   * A C2SP tlog-policy file whose `log <vkey>` lines are the logs this witness cosigns (other lines are
+   * checked and ignored; the quorum line may be left out). It replaces the stored list on every start.
+   * Undefined: keep the list stored by an earlier start (a first start without it is refused).
+   */
+  logsFile: string | undefined
+  /** When set, the witness writes its verifier key (and a newline) to this file on start, for deployment. */
+  verifierKeyFile: string | undefined
+  /** Largest accepted request body, in bytes. */
+  bodyLimit: number
+}
+
+/** The key name used on a first start without `--name`. */
+export const DEFAULT_WITNESS_NAME = 'localhost/witness'
+
+/** Defaults, resolved against the working directory where they are paths. */
+export function defaultConfig(): WitnessConfig {
+  return {
+    dataDir: resolve('witness-data'),
+    host: '127.0.0.1',
+    port: 8081,
+    name: undefined,
+    logsFile: undefined,
+    verifierKeyFile: undefined,
+    bodyLimit: 64 * 1024,
+  }
+}
+
+interface OptionSpec {
+  flag: string
+  env: string
+  key: keyof WitnessConfig
+  kind: 'string' | 'int' | 'path'
+  min?: number
+  max?: number
+  help: string
+}
+
+/** Every option: its flag, its environment variable, and its help line (defaults are in defaultConfig). */
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    flag: 'data',
+    env: 'WITNESS_DATA',
+    key: 'dataDir',
+    kind: 'path',
+    help: 'data directory (default ./witness-data)',
+  },
+  {
+    flag: 'host',
+    env: 'WITNESS_HOST',
+    key: 'host',
+    kind: 'string',
+    help: 'listen address (default 127.0.0.1)',
+  },
+  {
+    flag: 'port',
+    env: 'WITNESS_PORT',
+    key: 'port',
+    kind: 'int',
+    min: 0,
+    max: 65535,
+    help: 'listen port, 0 = any free port (default 8081)',
+  },
+  {
+    flag: 'name',
+    env: 'WITNESS_NAME',
+    key: 'name',
+    kind: 'string',
+    help: `witness key name on the first start (default ${DEFAULT_WITNESS_NAME})`,
+  },
+  {
+    flag: 'logs',
+    env: 'WITNESS_LOGS',
+    key: 'logsFile',
+    kind: 'path',
+    help: 'tlog-policy file whose `log <vkey>` lines are the logs to cosign (default: the stored list)',
+  },
+  {
+    flag: 'verifier-key-file',
+    env: 'WITNESS_VERIFIER_KEY_FILE',
+    key: 'verifierKeyFile',
+    kind: 'path',
+    help: 'write the witness verifier key to this file on start (default: do not)',
+  },
+  {
+    flag: 'body-limit',
+    env: 'WITNESS_BODY_LIMIT',
+    key: 'bodyLimit',
+    kind: 'int',
+    min: 1024,
+    max: 16 * 1024 * 1024,
+    help: 'largest request body in bytes (default 65536)',
+  },
+]
+
+/** What the command line asks for: run with a configuration, or print the help text. */
+export type ConfigRequest = { kind: 'run'; config: WitnessConfig } | { kind: 'help'; text: string }
+
+/** The `--help` text. */
+export function helpText(): string {
+  const lines = [
+    'Usage: npm run start:witness -- [options]',
+    '',
+    'Runs a C2SP tlog-witness: POST /add-checkpoint cosigns checkpoints consistent with what it saw.',
+    '',
+    'Options:',
+  ]
+  for (const o of OPTIONS) {
+    const arg = o.kind === 'int' ? ' N' : o.kind === 'path' ? ' PATH' : ' VALUE'
+    lines.push(`  --${(o.flag + arg).padEnd(26)} ${o.help}  [$${o.env}]`)
+  }
+  lines.push(`  ${'--help'.padEnd(28)} print this text`)
+  return lines.join('\n') + '\n'
+}
+
+/**
+ * Builds the configuration from flags (which win) and environment variables over the defaults. Pure:
+ * tests pass their own `args` and `env`. Throws WitnessError INVALID_CONFIG on an unknown flag, a
+ * positional argument or a bad value.
+ */
+export function parseConfig(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ConfigRequest {
+  let values: Record<string, string | boolean | undefined>
+  try {
+    ;({ values } = parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: 'string' as const }])),
+      },
+    }))
+  } catch (err) {
+    throw new WitnessError('INVALID_CONFIG', (err as Error).message)
+  }
+  if (values.help === true) return { kind: 'help', text: helpText() }
+  const config = defaultConfig()
+  const target = config as unknown as Record<string, unknown>
+  for (const o of OPTIONS) {
+    const fromFlag = values[o.flag]
+    const raw = typeof fromFlag === 'string' ? fromFlag : env[o.env]
+    if (raw === undefined || (fromFlag === undefined && raw === '')) continue
+    const source = typeof fromFlag === 'string' ? `--${o.flag}` : `$${o.env}`
+    if (o.kind === 'int') {
+      if (!/^(?:0|[1-9][0-9]{0,9})$/.test(raw)) {
+        throw new WitnessError('INVALID_CONFIG', `${source}: not a whole number: ${raw}`)
+      }
+      const n = Number(raw)
+      if ((o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
+        throw new WitnessError('INVALID_CONFIG', `${source}: ${raw} is outside ${o.min}..${o.max}`)
+      }
+      target[o.key] = n
+    } else {
+      if (raw === '') throw new WitnessError('INVALID_CONFIG', `${source}: empty value`)
+      target[o.key] = o.kind === 'path' ? resolve(raw) : raw
+    }
+  }
+  return { kind: 'run', config }
+}
+
+/** Reads this process's command line and environment (the only place that does). */
+export function loadConfig(): ConfigRequest {
+  return parseConfig(process.argv.slice(2), process.env)
+}

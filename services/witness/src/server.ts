@@ -1,0 +1,233 @@
+import { mkdir, readFile } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { ADD_CHECKPOINT_PATH, encodeTlogSize, parseTlogPolicy, TLOG_SIZE_CONTENT_TYPE } from '@ledger/tlog'
+import { DEFAULT_WITNESS_NAME, type WitnessConfig } from './config.js'
+import { STATUS_BY_CODE, WitnessError } from './errors.js'
+import { writeFileDurably } from './files.js'
+import { LevelWitnessStore } from './level-store.js'
+import type { KnownLog, WitnessStore } from './store.js'
+import { knownLogsFromVerifierKeys, systemClock, Witness, type Clock } from './witness.js'
+import { loadOrCreateWitnessKey } from './witness-key.js'
+
+/** A witness running in this process. */
+export interface RunningWitness {
+  /** Base URL, e.g. `http://127.0.0.1:41234`: the submission prefix (POST <url>/add-checkpoint). */
+  url: string
+  port: number
+  /** The witness key's name. */
+  name: string
+  /** C2SP cosignature/v1 verifier key string (type 0x04) of the witness key. */
+  verifierKey: string
+  /** True when this start generated the key (a new witness). */
+  created: boolean
+  /** The logs it cosigns. */
+  logs: KnownLog[]
+  /** The decision procedure, for tests and tools in this process. */
+  witness: Witness
+  /** Stops listening, lets requests in progress finish, closes the database. Idempotent. */
+  close(): Promise<void>
+}
+
+/** Test and embedding hooks of startWitness. */
+export interface StartWitnessOptions {
+  /** The cosignature clock (POSIX seconds). Default: the system clock. */
+  clock?: Clock
+  /** Opens the store at `location` (default LevelWitnessStore.open). */
+  openStore?: (location: string) => Promise<WitnessStore>
+}
+
+const CLOSE_GRACE_MS = 5_000
+
+/**
+ * Opens (or creates) the witness in `config.dataDir` and serves C2SP tlog-witness on `config.host`:
+ * `config.port`: POST /add-checkpoint, and GET /healthz for health checks. On a first start it generates
+ * the key (`witness.key`, mode 0600) named `config.name`. The known logs come from `config.logsFile`
+ * (stored, replacing the previous list) or, without it, from the list an earlier start stored.
+ * Throws WitnessError INVALID_CONFIG (bad name, logs file, no logs) or DATA_MISMATCH (the data directory
+ * belongs to another key, or is locked by another process); nothing is left running then.
+ */
+export async function startWitness(
+  config: WitnessConfig,
+  options: StartWitnessOptions = {},
+): Promise<RunningWitness> {
+  await mkdir(config.dataDir, { recursive: true })
+  let store: WitnessStore
+  try {
+    store = await (options.openStore ?? LevelWitnessStore.open)(join(config.dataDir, 'db'))
+  } catch (cause) {
+    const detail = (cause as { cause?: Error }).cause?.message ?? (cause as Error).message
+    throw new WitnessError('DATA_MISMATCH', `cannot open the database in ${config.dataDir}: ${detail}`, {
+      cause,
+    })
+  }
+  try {
+    const meta = await store.readMeta()
+    const { key, created } = await loadOrCreateWitnessKey(
+      config.dataDir,
+      config.name,
+      DEFAULT_WITNESS_NAME,
+      meta === undefined,
+    )
+    if (meta === undefined) {
+      await store.writeMeta({ verifierKey: key.verifierKey, createdAt: new Date().toISOString() })
+    } else if (meta.verifierKey !== key.verifierKey) {
+      throw new WitnessError(
+        'DATA_MISMATCH',
+        `the database belongs to ${meta.verifierKey}, not ${key.verifierKey}`,
+      )
+    }
+    let logs: KnownLog[]
+    if (config.logsFile !== undefined) {
+      logs = await readLogsFile(config.logsFile)
+      await store.writeLogs(logs)
+    } else {
+      const stored = await store.readLogs()
+      if (stored === undefined)
+        throw new WitnessError('INVALID_CONFIG', 'no logs configured: pass --logs FILE')
+      logs = stored
+    }
+    if (config.verifierKeyFile !== undefined) {
+      await writeFileDurably(config.verifierKeyFile, `${key.verifierKey}\n`, 0o644)
+    }
+    const witness = new Witness(store, key, logs, options.clock ?? systemClock)
+    const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
+      void handle(witness, config.bodyLimit, req, res)
+    })
+    await listen(server, config.port, config.host)
+    const port = (server.address() as AddressInfo).port
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host
+    let closing: Promise<void> | undefined
+    const close = () => {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeIdleConnections()
+        const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
+        await closed
+        clearTimeout(grace)
+        await store.close()
+      })()
+      return closing
+    }
+    return {
+      url: `http://${host}:${port}`,
+      port,
+      name: key.name,
+      verifierKey: key.verifierKey,
+      created,
+      logs,
+      witness,
+      close,
+    }
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+}
+
+/** Reads the known logs from a tlog-policy file's `log` lines. Throws WitnessError INVALID_CONFIG. */
+export async function readLogsFile(path: string): Promise<KnownLog[]> {
+  let bytes: Uint8Array
+  try {
+    bytes = await readFile(path)
+  } catch (cause) {
+    throw new WitnessError('INVALID_CONFIG', `cannot read the logs file ${path}`, { cause })
+  }
+  try {
+    const policy = parseTlogPolicy(bytes, { quorumOptional: true })
+    return knownLogsFromVerifierKeys(policy.logs.map((log) => log.vkey))
+  } catch (cause) {
+    if (cause instanceof WitnessError) throw cause
+    throw new WitnessError('INVALID_CONFIG', `${path}: ${(cause as Error).message}`, { cause })
+  }
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, {
+    'Content-Type': type,
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+  })
+  res.end(body)
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  if (!(err instanceof WitnessError) || STATUS_BY_CODE[err.code] === 500) {
+    console.error('witness: internal error:', err)
+    send(res, 500, 'text/plain; charset=utf-8', 'internal error\n')
+    return
+  }
+  if (err.code === 'SIZE_CONFLICT' && err.witnessSize !== undefined) {
+    // tlog-witness: the body is the size of the latest cosigned checkpoint, as text/x.tlog.size.
+    send(res, 409, TLOG_SIZE_CONTENT_TYPE, encodeTlogSize(err.witnessSize))
+    return
+  }
+  send(res, STATUS_BY_CODE[err.code], 'text/plain; charset=utf-8', `${err.message}\n`)
+}
+
+async function handle(
+  witness: Witness,
+  bodyLimit: number,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  try {
+    const path = (req.url ?? '').split('?', 1)[0]
+    if (path === ADD_CHECKPOINT_PATH) {
+      if (req.method !== 'POST') {
+        res.setHeader('Allow', 'POST')
+        throw new WitnessError('METHOD_NOT_ALLOWED', 'add-checkpoint takes POST')
+      }
+      const body = await readBody(req, bodyLimit)
+      const line = await witness.addCheckpoint(body)
+      send(res, 200, 'text/plain; charset=utf-8', line)
+      return
+    }
+    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      send(res, 200, 'text/plain; charset=utf-8', 'ok\n')
+      return
+    }
+    throw new WitnessError('NOT_FOUND', 'no such route')
+  } catch (err) {
+    if (!req.complete) {
+      res.setHeader('Connection', 'close')
+      req.resume()
+    }
+    sendError(res, err)
+  }
+}
+
+/** Reads a request body, refusing (PAYLOAD_TOO_LARGE) as soon as it is known to exceed `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length']
+  if (declared !== undefined && Number(declared) > limit) {
+    return Promise.reject(new WitnessError('PAYLOAD_TOO_LARGE', `the body is over ${limit} bytes`))
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let length = 0
+    req.on('data', (chunk: Buffer) => {
+      length += chunk.length
+      if (length > limit) {
+        req.removeAllListeners('data')
+        reject(new WitnessError('PAYLOAD_TOO_LARGE', `the body is over ${limit} bytes`))
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks, length)))
+    req.on('error', reject)
+  })
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err)
+    server.once('error', onError)
+    server.listen(port, host, () => {
+      server.off('error', onError)
+      resolve()
+    })
+  })
+}
