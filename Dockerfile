@@ -27,6 +27,7 @@ COPY --chown=node:node packages/tlog/package.json packages/tlog/
 COPY --chown=node:node packages/attestation/package.json packages/attestation/
 COPY --chown=node:node packages/client/package.json packages/client/
 COPY --chown=node:node packages/cli/package.json packages/cli/
+COPY --chown=node:node packages/monitor/package.json packages/monitor/
 COPY --chown=node:node services/log/package.json services/log/
 COPY --chown=node:node services/witness/package.json services/witness/
 COPY --chown=node:node services/monitor/package.json services/monitor/

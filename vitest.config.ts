@@ -14,7 +14,7 @@ export default defineConfig({
       '@ledger/cli': src('./packages/cli/src/index.ts'),
       '@ledger/log-server': src('./services/log/src/index.ts'),
       '@ledger/witness': src('./services/witness/src/index.ts'),
-      '@ledger/monitor': src('./services/monitor/src/index.ts'),
+      '@ledger/monitor': src('./packages/monitor/src/index.ts'),
     },
   },
   test: {

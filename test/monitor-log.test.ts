@@ -314,7 +314,7 @@ describe('monitor: --once exit codes, webhook, health', () => {
     for (let i = 0; i < 3; i++) await submit(log, 5, i)
   })
 
-  it('exits 0 clean, 1 with alerts, 2 on usage errors, 3 when the log is unreachable', async () => {
+  it('exits 0 clean, 1 with alerts, 2 on usage errors, 4 when the log is unreachable', async () => {
     const io = quietIo()
     expect(await runMonitor({ ...monitorConfig(log.url, log, 'o-clean'), once: true }, io)).toBe(EXIT_CLEAN)
     expect(io.out).toEqual([])

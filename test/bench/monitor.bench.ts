@@ -1,7 +1,7 @@
 // Monitor catch-up throughput: entries audited per second (fetch tiles and bundles, authenticate them,
 // re-verify every leaf in the worker pool, index, write) on a 100k-entry log, beside the raw ECDSA
 // verification rate of the same leaves on one thread. The log is built directly with @ledger/tlog and
-// @ledger/attestation and served as static tiles by a tiny node:http server (services/monitor/test/
+// @ledger/attestation and served as static tiles by a tiny node:http server (packages/monitor/test/
 // static-log.ts): submitting 100k entries through the log server's HTTP API would take minutes.
 import { verify } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -15,7 +15,7 @@ import {
   makeEntry,
   makeKeys,
   serveStaticLog,
-} from '../../services/monitor/test/static-log.js'
+} from '../../packages/monitor/test/static-log.js'
 import { ratio, row } from './measure.js'
 
 const SIZE = Number(process.env.MONITOR_BENCH_SIZE ?? 100_000)

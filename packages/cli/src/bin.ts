@@ -8,9 +8,23 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err
 })
 
-process.exitCode = await main(process.argv.slice(2), {
+const argv = process.argv.slice(2)
+// Only the long-running `attest monitor` stops gracefully on a signal; every other command keeps the
+// default (Ctrl-C ends it at once).
+const controller = new AbortController()
+if (argv[0] === 'monitor') {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      process.stderr.write(`attest monitor: ${signal}: stopping after this pass\n`)
+      controller.abort()
+    })
+  }
+}
+
+process.exitCode = await main(argv, {
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
   cwd: process.cwd(),
+  signal: controller.signal,
 })

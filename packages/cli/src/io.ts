@@ -19,4 +19,6 @@ export interface Io {
   cwd: string
   /** Default: the global fetch. */
   fetch?: FetchFunction
+  /** Aborted when the user asks a long-running command (`attest monitor`) to stop. */
+  signal?: AbortSignal
 }

@@ -4,6 +4,7 @@ import { ClientError } from '@ledger/client'
 import { keygenCommand } from './commands/keygen.js'
 import { logInfoCommand } from './commands/log-info.js'
 import { lookupCommand } from './commands/lookup.js'
+import { monitorCommand } from './commands/monitor.js'
 import { receiptVerifyCommand } from './commands/receipt-verify.js'
 import { submitCommand } from './commands/submit.js'
 import { verifyCommand } from './commands/verify.js'
@@ -125,6 +126,17 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .addOption(json())
     .addHelpText('after', `\n${TRUST_HELP}\n`)
     .action((opts) => run(logInfoCommand(io, opts)))
+
+  program
+    .command('monitor')
+    .description(
+      'Follow a log: prove it append-only, re-verify every entry, audit its lookups, print alerts as JSON lines (attest monitor --help).',
+    )
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[options...]', "the monitor's options (see attest monitor --help)")
+    .action((args: string[]) => run(monitorCommand(io, args)))
 
   return program
 }

@@ -1,8 +1,6 @@
 // `npm run start:monitor`: runs the monitor until SIGTERM or SIGINT, or one pass with --once. Owns the
 // process: signals and the exit code (0 clean, 1 alerts, 2 usage, 3 log unreachable).
-import { loadConfig, type ConfigRequest } from './config.js'
-import { EXIT_USAGE } from './errors.js'
-import { runMonitor } from './run.js'
+import { EXIT_USAGE, loadConfig, runMonitor, type ConfigRequest } from '@ledger/monitor'
 
 async function main(): Promise<void> {
   let request: ConfigRequest

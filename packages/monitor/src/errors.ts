@@ -17,11 +17,11 @@ export type MonitorErrorCode =
   /** Anything unexpected on the monitor's side (disk, a bug). */
   | 'INTERNAL'
 
-/** Exit codes of `--once`, for an operator's cron: 0 clean, 1 alerts raised, 2 usage, 3 log unreachable. */
+/** Exit codes of `--once`, for an operator's cron: 0 clean, 1 alerts raised, 2 usage, 4 log unreachable. */
 export const EXIT_CLEAN = 0
 export const EXIT_ALERTS = 1
 export const EXIT_USAGE = 2
-export const EXIT_UNREACHABLE = 3
+export const EXIT_UNREACHABLE = 4
 
 /** The one table mapping error codes to exit codes. A local failure (INTERNAL) is the operator's to fix: 2. */
 export const EXIT_CODE_BY_CODE: Readonly<Record<MonitorErrorCode, number>> = {

@@ -26,7 +26,7 @@ export interface MonitorConfig {
   watchCommits: string[]
   /** Key ids (64 hex, SHA-256 of SPKI DER) whose every new entry raises an alert. */
   watchKeys: string[]
-  /** Audit up to the current checkpoint and exit (0 clean, 1 alerts, 2 usage, 3 log unreachable). */
+  /** Audit up to the current checkpoint and exit (0 clean, 1 alerts, 2 usage, 4 log unreachable). */
   once: boolean
   /** Milliseconds between polls of the checkpoint when following. */
   intervalMs: number
@@ -215,7 +215,7 @@ export function helpText(): string {
     '',
     'Follows a log through its checkpoints and tiles, proves it append-only, re-verifies every entry,',
     'audits its lookups, and prints alerts as JSON lines on stdout. Exit codes with --once: 0 clean,',
-    '1 alerts raised, 2 usage, 3 log unreachable.',
+    '1 alerts raised, 2 usage, 4 log unreachable.',
     '',
     'Options:',
   ]
