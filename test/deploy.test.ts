@@ -1,6 +1,6 @@
 // No Docker engine runs here, so the deployment is checked by reading it: docker-compose.yml (in a strict
 // subset of YAML, parsed below without a dependency), the Dockerfile, the npm scripts, and the commands of
-// docs/run-three.md. Every service command is fed to that service's own configuration parser, ports and
+// README.md. Every service command is fed to that service's own configuration parser, ports and
 // paths are cross-checked, and the compose `init` script is run for real against temp directories.
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
@@ -308,7 +308,7 @@ describe('docker-compose.yml', () => {
   })
 })
 
-describe('npm scripts and docs/run-three.md', () => {
+describe('npm scripts and README.md', () => {
   const scripts = (JSON.parse(readText('package.json')) as { scripts: Record<string, string> }).scripts
   const mains: Record<string, string> = {
     start: 'services/log/dist/main.js',
@@ -326,7 +326,7 @@ describe('npm scripts and docs/run-three.md', () => {
   })
 
   it('documents commands that each service parser accepts', () => {
-    const doc = readText('docs/run-three.md')
+    const doc = readText('README.md')
     const vkey = verifierKeyOf(generateNoteKey('ledger.local/log').signerKey)
     const parsers: Record<string, (args: string[]) => { kind: string }> = {
       'npm start --': (args) => parseLogConfig(args, {}),
@@ -350,7 +350,7 @@ describe('npm scripts and docs/run-three.md', () => {
       expect(parsers[prefix]!(args).kind, line).toBe('run')
       checked++
     }
-    expect(checked).toBe(4)
+    expect(checked).toBeGreaterThanOrEqual(4)
   })
 })
 

@@ -1,6 +1,5 @@
 // Runs the README's walkthrough: the ```sh blocks under "## Walkthrough", in order, as one bash script.
-// Until the coordinator merges docs/cli.md into README.md, the walkthrough is read from docs/cli.md (the
-// first of the two that has the heading). Needs the built tree (dist/), as `npm test` provides.
+// Needs the built tree (dist/), as `npm test` provides.
 //
 // What the test changes, and why: the log's port 8080 becomes a free port (tests listen on any free port);
 // `npm install` lines are dropped (the tree is installed and built already); and when this checkout's
@@ -53,7 +52,7 @@ let blocks: string[]
 
 beforeAll(async () => {
   dir = await tempDir('attest-walkthrough-')
-  for (const candidate of ['README.md', 'docs/cli.md']) {
+  for (const candidate of ['README.md']) {
     const found = walkthroughBlocks(await readFile(join(repo, candidate), 'utf8').catch(() => ''))
     if (found !== undefined) {
       source = candidate

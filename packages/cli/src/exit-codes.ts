@@ -1,4 +1,4 @@
-// The one table from outcomes to exit codes (documented in `attest --help` and docs/cli.md).
+// The one table from outcomes to exit codes (documented in `attest --help` and the README).
 import { AttestationError } from '@ledger/attestation'
 import { ClientError } from '@ledger/client'
 import { TlogError } from '@ledger/tlog'
