@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { buildTrustedRoot } from '@ledger/client'
+import { buildLogTrustedRoot } from '@ledger/attestation'
 import type { RunningLog } from '@ledger/log-server'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { cli, removeDir, startLog, tempDir, type CliRun } from './e2e-support.js'
@@ -200,7 +200,7 @@ describe('the trusted root', () => {
     const published = (
       (await (await fetch(`${log.url}/api/v1/log`)).json()) as { trustedRoot: TrustedRootJSON }
     ).trustedRoot
-    const built = buildTrustedRoot(log.verifierKey) as unknown as TrustedRootJSON
+    const built = buildLogTrustedRoot(log.verifierKey) as unknown as TrustedRootJSON
     const withoutStart = (root: TrustedRootJSON) => {
       const copy = structuredClone(root)
       for (const tlog of copy.tlogs) delete tlog.publicKey.validFor

@@ -62,3 +62,5 @@ export { openBundle, verifyBundle, verifyBundleFast, verifySubmission } from './
 export type { OpenedBundle, TLogAuthority, VerifiedAttestation, VerifyBundleOptions } from './verify.js'
 export { bundleFromLogEntry, decodeLogEntry, encodeLogEntry, verifyLogEntry } from './log-entry.js'
 export type { LogEntry, LogEntryInput, VerifiedLogEntry, VerifyLogEntryOptions } from './log-entry.js'
+export { buildLogTrustedRoot, logKeyIds, TRUSTED_ROOT_MEDIA_TYPE } from './trusted-root.js'
+export type { LogKeyIds } from './trusted-root.js'

@@ -3,7 +3,13 @@
 // and the C2SP tlog-proof file.
 import { TrustedRoot } from '@sigstore/protobuf-specs'
 import { toTrustMaterial } from '@sigstore/verify'
-import { publicKeyFromDER, publicKeyFromPEM, verifyBundle } from '@ledger/attestation'
+import {
+  buildLogTrustedRoot,
+  logKeyIds,
+  publicKeyFromDER,
+  publicKeyFromPEM,
+  verifyBundle,
+} from '@ledger/attestation'
 import {
   bytesEqual,
   encodeTlogProof,
@@ -22,7 +28,6 @@ import { verifyEntryLeaf, IN_TOTO_PAYLOAD_TYPE, type VerifiedLeaf } from './entr
 import { ClientError, describe } from './errors.js'
 import type { VerifiedEntry } from './log-client.js'
 import { parseLogTrust, parseWitnessKey } from './policy.js'
-import { buildTrustedRoot, logKeyIds } from './trusted-root.js'
 
 /** The shape of a Sigstore bundle v0.3 receipt, as far as the client reads it (all fields untrusted). */
 export interface SigstoreBundleJSON {
@@ -254,7 +259,7 @@ export function verifyBundleReceipt(
   // Stock Sigstore verification (@sigstore/verify, through the attestation package) with the trust
   // material the log publishes: what any Sigstore client does with this receipt.
   try {
-    const { tlogs } = toTrustMaterial(TrustedRoot.fromJSON(buildTrustedRoot(opts.logVerifierKey)))
+    const { tlogs } = toTrustMaterial(TrustedRoot.fromJSON(buildLogTrustedRoot(opts.logVerifierKey)))
     verifyBundle(bundle, publicKeyFromDER(decoded.spkiDer), { tlogs, tlogThreshold: 1 })
   } catch (cause) {
     throw invalid(`Sigstore verification: ${describe(cause)}`, cause)

@@ -1,5 +1,5 @@
 import { toBase64 } from '@ledger/tlog'
-import { logKeyIds } from '@ledger/client'
+import { logKeyIds } from '@ledger/attestation'
 import { clientFor, httpOptions, resolveLog, stateStore, toJSON } from '../context.js'
 import { EXIT, type ExitCode } from '../exit-codes.js'
 import type { Io } from '../io.js'

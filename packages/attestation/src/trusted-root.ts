@@ -1,6 +1,7 @@
-// The Sigstore trusted root of one log, built from its note verifier key alone, the way the log's
-// GET /api/v1/log builds it (services/log/src/trusted-root.ts; DESIGN §6), so that a receipt verifies
-// offline with stock @sigstore/verify and nothing from the network.
+// The Sigstore trusted root of one log, built from its note verifier key alone: the log publishes it at
+// GET /api/v1/log (DESIGN §6), and a client builds the same one offline, so that a receipt verifies with
+// stock @sigstore/verify and nothing from the network. One definition for both sides: the traps below are
+// easy to get subtly wrong twice.
 import { createHash } from 'node:crypto'
 import { decodeEd25519VerifierKey, SIGNATURE_TYPE_ED25519 } from '@ledger/tlog'
 
@@ -38,12 +39,14 @@ export function logKeyIds(verifierKey: string): LogKeyIds {
 
 /**
  * A Sigstore trusted root (protobuf JSON) naming the log with note verifier key `verifierKey` as its only
- * tlog: `baseUrl` is `https://` + origin (@sigstore/verify matches the checkpoint's key name against it),
- * `checkpointKeyId` the hash whose first 4 bytes are the note key id. The key is valid from the epoch:
- * offline, the client does not know when the log was created, and our entries carry no timestamps.
- * Throws TlogError MALFORMED_KEY.
+ * tlog. Its traps, from @sigstore/verify 3's source: a checkpoint signature is trusted only from a tlog
+ * whose `checkpointKeyId.keyId` starts with the signature's 4-byte note key id (so it is the hash the key
+ * id is cut from) and whose `baseUrl` matches the note's key name used as a regular expression (so it is
+ * `https://` + origin, whatever address the log listens on); `logId.keyId` is SHA-256 of the SPKI DER, as
+ * in every receipt. `validFrom` defaults to the epoch: offline, a client does not know when the log was
+ * created, and our entries carry no timestamps. Throws TlogError MALFORMED_KEY.
  */
-export function buildTrustedRoot(
+export function buildLogTrustedRoot(
   verifierKey: string,
   validFrom = '1970-01-01T00:00:00Z',
 ): Record<string, unknown> {
