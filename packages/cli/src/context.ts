@@ -7,6 +7,7 @@ import {
   defaultStateDir,
   FileStateStore,
   LedgerClient,
+  fromTlogPolicy,
   loadTrustPolicy,
   misbehaving,
   parseLogTrust,
@@ -123,9 +124,14 @@ export function httpOptions(io: Io, timeoutSeconds?: string): HttpOptions {
   return opts
 }
 
-/** Loads a trust policy file; exit 2 on any problem. */
-export async function readPolicy(io: Io, path: string): Promise<TrustPolicy> {
-  return loadTrustPolicy(await readTextFile(io, path, 'trust policy'))
+/**
+ * Loads a trust policy file, its log-and-witness part optionally from a C2SP tlog-policy file; exit 2 on
+ * any problem.
+ */
+export async function readPolicy(io: Io, path: string, tlogPolicyPath?: string): Promise<TrustPolicy> {
+  const text = await readTextFile(io, path, 'trust policy')
+  if (tlogPolicyPath === undefined) return loadTrustPolicy(text)
+  return loadTrustPolicy(text, { tlogPolicy: await readTextFile(io, tlogPolicyPath, 'tlog-policy') })
 }
 
 /** A log key flag: the verifier key string itself, or the path of a file holding it. */
@@ -152,12 +158,19 @@ export interface ResolvedLog {
  */
 export async function resolveLog(
   io: Io,
-  opts: { log: string; logKey?: string; policy?: string },
+  opts: { log: string; logKey?: string; policy?: string; tlogPolicy?: string },
   state: StateStore,
   http: HttpOptions,
 ): Promise<ResolvedLog> {
+  if (opts.policy === undefined && opts.tlogPolicy !== undefined) {
+    const { log, witnesses } = fromTlogPolicy(await readTextFile(io, opts.tlogPolicy, 'tlog-policy'))
+    if (opts.logKey !== undefined && (await readLogKeyFlag(io, opts.logKey)) !== log.verifierKey) {
+      throw usage('--log-key is not the log key of --tlog-policy')
+    }
+    return { log, witnesses, source: 'policy' }
+  }
   if (opts.policy !== undefined) {
-    const policy = await readPolicy(io, opts.policy)
+    const policy = await readPolicy(io, opts.policy, opts.tlogPolicy)
     if (opts.logKey !== undefined && (await readLogKeyFlag(io, opts.logKey)) !== policy.log.verifierKey) {
       throw usage('--log-key is not the log key of --policy')
     }

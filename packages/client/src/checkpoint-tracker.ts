@@ -3,7 +3,6 @@
 // log cannot show me one history today and another tomorrow".
 import {
   bytesEqual,
-  openCheckpoint,
   parseCheckpoint,
   parseSignedNote,
   toBase64,
@@ -12,7 +11,7 @@ import {
   type Hash,
 } from '@ledger/tlog'
 import { ClientError, describe, misbehaving } from './errors.js'
-import type { LogTrust, WitnessTrust } from './policy.js'
+import { openTrustedCheckpoint, type LogTrust, type WitnessTrust } from './policy.js'
 import type { StateStore } from './state.js'
 
 /** A checkpoint whose signatures verified and that is consistent with everything seen before it. */
@@ -91,11 +90,7 @@ export class CheckpointTracker {
   private async acceptLocked(note: string): Promise<VerifiedCheckpoint> {
     let checkpoint: Checkpoint
     try {
-      checkpoint = openCheckpoint(note, this.log.verifier, {
-        witnesses: this.witnesses.verifiers,
-        quorum: this.witnesses.quorum,
-        origin: this.log.origin,
-      }).checkpoint
+      checkpoint = openTrustedCheckpoint(note, this.log, this.witnesses)
     } catch (cause) {
       throw misbehaving(
         'bad-signature',

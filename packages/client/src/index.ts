@@ -5,7 +5,13 @@ export { HttpTransport, parseRetryAfter } from './http.js'
 export type { FetchFunction, HttpOptions, HttpResponse } from './http.js'
 export { defaultStateDir, FileStateStore, MemoryStateStore, stateFileName } from './state.js'
 export type { StateStore, StoredCheckpoint } from './state.js'
-export { loadTrustPolicy, parseLogTrust, parseWitnessKey } from './policy.js'
+export {
+  fromTlogPolicy,
+  loadTrustPolicy,
+  openTrustedCheckpoint,
+  parseLogTrust,
+  parseWitnessKey,
+} from './policy.js'
 export type { LogTrust, PolicyParty, TrustPolicy, WitnessTrust } from './policy.js'
 export { CheckpointTracker } from './checkpoint-tracker.js'
 export type { ConsistencyProofFetcher, VerifiedCheckpoint } from './checkpoint-tracker.js'

@@ -292,6 +292,7 @@ export class LedgerClient {
         logVerifierKey: this.log.verifierKey,
         witnesses: this.witnesses.keys,
         quorum: this.witnesses.quorum,
+        ...(this.witnesses.tlogPolicy !== undefined && { tlogPolicy: this.witnesses.tlogPolicy }),
         publicKey: publicKeyPEM,
         expectedEnvelope: asObject(asObject(bundle, 'bundle')['dsseEnvelope'], 'bundle.dsseEnvelope'),
       })

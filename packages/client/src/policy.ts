@@ -1,6 +1,16 @@
 // Trust policies (schemas/trust-policy.schema.json, DESIGN §8): which log, which witnesses, which parties.
 import { publicKeyFromPEM, validateTrustPolicy } from '@ledger/attestation'
-import { parseCosignatureVerifierKey, parseVerifierKey, type NoteVerifier } from '@ledger/tlog'
+import {
+  TlogError,
+  isQuorumMet,
+  openCheckpoint,
+  parseCosignatureVerifierKey,
+  parseTlogPolicy,
+  parseVerifierKey,
+  type Checkpoint,
+  type NoteVerifier,
+  type TlogPolicy,
+} from '@ledger/tlog'
 import { ClientError, describe } from './errors.js'
 
 /** A party of a trust policy, its keys resolved to key ids (lowercase hex SHA-256 of the SPKI DER). */
@@ -16,11 +26,15 @@ export interface LogTrust {
   verifier: NoteVerifier
 }
 
-/** Witnesses whose cosignatures a checkpoint needs: `quorum` of `keys` (0 when the policy names none). */
+/**
+ * Witnesses whose cosignatures a checkpoint needs: `quorum` of `keys` (0 when the policy names none), or,
+ * when they come from a C2SP tlog-policy file, that policy's quorum rule (its groups), and `quorum` unused.
+ */
 export interface WitnessTrust {
   keys: string[]
   verifiers: NoteVerifier[]
   quorum: number
+  tlogPolicy?: TlogPolicy
 }
 
 /** A trust policy that passed loadTrustPolicy: every key parsed, every cross-field rule checked. */
@@ -34,7 +48,7 @@ export interface TrustPolicy {
 }
 
 interface RawPolicy {
-  log: { origin: string; verifierKey: string }
+  log?: { origin: string; verifierKey: string }
   witnesses?: { keys: string[]; quorum: number }
   parties: { name: string; keys: string[] }[]
   threshold: number
@@ -76,6 +90,72 @@ export function parseWitnessKey(key: string): NoteVerifier {
   }
 }
 
+/**
+ * The log-and-witness part of a trust policy from a C2SP tlog-policy file (DESIGN §9; the grammar Sigsum and
+ * Tessera share): its log (the one named `log` in the JSON policy, if that names one; else the file must
+ * list exactly one), and its witnesses with their group quorum. Throws ClientError POLICY_INVALID.
+ */
+export function fromTlogPolicy(
+  text: string,
+  jsonLog?: { origin: string; verifierKey: string },
+): { log: LogTrust; witnesses: WitnessTrust } {
+  let policy: TlogPolicy
+  try {
+    policy = parseTlogPolicy(text)
+  } catch (cause) {
+    throw new ClientError('POLICY_INVALID', `tlog-policy: ${describe(cause)}`, { cause })
+  }
+  const logs = jsonLog === undefined ? policy.logs : policy.logs.filter((l) => l.vkey === jsonLog.verifierKey)
+  if (logs.length !== 1) {
+    throw new ClientError(
+      'POLICY_INVALID',
+      jsonLog === undefined
+        ? `tlog-policy: lists ${logs.length} logs; name the one to use in the trust policy's \`log\``
+        : "tlog-policy: does not list the trust policy's log key",
+    )
+  }
+  const log = parseLogTrust(logs[0]!.vkey, jsonLog?.origin)
+  const witnesses: WitnessTrust = {
+    keys: policy.witnesses.map((w) => w.vkey),
+    verifiers: policy.witnesses.map((w) => w.verifier),
+    quorum: 0,
+    tlogPolicy: policy,
+  }
+  return { log, witnesses }
+}
+
+/**
+ * Opens a signed checkpoint (untrusted) of `log`: the log's signature and origin, every known signature
+ * valid, and the witness quorum (k of the listed keys, or the tlog-policy's group rule). Throws TlogError
+ * (BAD_SIGNATURE, NO_VERIFIED_SIGNATURE, ORIGIN_MISMATCH, QUORUM_NOT_MET, MALFORMED_*).
+ */
+export function openTrustedCheckpoint(
+  note: string,
+  log: { verifier: NoteVerifier; origin: string },
+  witnesses: WitnessTrust,
+): Checkpoint {
+  const { tlogPolicy } = witnesses
+  const opened = openCheckpoint(note, log.verifier, {
+    witnesses: witnesses.verifiers,
+    quorum: tlogPolicy === undefined ? witnesses.quorum : 0,
+    origin: log.origin,
+  })
+  if (tlogPolicy !== undefined) {
+    const witnessed = tlogPolicy.witnesses
+      .filter((w) =>
+        opened.witnessSignatures.some((s) => s.name === w.verifier.name && s.keyId === w.verifier.keyId),
+      )
+      .map((w) => w.name)
+    if (!isQuorumMet(tlogPolicy, witnessed)) {
+      throw new TlogError(
+        'QUORUM_NOT_MET',
+        `witnesses ${witnessed.join(', ') || '(none)'} do not meet the tlog-policy quorum`,
+      )
+    }
+  }
+  return opened.checkpoint
+}
+
 /** Resolves a policy key (a key id, or an SPKI PEM) to its key id. */
 function keyIdOf(key: string, party: string): string {
   if (/^[0-9a-f]{64}$/.test(key)) return key
@@ -101,7 +181,7 @@ function keyIdOf(key: string, party: string): string {
  * of parties (a policy whose threshold can never be met is a mistake, not a policy).
  * Throws ClientError POLICY_INVALID with a message naming the offending field.
  */
-export function loadTrustPolicy(text: string): TrustPolicy {
+export function loadTrustPolicy(text: string, options: { tlogPolicy?: string } = {}): TrustPolicy {
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -114,9 +194,24 @@ export function loadTrustPolicy(text: string): TrustPolicy {
     throw new ClientError('POLICY_INVALID', `trust policy: ${describe(cause)}`, { cause })
   }
   const raw = json as RawPolicy
-  const log = parseLogTrust(raw.log.verifierKey, raw.log.origin)
-
-  const witnesses: WitnessTrust = { keys: [], verifiers: [], quorum: 0 }
+  let log: LogTrust
+  let witnesses: WitnessTrust = { keys: [], verifiers: [], quorum: 0 }
+  if (options.tlogPolicy !== undefined) {
+    if (raw.witnesses !== undefined) {
+      throw new ClientError(
+        'POLICY_INVALID',
+        'witnesses come from the tlog-policy file: remove them from the trust policy',
+      )
+    }
+    ;({ log, witnesses } = fromTlogPolicy(options.tlogPolicy, raw.log))
+  } else if (raw.log === undefined) {
+    throw new ClientError(
+      'POLICY_INVALID',
+      'the trust policy names no log (give `log`, or a C2SP tlog-policy file)',
+    )
+  } else {
+    log = parseLogTrust(raw.log.verifierKey, raw.log.origin)
+  }
   if (raw.witnesses !== undefined) {
     const seen = new Set<string>()
     for (const key of raw.witnesses.keys) {

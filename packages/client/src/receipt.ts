@@ -14,7 +14,6 @@ import {
   bytesEqual,
   encodeTlogProof,
   hashLeaf,
-  openCheckpoint,
   parseTlogProof,
   TLOG_PROOF_HEADER,
   verifyInclusion,
@@ -22,12 +21,13 @@ import {
   type Checkpoint,
   type Hash,
   type NoteVerifier,
+  type TlogPolicy,
 } from '@ledger/tlog'
 import type { VerifiedCheckpoint } from './checkpoint-tracker.js'
 import { verifyEntryLeaf, IN_TOTO_PAYLOAD_TYPE, type VerifiedLeaf } from './entry.js'
 import { ClientError, describe } from './errors.js'
 import type { VerifiedEntry } from './log-client.js'
-import { parseLogTrust, parseWitnessKey } from './policy.js'
+import { openTrustedCheckpoint, parseLogTrust, parseWitnessKey, type WitnessTrust } from './policy.js'
 
 /** The shape of a Sigstore bundle v0.3 receipt, as far as the client reads it (all fields untrusted). */
 export interface SigstoreBundleJSON {
@@ -44,6 +44,8 @@ export interface ReceiptVerifyOptions {
   /** Witness verifier keys, and how many of them must have cosigned the checkpoint (default: all listed). */
   witnesses?: readonly string[]
   quorum?: number
+  /** Witnesses and their quorum from a C2SP tlog-policy instead (its group rule); `witnesses`/`quorum` ignored. */
+  tlogPolicy?: TlogPolicy
   /** The signer's SPKI PEM or key id (64 hex): when given, the entry must be signed by this key. */
   publicKey?: string
   /** The leaf, for a tlog-proof without `extra` (if both are present they must be equal). */
@@ -92,14 +94,25 @@ export function verifyReceipt(
 interface Keys {
   log: NoteVerifier
   origin: string
-  witnesses: NoteVerifier[]
-  quorum: number
+  witnesses: WitnessTrust
   publicKeyId: string | undefined
 }
 
 function resolveKeys(opts: ReceiptVerifyOptions): Keys {
   const log = parseLogTrust(opts.logVerifierKey)
-  const witnesses = (opts.witnesses ?? []).map(parseWitnessKey)
+  const witnesses: WitnessTrust =
+    opts.tlogPolicy !== undefined
+      ? {
+          keys: opts.tlogPolicy.witnesses.map((w) => w.vkey),
+          verifiers: opts.tlogPolicy.witnesses.map((w) => w.verifier),
+          quorum: 0,
+          tlogPolicy: opts.tlogPolicy,
+        }
+      : {
+          keys: [...(opts.witnesses ?? [])],
+          verifiers: (opts.witnesses ?? []).map(parseWitnessKey),
+          quorum: opts.quorum ?? (opts.witnesses ?? []).length,
+        }
   let publicKeyId: string | undefined
   if (opts.publicKey !== undefined) {
     if (/^[0-9a-f]{64}$/.test(opts.publicKey)) publicKeyId = opts.publicKey
@@ -115,18 +128,13 @@ function resolveKeys(opts: ReceiptVerifyOptions): Keys {
     log: log.verifier,
     origin: log.origin,
     witnesses,
-    quorum: opts.quorum ?? witnesses.length,
     publicKeyId,
   }
 }
 
 function openReceiptCheckpoint(note: string, keys: Keys): Checkpoint {
   try {
-    return openCheckpoint(note, keys.log, {
-      witnesses: keys.witnesses,
-      quorum: keys.quorum,
-      origin: keys.origin,
-    }).checkpoint
+    return openTrustedCheckpoint(note, { verifier: keys.log, origin: keys.origin }, keys.witnesses)
   } catch (cause) {
     throw invalid(`checkpoint: ${describe(cause)}`, cause)
   }
@@ -291,11 +299,9 @@ export function verifyTlogProofReceipt(
   if (leaf === undefined) throw invalid('the tlog-proof carries no entry (extra); pass the leaf separately')
   let checkpoint: Checkpoint
   try {
-    checkpoint = verifyTlogProof(parsed, hashLeaf(leaf), keys.log, {
-      witnesses: keys.witnesses,
-      quorum: keys.quorum,
-      origin: keys.origin,
-    })
+    // The log's signature and the inclusion proof; then the witness quorum, by the policy's rule.
+    checkpoint = verifyTlogProof(parsed, hashLeaf(leaf), keys.log, { origin: keys.origin })
+    openTrustedCheckpoint(parsed.checkpoint, { verifier: keys.log, origin: keys.origin }, keys.witnesses)
   } catch (cause) {
     throw invalid(`tlog-proof: ${describe(cause)}`, cause)
   }

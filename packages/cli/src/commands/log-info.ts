@@ -8,6 +8,7 @@ export interface LogInfoOptions {
   log: string
   logKey?: string
   policy?: string
+  tlogPolicy?: string
   state?: string
   timeout?: string
   json?: boolean

@@ -19,6 +19,7 @@ export interface LookupOptions {
   keyid?: string[]
   logKey?: string
   policy?: string
+  tlogPolicy?: string
   state?: string
   timeout?: string
   json?: boolean

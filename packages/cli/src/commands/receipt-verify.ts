@@ -1,4 +1,4 @@
-import { verifyReceipt, type ReceiptVerifyOptions } from '@ledger/client'
+import { fromTlogPolicy, verifyReceipt, type ReceiptVerifyOptions } from '@ledger/client'
 import { readBytesFile, readPolicy, readTextFile, toJSON, usage } from '../context.js'
 import { EXIT, type ExitCode } from '../exit-codes.js'
 import type { Io } from '../io.js'
@@ -7,6 +7,7 @@ import { clean } from '../table.js'
 export interface ReceiptVerifyCommandOptions {
   logKey?: string
   policy?: string
+  tlogPolicy?: string
   publicKey?: string
   leaf?: string
   json?: boolean
@@ -21,15 +22,22 @@ export async function receiptVerifyCommand(
   file: string,
   opts: ReceiptVerifyCommandOptions,
 ): Promise<ExitCode> {
-  if ((opts.logKey === undefined) === (opts.policy === undefined)) {
-    throw usage('give exactly one of --log-key KEY or --policy FILE: offline, the log key must be pinned')
+  const pinnedBy = [opts.logKey, opts.policy ?? opts.tlogPolicy].filter((v) => v !== undefined)
+  if (pinnedBy.length !== 1) {
+    throw usage(
+      'give exactly one of --log-key KEY or --policy FILE (or --tlog-policy FILE): offline, the log key must be pinned',
+    )
   }
   const verifyOpts: ReceiptVerifyOptions = { logVerifierKey: '' }
-  if (opts.policy !== undefined) {
-    const policy = await readPolicy(io, opts.policy)
-    verifyOpts.logVerifierKey = policy.log.verifierKey
-    verifyOpts.witnesses = policy.witnesses.keys
-    verifyOpts.quorum = policy.witnesses.quorum
+  if (opts.policy !== undefined || opts.tlogPolicy !== undefined) {
+    const { log, witnesses } =
+      opts.policy !== undefined
+        ? await readPolicy(io, opts.policy, opts.tlogPolicy)
+        : fromTlogPolicy(await readTextFile(io, opts.tlogPolicy!, 'tlog-policy'))
+    verifyOpts.logVerifierKey = log.verifierKey
+    verifyOpts.witnesses = witnesses.keys
+    verifyOpts.quorum = witnesses.quorum
+    if (witnesses.tlogPolicy !== undefined) verifyOpts.tlogPolicy = witnesses.tlogPolicy
   } else {
     const key = opts.logKey!
     verifyOpts.logVerifierKey = key.includes('+')

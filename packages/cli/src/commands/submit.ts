@@ -29,6 +29,7 @@ export interface SubmitOptions {
   tlogProof?: string
   logKey?: string
   policy?: string
+  tlogPolicy?: string
   state?: string
   timeout?: string
   json?: boolean

@@ -18,6 +18,7 @@ import { table } from '../table.js'
 export interface VerifyOptions {
   log: string
   policy: string
+  tlogPolicy?: string
   artifact?: string
   digest?: string
   commit?: string
@@ -52,7 +53,7 @@ export async function verifyCommand(io: Io, opts: VerifyOptions): Promise<ExitCo
       throw usage(`--threshold ${opts.threshold} is not a positive integer`)
     threshold = Number(opts.threshold)
   }
-  const policy = await readPolicy(io, opts.policy)
+  const policy = await readPolicy(io, opts.policy, opts.tlogPolicy)
   const http = httpOptions(io, opts.timeout)
   const client = LedgerClient.fromPolicy(opts.log, policy, { ...http, state: stateStore(io, opts.state) })
   const answer = await countReproductions({
