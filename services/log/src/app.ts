@@ -5,7 +5,7 @@ import { LogServerError } from './errors.js'
 import { sendError } from './http.js'
 import type { LogKey } from './log-key.js'
 import type { LogReader } from './log-reader.js'
-import type { Sequencer } from './sequencer.js'
+import type { Sequencer, TreeHead } from './sequencer.js'
 import type { LogStore } from './store.js'
 
 /*
@@ -73,6 +73,11 @@ function rejectUnknown(req: Request, known: readonly string[]): void {
 export interface AppContext {
   key: LogKey
   sequencer: Sequencer
+  /**
+   * The checkpoint readers are served (the witnessed one when there are witnesses): GET /api/v1/log,
+   * entries and lookups answer about its tree. Proofs between explicit sizes go up to the committed head.
+   */
+  served: () => TreeHead
   store: LogStore
   reader: LogReader
   trustedRoot: Record<string, unknown>
@@ -89,7 +94,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.disable('x-powered-by')
   app.set('query parser', 'simple')
 
-  const { sequencer, reader } = ctx
+  const { sequencer, reader, served } = ctx
 
   app.get('/api/v1/log', (req, res) => {
     rejectUnknown(req, [])
@@ -97,7 +102,7 @@ export function createApp(ctx: AppContext): express.Express {
     res.json({
       origin: ctx.key.origin,
       verifierKey: ctx.key.verifierKey,
-      size: Number(sequencer.head.size),
+      size: Number(served().size),
       trustedRoot: ctx.trustedRoot,
     })
   })
@@ -105,7 +110,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.get('/api/v1/entries/:index', async (req, res) => {
     rejectUnknown(req, [])
     const index = parseNumber(String(req.params.index), 'index')
-    const head = sequencer.head
+    const head = served()
     if (index >= head.size)
       throw new LogServerError('NOT_FOUND', `no entry ${index} in a log of ${head.size}`)
     const [leaf, proof] = await Promise.all([reader.leaf(index), reader.inclusionProof(index, head.size)])
@@ -163,16 +168,17 @@ export function createApp(ctx: AppContext): express.Express {
     const cursorText = single(req, 'cursor')
     const from = cursorText === undefined ? 0n : parseNumber(cursorText, 'cursor')
 
+    // The served checkpoint's tree: matches beyond it (committed since) are left for a later lookup.
+    const head = served()
+    const size = head.size
     const result = await ctx.store.lookup({
       kind: digest !== undefined ? 'digest' : 'commit',
       value: (digest ?? commit)!,
       keyIds,
       from,
       limit,
+      size,
     })
-    const size = result.state.size
-    // The store answered from a snapshot that may hold a batch the sequencer has not installed yet.
-    await sequencer.waitForSize(size)
     const entries = await Promise.all(
       result.matches.map(async (match) => {
         const [leaf, proof] = await Promise.all([
@@ -184,7 +190,7 @@ export function createApp(ctx: AppContext): express.Express {
     )
     res.set('Cache-Control', 'no-cache')
     res.json({
-      checkpoint: Buffer.from(result.state.checkpoint).toString('utf8'),
+      checkpoint: head.checkpoint,
       treeSize: Number(size),
       total: result.total,
       entries,

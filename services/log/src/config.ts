@@ -1,7 +1,9 @@
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { parseCosignatureVerifierKey } from '@ledger/tlog'
 import { LogServerError } from './errors.js'
+import type { WitnessEndpoint } from './witnessing.js'
 
 /**
  * Everything the log server can be told. This file is the only reader of `process.argv` and
@@ -21,7 +23,11 @@ export interface LogConfig {
   origin: string | undefined
   /** Largest number of entries integrated in one batch (one LevelDB write, one checkpoint). */
   batchSize: number
-  /** Longest time, in milliseconds, a submission waits for more company before its batch is committed. */
+  /**
+   * Longest time, in milliseconds, the first submission ready for a batch waits for company when no
+   * commit is in flight. 0 (the default) commits at once: group commit batches anyway, since whatever
+   * arrives while one batch commits goes into the next.
+   */
   batchWaitMs: number
   /** Largest accepted POST body, in bytes; checked before any parsing. */
   bodyLimit: number
@@ -37,6 +43,28 @@ export interface LogConfig {
   allowlistFile: string | undefined
   /** Memory budget of the tile and entry-bundle cache, in bytes. */
   cacheBytes: number
+  /**
+   * C2SP tlog-witness witnesses asked to cosign each checkpoint (`--witness URL=VERIFIERKEY`, repeatable).
+   * With any, GET /checkpoint, lookups and entries serve the newest checkpoint cosigned by the quorum.
+   */
+  witnesses: WitnessEndpoint[]
+  /**
+   * One more witness whose verifier key is read from a file at start (`--witness-url` with
+   * `--witness-key-file`): for deployments where the witness publishes its key in a file, as
+   * docker-compose.yml does. Both or neither.
+   */
+  witnessUrl: string | undefined
+  witnessKeyFile: string | undefined
+  /** How many distinct witnesses make a checkpoint served; undefined = all of them. */
+  witnessQuorum: number | undefined
+  /** Longest one exchange with a witness may take, in milliseconds; a slower witness is skipped for it. */
+  witnessTimeoutMs: number
+  /**
+   * How long a new entry's receipt may wait for a witnessed checkpoint that covers it, in milliseconds.
+   * 0 (the default): receipts carry the log-signed checkpoint at once, and a client that requires
+   * cosignatures gets them with a lookup. After the wait the receipt carries the log-signed checkpoint.
+   */
+  receiptWitnessWaitMs: number
 }
 
 /** The origin used on a first start without `--origin`. */
@@ -50,13 +78,19 @@ export function defaultConfig(): LogConfig {
     port: 8080,
     origin: undefined,
     batchSize: 1000,
-    batchWaitMs: 5,
+    batchWaitMs: 0,
     bodyLimit: 256 * 1024,
     queueLimit: 5_000,
     // One core stays with the main thread (HTTP, hashing, LevelDB); the others verify signatures.
     verifyWorkers: Math.max(1, availableParallelism() - 1),
     allowlistFile: undefined,
     cacheBytes: 64 * 1024 * 1024,
+    witnesses: [],
+    witnessUrl: undefined,
+    witnessKeyFile: undefined,
+    witnessQuorum: undefined,
+    witnessTimeoutMs: 2000,
+    receiptWitnessWaitMs: 0,
   }
 }
 
@@ -64,7 +98,7 @@ interface OptionSpec {
   flag: string
   env: string
   key: keyof LogConfig
-  kind: 'string' | 'int' | 'path'
+  kind: 'string' | 'int' | 'path' | 'witness'
   min?: number
   max?: number
   help: string
@@ -111,7 +145,7 @@ const OPTIONS: readonly OptionSpec[] = [
     kind: 'int',
     min: 0,
     max: 10_000,
-    help: 'longest wait for a batch to fill, ms (default 5)',
+    help: 'longest wait for company before a batch commits when none is committing, ms (default 0)',
   },
   {
     flag: 'body-limit',
@@ -156,7 +190,96 @@ const OPTIONS: readonly OptionSpec[] = [
     max: 1 << 20,
     help: 'tile cache size in MiB (default 64)',
   },
+  {
+    flag: 'witness',
+    env: 'LEDGER_WITNESSES',
+    key: 'witnesses',
+    kind: 'witness',
+    help:
+      'a witness to ask for cosignatures: its tlog-witness URL (without `=`), `=`, its verifier key; ' +
+      'repeatable (env: space-separated) (default: none)',
+  },
+  {
+    flag: 'witness-url',
+    env: 'LEDGER_WITNESS_URL',
+    key: 'witnessUrl',
+    kind: 'string',
+    help: 'one more witness, with --witness-key-file: its tlog-witness URL (default: none)',
+  },
+  {
+    flag: 'witness-key-file',
+    env: 'LEDGER_WITNESS_KEY_FILE',
+    key: 'witnessKeyFile',
+    kind: 'path',
+    help: "that witness's verifier key, read from this file at start (default: none)",
+  },
+  {
+    flag: 'witness-quorum',
+    env: 'LEDGER_WITNESS_QUORUM',
+    key: 'witnessQuorum',
+    kind: 'int',
+    min: 1,
+    max: 1000,
+    help: 'cosigning witnesses that make a checkpoint served (default: all of them)',
+  },
+  {
+    flag: 'witness-timeout-ms',
+    env: 'LEDGER_WITNESS_TIMEOUT_MS',
+    key: 'witnessTimeoutMs',
+    kind: 'int',
+    min: 1,
+    max: 600_000,
+    help: 'longest exchange with one witness, ms (default 2000)',
+  },
+  {
+    flag: 'receipt-witness-wait-ms',
+    env: 'LEDGER_RECEIPT_WITNESS_WAIT_MS',
+    key: 'receiptWitnessWaitMs',
+    kind: 'int',
+    min: 0,
+    max: 60_000,
+    help: 'longest wait for a cosigned checkpoint before a receipt is sent, ms (default 0: none)',
+  },
 ]
+
+/**
+ * Parses `URL=VERIFIERKEY`: the URL is everything before the first `=` (an http(s) URL without `=`), the
+ * key the rest (a C2SP cosignature/v1 verifier key). Throws LogServerError INVALID_CONFIG.
+ */
+export function parseWitnessSpec(text: string, source = '--witness'): WitnessEndpoint {
+  const at = text.indexOf('=')
+  if (at <= 0) throw new LogServerError('INVALID_CONFIG', `${source}: not URL=VERIFIERKEY: ${text}`)
+  return witnessEndpoint(text.slice(0, at), text.slice(at + 1), source)
+}
+
+/** Throws LogServerError INVALID_CONFIG unless `url` is an http(s) URL. */
+function checkWitnessUrl(url: string, source: string): void {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new LogServerError('INVALID_CONFIG', `${source}: not a URL: ${url}`)
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new LogServerError('INVALID_CONFIG', `${source}: not an http(s) URL: ${url}`)
+  }
+}
+
+/**
+ * A witness endpoint from its URL (http or https) and its cosignature/v1 verifier key string, both
+ * checked. Throws LogServerError INVALID_CONFIG naming `source`.
+ */
+export function witnessEndpoint(url: string, verifierKey: string, source: string): WitnessEndpoint {
+  checkWitnessUrl(url, source)
+  try {
+    parseCosignatureVerifierKey(verifierKey)
+  } catch (cause) {
+    throw new LogServerError('INVALID_CONFIG', `${source}: not a cosignature verifier key: ${verifierKey}`, {
+      cause,
+    })
+  }
+  return { url, verifierKey }
+}
 
 /** What the command line asks for: run with a configuration, or print the help text. */
 export type ConfigRequest = { kind: 'run'; config: LogConfig } | { kind: 'help'; text: string }
@@ -165,10 +288,11 @@ export type ConfigRequest = { kind: 'run'; config: LogConfig } | { kind: 'help';
 export function helpText(): string {
   const lines = ['Usage: npm start -- [options]', '', 'Runs the transparency log server.', '', 'Options:']
   for (const o of OPTIONS) {
-    const arg = o.kind === 'int' ? ' N' : o.kind === 'path' ? ' PATH' : ' VALUE'
-    lines.push(`  --${(o.flag + arg).padEnd(22)} ${o.help}  [$${o.env}]`)
+    const arg =
+      o.kind === 'int' ? ' N' : o.kind === 'path' ? ' PATH' : o.kind === 'witness' ? ' URL=VKEY' : ' VALUE'
+    lines.push(`  --${(o.flag + arg).padEnd(29)} ${o.help}  [$${o.env}]`)
   }
-  lines.push(`  ${'--help'.padEnd(24)} print this text`)
+  lines.push(`  ${'--help'.padEnd(31)} print this text`)
   return lines.join('\n') + '\n'
 }
 
@@ -180,7 +304,7 @@ export function parseConfig(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): ConfigRequest {
-  let values: Record<string, string | boolean | undefined>
+  let values: Record<string, string | boolean | string[] | undefined>
   try {
     ;({ values } = parseArgs({
       args: [...args],
@@ -188,7 +312,9 @@ export function parseConfig(
       allowPositionals: false,
       options: {
         help: { type: 'boolean', short: 'h' },
-        ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: 'string' as const }])),
+        ...Object.fromEntries(
+          OPTIONS.map((o) => [o.flag, { type: 'string' as const, multiple: o.kind === 'witness' }]),
+        ),
       },
     }))
   } catch (err) {
@@ -199,6 +325,16 @@ export function parseConfig(
   const target = config as unknown as Record<string, unknown>
   for (const o of OPTIONS) {
     const fromFlag = values[o.flag]
+    if (o.kind === 'witness') {
+      const specs = Array.isArray(fromFlag)
+        ? fromFlag.map((text) => parseWitnessSpec(text, `--${o.flag}`))
+        : (env[o.env] ?? '')
+            .split(/\s+/)
+            .filter((text) => text !== '')
+            .map((text) => parseWitnessSpec(text, `$${o.env}`))
+      if (specs.length > 0) target[o.key] = specs
+      continue
+    }
     const raw = typeof fromFlag === 'string' ? fromFlag : env[o.env]
     if (raw === undefined || (fromFlag === undefined && raw === '')) continue
     const source = typeof fromFlag === 'string' ? `--${o.flag}` : `$${o.env}`
@@ -214,6 +350,22 @@ export function parseConfig(
       if (raw === '') throw new LogServerError('INVALID_CONFIG', `${source}: empty value`)
       target[o.key] = o.kind === 'path' ? resolve(raw) : raw
     }
+  }
+  const keys = new Set(config.witnesses.map((w) => w.verifierKey))
+  if (keys.size !== config.witnesses.length) {
+    throw new LogServerError('INVALID_CONFIG', 'the same witness key is given twice')
+  }
+  if ((config.witnessUrl === undefined) !== (config.witnessKeyFile === undefined)) {
+    throw new LogServerError('INVALID_CONFIG', '--witness-url and --witness-key-file go together')
+  }
+  // The key file is read at start (server.ts); the URL can be checked now.
+  if (config.witnessUrl !== undefined) checkWitnessUrl(config.witnessUrl, '--witness-url')
+  const count = config.witnesses.length + (config.witnessUrl === undefined ? 0 : 1)
+  if (config.witnessQuorum !== undefined && config.witnessQuorum > count) {
+    throw new LogServerError(
+      'INVALID_CONFIG',
+      `--witness-quorum ${config.witnessQuorum} is more than the ${count} witnesses given`,
+    )
   }
   return { kind: 'run', config }
 }

@@ -1,8 +1,15 @@
 // @ledger/log-server: the transparency log server (DESIGN §5-§7). Tests and tools start it in-process
 // with startLogServer; `npm start` runs main.ts, a thin shell over the same function.
-export { startLogServer, readAllowlist } from './server.js'
+export { startLogServer, readAllowlist, readWitnesses } from './server.js'
 export type { RunningLog, StartOptions } from './server.js'
-export { DEFAULT_ORIGIN, defaultConfig, helpText, loadConfig, parseConfig } from './config.js'
+export {
+  DEFAULT_ORIGIN,
+  defaultConfig,
+  helpText,
+  loadConfig,
+  parseConfig,
+  parseWitnessSpec,
+} from './config.js'
 export type { ConfigRequest, LogConfig } from './config.js'
 export { LogServerError, STATUS_BY_CODE, RETRY_AFTER_SECONDS } from './errors.js'
 export type { ErrorBody, LogServerErrorCode } from './errors.js'
@@ -10,9 +17,17 @@ export { LOG_KEY_FILE, logKeyFromSignerKey } from './log-key.js'
 export type { LogKey } from './log-key.js'
 export { buildTrustedRoot, TRUSTED_ROOT_MEDIA_TYPE } from './trusted-root.js'
 export { LevelStore } from './level-store.js'
+export { Sequencer } from './sequencer.js'
+export type { LogEntryInput, Sequenced, SequencerOptions, TreeHead } from './sequencer.js'
+export { TileCache } from './tile-cache.js'
+export { LogReader } from './log-reader.js'
+export { Witnessing } from './witnessing.js'
+export type { WitnessEndpoint, WitnessingOptions, WitnessPost, WitnessedStore } from './witnessing.js'
+export { MAX_JSON_DEPTH } from './verify-core.js'
 export type {
   CommittedState,
   DedupKey,
+  EntryKeys,
   IndexedEntry,
   IntegratedBatch,
   LogMeta,

@@ -1,12 +1,20 @@
 import { LogServerError } from './errors.js'
 import type { LogKey } from './log-key.js'
 import type { LogReader } from './log-reader.js'
-import { receiptFromLeaf, receiptFromTemplate, tlogEntryJSON } from './receipt.js'
-import type { Sequencer } from './sequencer.js'
+import { receiptFromLeaf, receiptText } from './receipt.js'
+import type { Sequencer, TreeHead } from './sequencer.js'
 import type { VerifyPool } from './verify-pool.js'
+import type { Witnessing } from './witnessing.js'
 
 /** Which key ids may submit: all (open), or those of an allowlist. */
 export type Admission = { kind: 'open' } | { kind: 'allowlist'; keyIds: ReadonlySet<string> }
+
+/** Which checkpoint receipts carry: with witnesses, a cosigned one when it comes within `waitMs`. */
+export interface ReceiptCheckpoints {
+  witnessing: Witnessing | undefined
+  /** 0: the log-signed checkpoint of the entry's batch, at once. */
+  waitMs: number
+}
 
 /** A submission's answer: 201 with the receipt of a new entry, 200 with the logged entry's receipt. */
 export interface SubmitResult {
@@ -29,6 +37,7 @@ export class Ingest {
   private inProgress = 0
   private closing = false
   private idle: (() => void)[] = []
+  private readonly logIdB64: string
 
   constructor(
     private readonly pool: VerifyPool,
@@ -37,7 +46,10 @@ export class Ingest {
     private readonly key: LogKey,
     private readonly admission: Admission,
     private readonly queueLimit: number,
-  ) {}
+    private readonly checkpoints: ReceiptCheckpoints = { witnessing: undefined, waitMs: 0 },
+  ) {
+    this.logIdB64 = Buffer.from(key.logId).toString('base64')
+  }
 
   get isClosing(): boolean {
     return this.closing
@@ -77,20 +89,34 @@ export class Ingest {
     if (this.admission.kind === 'allowlist' && !this.admission.keyIds.has(entry.keyId)) {
       throw new LogServerError('NOT_ADMITTED', `key ${entry.keyId} is not admitted to this log`)
     }
-    const { index, head, existing } = await this.sequencer.append(entry)
-    if (existing) return this.existingReceipt(index)
+    const sequenced = await this.sequencer.append(entry)
+    const index = sequenced.index
+    if (sequenced.existing) return this.existingReceipt(index)
+    const head = await this.receiptHead(index, sequenced.head)
     const proof = await this.reader.inclusionProof(index, head.size)
-    const tlogEntry = tlogEntryJSON(this.key, index, entry.leaf, head, proof)
-    return { status: 201, receipt: receiptFromTemplate(entry.receiptHead, entry.receiptTail, tlogEntry) }
+    return { status: 201, receipt: receiptText(entry.template, index, head, proof) }
+  }
+
+  /**
+   * The checkpoint a receipt for entry `index` carries: the log-signed `committed` one, or, when witnesses
+   * are configured and the wait is on, the served (cosigned) one if it covers the entry in time.
+   */
+  private async receiptHead(index: bigint, committed: TreeHead): Promise<TreeHead> {
+    const { witnessing, waitMs } = this.checkpoints
+    if (witnessing === undefined) return committed
+    const served = witnessing.served
+    if (served.size > index) return served
+    if (waitMs === 0) return committed
+    return (await witnessing.waitForSize(index + 1n, waitMs)) ?? committed
   }
 
   /** The receipt of logged entry `index`: its bundle rebuilt from the leaf, proved to the current head. */
   private async existingReceipt(index: bigint): Promise<SubmitResult> {
-    const head = this.sequencer.head
+    const head = await this.receiptHead(index, this.sequencer.head)
     const [leaf, proof] = await Promise.all([
       this.reader.leaf(index),
       this.reader.inclusionProof(index, head.size),
     ])
-    return { status: 200, receipt: receiptFromLeaf(leaf, tlogEntryJSON(this.key, index, leaf, head, proof)) }
+    return { status: 200, receipt: receiptFromLeaf(this.logIdB64, leaf, index, head, proof) }
   }
 }

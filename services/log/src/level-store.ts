@@ -1,7 +1,7 @@
 import { Level } from 'level'
 import type {
   CommittedState,
-  DedupKey,
+  EntryKeys,
   IntegratedBatch,
   LogMeta,
   LogStore,
@@ -14,9 +14,10 @@ import type {
 /*
  * Key layout (utf8 keys, binary values; docs/design/log-storage.md explains the choices):
  *   meta                                   JSON {origin, verifierKey, createdAt}
- *   state                                  v1 | size u64 | range length u32 | compact range | checkpoint note
+ *   state                                  v2 | size u64 | range length u32 | compact range | checkpoint note
+ *   w                                      the newest witnessed checkpoint (note with cosignatures)
  *   t/<level>/<index hex16>                hash tile (partial: overwritten as it grows; full: written once)
- *   e/<index hex16>                        entry bundle (same rule)
+ *   l/<index hex16>                        leaf of entry <index>, written once
  *   x/<keyid>/<payload hash>               index u64 of the entry (dedup)
  *   d/<sha256:hex>/<index hex16>           key id (ascii): every entry naming that subject digest
  *   dk/<sha256:hex>/<keyid>/<index hex16>  empty: the same, per key id, for filtered lookups
@@ -25,8 +26,14 @@ import type {
  * Fixed-width hex indexes make key order equal to index order.
  */
 
-const STATE_VERSION = 1
+/**
+ * Version 1 stored entry bundles (`e/<N>`, rewritten as they grew) instead of leaves: a data directory
+ * of that layout is refused rather than misread.
+ */
+const STATE_VERSION = 2
 const WRITE_BUFFER_BYTES = 32 * 1024 * 1024
+/** Index counts kept in memory before the cache starts over (each is a short key and a number). */
+const MAX_CACHED_COUNTS = 50_000
 
 function hex16(index: bigint): string {
   return index.toString(16).padStart(16, '0')
@@ -48,6 +55,9 @@ export function encodeState(state: CommittedState): Buffer {
 
 export function decodeState(bytes: Uint8Array): CommittedState {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (buf.length >= 1 && buf[0] === 1) {
+    throw new Error('the database has the layout of an older version (entry bundles, state v1)')
+  }
   if (buf.length < 13 || buf[0] !== STATE_VERSION) throw new Error('stored log state has an unknown format')
   const rangeLength = buf.readUInt32BE(9)
   if (13 + rangeLength > buf.length) throw new Error('stored log state is truncated')
@@ -63,12 +73,35 @@ const PREFIX: Record<LookupKind, { all: string; byKey: string; count: string }> 
   commit: { all: 'c/', byKey: 'ck/', count: 'n/c/' },
 }
 
+function leafKey(index: bigint): string {
+  return `l/${hex16(index)}`
+}
+
+/** The count keys an entry adds one to: each distinct digest and commit once. */
+function countKeysOf(entry: EntryKeys): string[] {
+  const keys: string[] = []
+  for (const value of new Set(entry.digests)) keys.push(`${PREFIX.digest.count}${value}`)
+  for (const value of new Set(entry.commits)) keys.push(`${PREFIX.commit.count}${value}`)
+  return keys
+}
+
 /**
- * LogStore over an embedded LevelDB (the `level` package). Every commit is one atomic `batch` with
+ * LogStore over an embedded LevelDB (the `level` package). Every commit is one atomic chained batch with
  * `sync: true`, so it costs one fsync whatever its size. Lookups read from one LevelDB snapshot, so the
- * state, the counts and the index rows they return agree.
+ * counts and the index rows they return agree.
+ *
+ * The index counts (`n/`) are read-modify-write. Their current values live in an in-memory cache that is
+ * authoritative: commit() puts each new value there before writing it, and nothing is dropped from it
+ * except all at once (an "epoch" ends) at the start of a commit, when no other commit is in flight, or
+ * after a failed commit. findEntries reads ahead the counts of the entries it is asked about, in the same
+ * read as their dedup rows; a value read is kept only if no epoch ended during the read and no commit has
+ * put a value for that key since (a key missing from the cache was written by no commit of this epoch, and
+ * the read began after every earlier epoch's commits settled). So under load commit() reads nothing.
  */
 export class LevelStore implements LogStore {
+  private counts = new Map<string, number>()
+  private countEpoch = 0
+
   private constructor(private readonly db: Level<string, Buffer>) {}
 
   /** Opens (creating if missing) the database in directory `location`. */
@@ -103,116 +136,166 @@ export class LevelStore implements LogStore {
   }
 
   async commit(batch: IntegratedBatch): Promise<void> {
-    // Counters first: one writer, so the counts read here cannot change before this batch lands.
-    const counts = new Map<string, number>()
+    if (this.counts.size > MAX_CACHED_COUNTS) this.endCountEpoch()
+    const perKey = new Map<string, number>()
     for (const entry of batch.entries) {
-      for (const [kind, values] of [
-        ['digest', entry.digests],
-        ['commit', entry.commits],
-      ] as const) {
-        // A statement naming the same digest twice is still one match.
-        for (const value of new Set(values)) {
-          const countKey = `${PREFIX[kind].count}${value}`
-          counts.set(countKey, (counts.get(countKey) ?? 0) + 1)
-        }
-      }
+      for (const key of countKeysOf(entry)) perKey.set(key, (perKey.get(key) ?? 0) + 1)
     }
-    const countKeys = [...counts.keys()]
-    const old = countKeys.length === 0 ? [] : await this.db.getMany(countKeys)
+    // Counts not read ahead (or dropped since): one read. No other commit is in flight, so it is exact.
+    const missing = [...perKey.keys()].filter((key) => !this.counts.has(key))
+    if (missing.length > 0) {
+      const epoch = this.countEpoch
+      const raw = await this.db.getMany(missing)
+      if (epoch !== this.countEpoch) throw new Error('the count cache changed during a commit')
+      missing.forEach((key, i) => this.counts.set(key, parseCount(raw[i])))
+    }
 
     // A chained batch: with `sync`, the array form of batch() costs several times more CPU per operation.
     const ops = this.db.batch()
     for (const tile of batch.tiles) ops.put(`t/${tile.level}/${hex16(tile.index)}`, toBuffer(tile.data))
-    for (const bundle of batch.bundles) ops.put(`e/${hex16(bundle.index)}`, toBuffer(bundle.data))
     const empty = Buffer.alloc(0)
     for (const entry of batch.entries) {
       const index = hex16(entry.index)
       const keyId = Buffer.from(entry.keyId, 'latin1')
+      ops.put(`l/${index}`, toBuffer(entry.leaf))
       ops.put(`x/${entry.keyId}/${entry.payloadHash}`, u64(entry.index))
       for (const [kind, values] of [
         ['digest', entry.digests],
         ['commit', entry.commits],
       ] as const) {
         const prefix = PREFIX[kind]
+        // A statement naming the same digest twice is still one match.
         for (const value of new Set(values)) {
           ops.put(`${prefix.all}${value}/${index}`, keyId)
           ops.put(`${prefix.byKey}${value}/${entry.keyId}/${index}`, empty)
         }
       }
     }
-    countKeys.forEach((key, i) => {
-      const before = old[i] === undefined ? 0 : Number(old[i]!.toString('latin1'))
-      ops.put(key, Buffer.from(String(before + counts.get(key)!), 'latin1'))
-    })
+    for (const [key, added] of perKey) {
+      const count = this.counts.get(key)! + added
+      // Into the cache before the write: a read ahead that finishes during it must not store an old value.
+      this.counts.set(key, count)
+      ops.put(key, Buffer.from(String(count), 'latin1'))
+    }
     ops.put('state', encodeState(batch.state))
-    await ops.write({ sync: true })
+    try {
+      await ops.write({ sync: true })
+    } catch (err) {
+      // The cache may hold counts that never reached the disk (or did: unknown). Start over from the disk.
+      this.endCountEpoch()
+      throw err
+    }
+  }
+
+  private endCountEpoch(): void {
+    this.counts = new Map()
+    this.countEpoch++
   }
 
   async readTile(level: number, index: bigint): Promise<Uint8Array | undefined> {
     return this.db.get(`t/${level}/${hex16(index)}`)
   }
 
-  async readEntryBundle(index: bigint): Promise<Uint8Array | undefined> {
-    return this.db.get(`e/${hex16(index)}`)
+  async readLeaf(index: bigint): Promise<Uint8Array | undefined> {
+    return this.db.get(leafKey(index))
   }
 
-  async findEntries(keys: readonly DedupKey[]): Promise<(bigint | undefined)[]> {
-    if (keys.length === 0) return []
-    const raw = await this.db.getMany(keys.map((key) => `x/${key.keyId}/${key.payloadHash}`))
-    return raw.map((value) => (value === undefined ? undefined : value.readBigUInt64BE(0)))
+  async readLeaves(start: bigint, count: number): Promise<Uint8Array[]> {
+    if (count <= 0) return []
+    // Values only, in one native read for a whole bundle (the default 16 KiB watermark would take a
+    // dozen). Leaves are written by whole batches from the old size on, so the range has no holes.
+    return this.db
+      .values({ gte: leafKey(start), lt: leafKey(start + BigInt(count)), highWaterMarkBytes: 4 << 20 })
+      .all()
+  }
+
+  async findEntries(entries: readonly EntryKeys[]): Promise<(bigint | undefined)[]> {
+    if (entries.length === 0) return []
+    const keys = entries.map((entry) => `x/${entry.keyId}/${entry.payloadHash}`)
+    const ahead = new Set<string>()
+    for (const entry of entries) {
+      for (const key of countKeysOf(entry)) if (!this.counts.has(key)) ahead.add(key)
+    }
+    const countKeys = [...ahead]
+    const epoch = this.countEpoch
+    const raw = await this.db.getMany([...keys, ...countKeys])
+    if (epoch === this.countEpoch) {
+      countKeys.forEach((key, i) => {
+        if (!this.counts.has(key)) this.counts.set(key, parseCount(raw[keys.length + i]))
+      })
+    }
+    return keys.map((_, i) => {
+      const value = raw[i]
+      return value === undefined ? undefined : value.readBigUInt64BE(0)
+    })
   }
 
   async lookup(query: LookupQuery): Promise<LookupResult> {
     const snapshot = this.db.snapshot()
     try {
-      const rawState = await this.db.get('state', { snapshot })
-      if (rawState === undefined) {
-        throw new Error('lookup before the first commit')
-      }
-      const state = decodeState(rawState)
       const prefix = PREFIX[query.kind]
       const rawCount = await this.db.get(`${prefix.count}${query.value}`, { snapshot })
-      const total = rawCount === undefined ? 0 : Number(rawCount.toString('latin1'))
+      let total = parseCount(rawCount)
+      // Entries past the tree asked about (committed since its checkpoint): few, unless its checkpoint is
+      // far behind (a witness quorum lagging), and they are not counted.
+      const base = `${prefix.all}${query.value}/`
+      for await (const _ of this.db.keys({ gte: base + hex16(query.size), lt: base + '~', snapshot })) {
+        total--
+      }
       const want = query.limit + 1
+      const end = query.size
       let found: LookupMatch[] = []
       const keyIds = [...new Set(query.keyIds ?? [])].sort()
-      if (keyIds.length === 0) {
-        const base = `${prefix.all}${query.value}/`
-        for await (const [key, value] of this.db.iterator({
-          gte: base + hex16(query.from),
-          lt: base + '~',
-          limit: want,
-          snapshot,
-        })) {
-          found.push({ index: BigInt('0x' + key.slice(base.length)), keyId: value.toString('latin1') })
-        }
-      } else {
-        // Each key id has its own sorted range: take the first `want` of each, merge, keep `want`.
-        for (const keyId of keyIds) {
-          const base = `${prefix.byKey}${query.value}/${keyId}/`
-          for await (const key of this.db.keys({
+      if (query.from < end) {
+        if (keyIds.length === 0) {
+          for await (const [key, value] of this.db.iterator({
             gte: base + hex16(query.from),
-            lt: base + '~',
+            lt: base + hex16(end),
             limit: want,
             snapshot,
           })) {
-            found.push({ index: BigInt('0x' + key.slice(base.length)), keyId })
+            found.push({ index: BigInt('0x' + key.slice(base.length)), keyId: value.toString('latin1') })
           }
+        } else {
+          // Each key id has its own sorted range: take the first `want` of each, merge, keep `want`.
+          for (const keyId of keyIds) {
+            const keyBase = `${prefix.byKey}${query.value}/${keyId}/`
+            for await (const key of this.db.keys({
+              gte: keyBase + hex16(query.from),
+              lt: keyBase + hex16(end),
+              limit: want,
+              snapshot,
+            })) {
+              found.push({ index: BigInt('0x' + key.slice(keyBase.length)), keyId })
+            }
+          }
+          found.sort((a, b) => (a.index < b.index ? -1 : a.index > b.index ? 1 : 0))
+          found = found.slice(0, want)
         }
-        found.sort((a, b) => (a.index < b.index ? -1 : a.index > b.index ? 1 : 0))
-        found = found.slice(0, want)
       }
       const matches = found.slice(0, query.limit)
       const next = found.length > query.limit ? found[query.limit]!.index : undefined
-      return { state, total, matches, next }
+      return { total, matches, next }
     } finally {
       await snapshot.close()
     }
   }
 
+  async readWitnessed(): Promise<Uint8Array | undefined> {
+    return this.db.get('w')
+  }
+
+  async writeWitnessed(note: Uint8Array): Promise<void> {
+    await this.db.put('w', toBuffer(note), { sync: true })
+  }
+
   async close(): Promise<void> {
     await this.db.close()
   }
+}
+
+function parseCount(raw: Buffer | undefined): number {
+  return raw === undefined ? 0 : Number(raw.toString('latin1'))
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {

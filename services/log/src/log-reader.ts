@@ -1,5 +1,4 @@
-import { TILE_HEIGHT, TILE_WIDTH, proveConsistency, proveInclusion, type Hash } from '@ledger/tlog'
-import { bundleEntryAt } from './sequencer.js'
+import { proveConsistency, proveInclusion, type Hash } from '@ledger/tlog'
 import type { TileCache } from './tile-cache.js'
 
 /**
@@ -11,15 +10,7 @@ export class LogReader {
 
   /** The leaf bytes of committed entry `index`. Throws if the store lost it. */
   async leaf(index: bigint): Promise<Uint8Array> {
-    const bundleIndex = index >> BigInt(TILE_HEIGHT)
-    const position = Number(index & BigInt(TILE_WIDTH - 1))
-    let data = await this.tiles.entryBundle(bundleIndex)
-    let leaf = data === undefined ? undefined : bundleEntryAt(data, position)
-    if (leaf === undefined && data !== undefined) {
-      // A cached partial bundle from before the batch that holds `index`: read the store's.
-      data = await this.tiles.entryBundle(bundleIndex, data.length + 1)
-      leaf = data === undefined ? undefined : bundleEntryAt(data, position)
-    }
+    const leaf = await this.tiles.leaf(index)
     if (leaf === undefined) throw new Error(`entry ${index} is missing from the store`)
     return leaf
   }

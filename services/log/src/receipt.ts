@@ -1,50 +1,114 @@
 import { bundleFromLogEntry } from '@ledger/attestation'
 import type { Hash } from '@ledger/tlog'
-import type { LogKey } from './log-key.js'
 import type { TreeHead } from './sequencer.js'
 import { ENTRY_KIND, ENTRY_VERSION } from './trusted-root.js'
+
+/*
+ * A receipt is the submitted Sigstore bundle with `verificationMaterial.tlogEntries[0]` filled: a Sigstore
+ * `TransparencyLogEntry` (protobuf JSON, int64 fields as decimal strings) whose inclusion proof carries the
+ * signed checkpoint as its envelope. There is no signed entry timestamp: `integratedTime` is 0 and
+ * verifiers rely on the inclusion proof. The receipt is written as text from parts: those that depend on
+ * the entry alone are made where it is verified (a worker thread), those that depend on the checkpoint
+ * once per checkpoint, and only the index and the proof per receipt.
+ */
+
+/** The parts of a receipt that depend on the entry alone. */
+export interface ReceiptTemplate {
+  /** The bundle JSON text up to the value of `verificationMaterial.tlogEntries`. */
+  head: string
+  /** The tlog entry's fields that do not depend on the checkpoint: logId, kindVersion, ..., canonicalizedBody. */
+  entry: string
+  /** The bundle JSON text after the value of `verificationMaterial.tlogEntries`. */
+  tail: string
+}
 
 const b64 = (bytes: Uint8Array) =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
 
+/** The checkpoint-dependent fields of the inclusion proof, around its `hashes`. */
+interface HeadParts {
+  beforeHashes: string
+  afterHashes: string
+}
+
+const headParts = new WeakMap<TreeHead, HeadParts>()
+
+function partsOf(head: TreeHead): HeadParts {
+  let parts = headParts.get(head)
+  if (parts === undefined) {
+    parts = {
+      beforeHashes: `"rootHash":"${b64(head.root)}","treeSize":"${head.size}"`,
+      afterHashes: `"checkpoint":{"envelope":${JSON.stringify(head.checkpoint)}}`,
+    }
+    headParts.set(head, parts)
+  }
+  return parts
+}
+
 /**
- * The Sigstore `TransparencyLogEntry` (protobuf JSON, int64 fields as decimal strings) of the leaf at
- * `index`, with its inclusion proof to `head` and the signed checkpoint as the proof's envelope. There is
- * no signed entry timestamp: `integratedTime` is 0 and verifiers rely on the inclusion proof.
+ * The tlog entry fields that depend only on the log (`logIdB64`: base64 SHA-256 of the log key's SPKI) and
+ * the leaf, as JSON members without braces.
  */
-export function tlogEntryJSON(
-  key: LogKey,
+export function entryFields(logIdB64: string, leaf: Uint8Array): string {
+  return (
+    `"logId":{"keyId":"${logIdB64}"},"kindVersion":{"kind":"${ENTRY_KIND}","version":"${ENTRY_VERSION}"},` +
+    `"integratedTime":"0","canonicalizedBody":"${b64(leaf)}"`
+  )
+}
+
+/**
+ * The receipt text of entry `index` from its template, proved by `proof` into the tree of `head`, whose
+ * signed checkpoint (with any cosignatures) it carries.
+ */
+export function receiptText(
+  template: ReceiptTemplate,
   index: bigint,
-  leaf: Uint8Array,
   head: TreeHead,
   proof: readonly Hash[],
-): Record<string, unknown> {
-  return {
-    logIndex: index.toString(),
-    logId: { keyId: b64(key.logId) },
-    kindVersion: { kind: ENTRY_KIND, version: ENTRY_VERSION },
-    integratedTime: '0',
-    canonicalizedBody: b64(leaf),
-    inclusionProof: {
-      logIndex: index.toString(),
-      rootHash: b64(head.root),
-      treeSize: head.size.toString(),
-      hashes: proof.map(b64),
-      checkpoint: { envelope: head.checkpoint },
-    },
-  }
+): string {
+  const parts = partsOf(head)
+  let hashes = ''
+  for (let i = 0; i < proof.length; i++) hashes += `${i === 0 ? '' : ','}"${b64(proof[i]!)}"`
+  return (
+    `${template.head}[{"logIndex":"${index}",${template.entry},"inclusionProof":{"logIndex":"${index}",` +
+    `${parts.beforeHashes},"hashes":[${hashes}],${parts.afterHashes}}}]${template.tail}`
+  )
 }
 
-/** The receipt of a new entry: the submitted bundle (as cut by verify-core) with its tlog entry. */
-export function receiptFromTemplate(head: string, tail: string, tlogEntry: Record<string, unknown>): string {
-  return `${head}[${JSON.stringify(tlogEntry)}]${tail}`
+/**
+ * Cuts bundle JSON text where its `verificationMaterial.tlogEntries` value is, given that the value was
+ * set to the string `marker`, which occurs nowhere else in it. Undefined when the marker is not found once.
+ */
+export function cutAtMarker(text: string, marker: string): { head: string; tail: string } | undefined {
+  const quoted = JSON.stringify(marker)
+  const at = text.indexOf(quoted)
+  if (at < 0 || text.indexOf(quoted, at + 1) >= 0) return undefined
+  return { head: text.slice(0, at), tail: text.slice(at + quoted.length) }
 }
 
-/** The receipt of a logged entry: its bundle rebuilt from the leaf, with its tlog entry (DESIGN §4). */
-export function receiptFromLeaf(leaf: Uint8Array, tlogEntry: Record<string, unknown>): string {
+/**
+ * The receipt of a logged entry: its bundle rebuilt from the leaf (DESIGN §4), with its tlog entry proved
+ * into `head`.
+ */
+export function receiptFromLeaf(
+  logIdB64: string,
+  leaf: Uint8Array,
+  index: bigint,
+  head: TreeHead,
+  proof: readonly Hash[],
+): string {
   const bundle = bundleFromLogEntry(leaf)
-  return JSON.stringify({
+  // The rebuilt bundle holds base64, hex and fixed strings only: a marker with '~' cannot occur in it.
+  const marker = '~tlogEntries~'
+  const text = JSON.stringify({
     ...bundle,
-    verificationMaterial: { ...bundle.verificationMaterial, tlogEntries: [tlogEntry] },
+    verificationMaterial: { ...bundle.verificationMaterial, tlogEntries: marker },
   })
+  const cut = cutAtMarker(text, marker)!
+  return receiptText(
+    { head: cut.head, entry: entryFields(logIdB64, leaf), tail: cut.tail },
+    index,
+    head,
+    proof,
+  )
 }

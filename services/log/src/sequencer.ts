@@ -19,6 +19,8 @@ import type { TileCache } from './tile-cache.js'
 export interface LogEntryInput {
   /** The leaf bytes (RFC 8785 JSON, at most 65,535 bytes). */
   leaf: Uint8Array
+  /** hashLeaf(leaf), when the caller has it (a verify worker computes it off the main thread). */
+  leafHash?: Hash
   keyId: string
   payloadHash: string
   digests: readonly string[]
@@ -48,28 +50,60 @@ export interface Sequenced {
 export const MAX_LOG_SIZE = BigInt(Number.MAX_SAFE_INTEGER)
 
 export interface SequencerOptions {
+  /** Most entries in one batch (one store commit, one checkpoint). */
   batchSize: number
+  /**
+   * How long the first entry ready for a batch waits for company when no commit is in flight; 0 commits
+   * at once. Group commit batches anyway: whatever arrives while a batch commits goes into the next.
+   */
   batchWaitMs: number
 }
 
-interface Queued {
+/** An appended entry whose dedup read has not finished. */
+interface Pending {
   entry: LogEntryInput
   resolve: (sequenced: Sequenced) => void
   reject: (err: unknown) => void
 }
 
-/** A tile or bundle at the right edge of the committed tree, neither empty nor full. */
+/** An entry ready for a batch: what the store said about its dedup key, and when it was asked. */
+interface Ready extends Pending {
+  /** The logged entry with the same dedup key, as the read found it. */
+  found: bigint | undefined
+  /** The number of commits settled when the read began: it saw all of those. */
+  epoch: number
+}
+
+/** The dedup keys of one settled batch (empty for a failed one), numbered from 1 in commit order. */
+interface SettledBatch {
+  seq: number
+  keys: Map<string, bigint>
+}
+
+/** A hash tile at the right edge of the committed tree, neither empty nor full. */
 interface EdgeTile {
   index: bigint
   data: Uint8Array
-  /** Entries it holds (hashes for a hash tile, leaves for a bundle). */
+  /** Hashes it holds. */
+  width: number
+}
+
+/**
+ * The entry bundle at the right edge: its encoding is `buffer[0, length)`. Batches append past `length`
+ * in place (the buffer has room to grow), so the views handed to the tile cache never change: tiles only
+ * grow, and bytes past a committed length are nobody's until a commit covers them.
+ */
+interface EdgeBundle {
+  index: bigint
+  buffer: Uint8Array
+  length: number
   width: number
 }
 
 interface Edge {
   /** Partial hash tile per tile level, if that level has one. */
   tiles: Map<number, EdgeTile>
-  bundle: EdgeTile | undefined
+  bundle: EdgeBundle | undefined
 }
 
 /** A hash tile being filled by the batch being integrated. */
@@ -79,16 +113,16 @@ interface Working {
   width: number
 }
 
-/** An entry bundle being filled: its encoded parts so far. */
-interface WorkingBundle {
-  index: bigint
-  parts: Uint8Array[]
-  width: number
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  return Buffer.concat(parts)
-}
+/**
+ * Dedup reads in flight at once: what is appended while they run is read next, in one read (a read costs
+ * the main thread as much for one key as for dozens, so fewer and larger reads cost less). Two, so that
+ * one slow read does not hold up every entry behind it.
+ */
+const MAX_READS_IN_FLIGHT = 2
+/** Settled batches whose dedup keys are kept for entries whose read was in flight during them. */
+const REMEMBERED_BATCHES = 64
+/** Room of a new edge bundle's buffer; it doubles when a batch needs more. */
+const INITIAL_BUNDLE_BYTES = 64 * 1024
 
 const utf8 = new TextEncoder()
 
@@ -124,23 +158,40 @@ export function bundleEntryAt(data: Uint8Array, position: number): Uint8Array | 
 }
 
 /**
- * The one writer of a log. Entries queue; a batch (up to `batchSize` entries, or what arrived within
- * `batchWaitMs` of the first) is integrated at once: leaf hashes, compact range, tiles and entry bundle
- * in memory, one signed checkpoint, then ONE store commit (atomic, synced). Only then do its entries'
- * promises resolve, so an acknowledged entry is durable. While a batch commits the next one accumulates
- * (group commit), so the fsync cost is shared by everyone waiting. It also keeps the log to one entry
- * per (key id, payload hash): a repeat resolves with the logged entry's index and `existing`.
+ * The one writer of a log. An appended entry is first checked against the log (its dedup row, read in
+ * one store read with the others appended at the same time, while earlier batches commit), then waits
+ * for a batch. A batch (up to `batchSize` entries) is integrated at once: leaf hashes, compact range,
+ * tiles and the entry bundle in memory, one signed checkpoint, then ONE store commit (atomic, synced).
+ * Only then do its entries' promises resolve, so an acknowledged entry is durable. While a batch commits
+ * the next one accumulates (group commit), so the fsync cost is shared by everyone waiting; when it
+ * settles the next batch is committed before the settled one's promises resolve, so that the next fsync
+ * runs while the receipts are written.
  *
- * Appends cost O(log n) hashes whatever the size: the right edge (compact range, partial tiles) stays in
- * memory. A failed commit rejects its entries (LogServerError INTERNAL) and reloads the committed state
- * from the store; when the store shows the batch did land, its entries resolve after all.
+ * One entry per (key id, payload hash) (DESIGN §4): a repeat resolves with the logged entry's index and
+ * `existing`. A dedup read sees every batch settled before it began; the batches that settled while it
+ * ran are checked from memory (their dedup keys are kept for REMEMBERED_BATCHES batches, and an entry
+ * older than that is read again), and repeats within a batch are found when it is built.
+ *
+ * Appends cost O(log n) hashes whatever the size: the right edge (compact range, partial tiles and entry
+ * bundle) stays in memory. A failed commit rejects its entries (LogServerError INTERNAL) and re-reads the
+ * committed state; when the store shows the batch did land, its entries resolve after all.
  */
 export class Sequencer {
-  private queue: Queued[] = []
+  private reading: Pending[] = []
+  private readScheduled = false
+  /** Entries whose dedup read is in flight, and the reads (at most MAX_READS_IN_FLIGHT). */
+  private readsInFlight = 0
+  private readsRunning = 0
+  private ready: Ready[] = []
   private timer: NodeJS.Timeout | undefined
-  private running: Promise<void> | undefined
+  private committing = false
+  private draining = 0
+  /** Batches settled so far (the dedup read epoch). */
+  private settled = 0
+  private remembered: SettledBatch[] = []
   private idleWaiters: (() => void)[] = []
   private sizeWaiters: { size: bigint; wake: () => void }[] = []
+  private commitListeners: ((head: TreeHead) => void)[] = []
 
   private constructor(
     private readonly store: LogStore,
@@ -156,7 +207,7 @@ export class Sequencer {
   /**
    * Resumes the log from the store's committed state, or commits the empty tree's checkpoint when the
    * store has none. Throws LogServerError DATA_MISMATCH when the stored state does not hold together
-   * (checkpoint against compact range, edge tiles against size, another origin).
+   * (checkpoint against compact range, edge tiles and leaves against size, another origin).
    */
   static async open(
     store: LogStore,
@@ -170,11 +221,16 @@ export class Sequencer {
       const range = CompactRange.empty()
       const checkpoint = signCheckpoint(signer, origin, 0n, range.root())
       state = { size: 0n, compactRange: range.serialize(), checkpoint: utf8.encode(checkpoint) }
-      await store.commit({ state, tiles: [], bundles: [], entries: [] })
+      await store.commit({ state, tiles: [], entries: [] })
     }
     const { range, head } = checkState(state, origin)
     const edge = await loadEdge(store, state.size)
-    return new Sequencer(store, tiles, signer, origin, options, range, edge, head)
+    const sequencer = new Sequencer(store, tiles, signer, origin, options, range, edge, head)
+    tiles.install(
+      [...edge.tiles].map(([level, tile]) => ({ level, index: tile.index, data: tile.data })),
+      edge.bundle === undefined ? [] : [bundleView(edge.bundle)],
+    )
+    return sequencer
   }
 
   /** The latest committed tree head. */
@@ -182,19 +238,31 @@ export class Sequencer {
     return this.current
   }
 
-  /** Entries waiting for a batch (not counting the batch being committed). */
+  /** Entries appended and not yet in a batch being committed. */
   get queued(): number {
-    return this.queue.length
+    return this.reading.length + this.readsInFlight + this.ready.length
   }
 
   /**
-   * Queues `entry` for the next batch; resolves once the batch holding it is durably committed. Rejects
-   * with LogServerError INTERNAL when the commit fails, LOG_FULL past 2^53-1 entries.
+   * Calls `listener` with the new head after each commit, once the head is installed (after the batch's
+   * own promises are queued). Listeners must not throw.
+   */
+  onCommit(listener: (head: TreeHead) => void): void {
+    this.commitListeners.push(listener)
+  }
+
+  /**
+   * Queues `entry` for a batch; resolves once the batch holding it is durably committed. Rejects with
+   * LogServerError INTERNAL when the commit (or the dedup read) fails, LOG_FULL past 2^53-1 entries.
    */
   append(entry: LogEntryInput): Promise<Sequenced> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ entry, resolve, reject })
-      this.schedule()
+      this.reading.push({ entry, resolve, reject })
+      if (!this.readScheduled && this.readsRunning < MAX_READS_IN_FLIGHT) {
+        this.readScheduled = true
+        // Everything appended in this turn of the event loop (a verify worker's whole answer) shares a read.
+        setImmediate(() => this.readAhead())
+      }
     })
   }
 
@@ -207,21 +275,68 @@ export class Sequencer {
     return new Promise((wake) => this.sizeWaiters.push({ size, wake }))
   }
 
-  /** Commits everything queued now, without waiting for batches to fill; resolves when all is committed. */
+  /** Commits everything appended so far, without waiting for batches to fill; resolves when all is committed. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.running !== undefined) {
-      if (this.running === undefined) this.run()
-      await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+    this.draining++
+    try {
+      while (this.queued > 0 || this.committing) {
+        if (this.reading.length > 0 && !this.readScheduled && this.readsRunning < MAX_READS_IN_FLIGHT) {
+          this.readAhead()
+        }
+        this.schedule()
+        await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+      }
+    } finally {
+      this.draining--
     }
   }
 
+  private readAhead(): void {
+    this.readScheduled = false
+    // At the limit: the read that finishes first takes what is waiting.
+    if (this.readsRunning >= MAX_READS_IN_FLIGHT) return
+    const group = this.reading.splice(0)
+    if (group.length === 0) return
+    const epoch = this.settled
+    this.readsInFlight += group.length
+    this.readsRunning++
+    const done = () => {
+      this.readsInFlight -= group.length
+      this.readsRunning--
+      // What was appended during this read goes in the next one, together.
+      if (this.reading.length > 0 && !this.readScheduled) this.readAhead()
+    }
+    this.store.findEntries(group.map((p) => p.entry)).then(
+      (found) => {
+        done()
+        group.forEach((p, i) => this.ready.push({ ...p, found: found[i], epoch }))
+        this.schedule()
+      },
+      (err: unknown) => {
+        done()
+        console.error('dedup read failed:', err)
+        const failure = new LogServerError('INTERNAL', 'the entry could not be sequenced', { cause: err })
+        for (const p of group) p.reject(failure)
+        this.wakeIdle()
+      },
+    )
+  }
+
   private schedule(): void {
-    if (this.running !== undefined) return
-    if (this.queue.length >= this.options.batchSize || this.options.batchWaitMs === 0) {
+    if (this.committing) return
+    if (this.ready.length === 0) {
+      this.wakeIdle()
+      return
+    }
+    if (this.ready.length >= this.options.batchSize || this.options.batchWaitMs === 0 || this.draining > 0) {
       this.run()
     } else if (this.timer === undefined) {
       this.timer = setTimeout(() => this.run(), this.options.batchWaitMs)
     }
+  }
+
+  private wakeIdle(): void {
+    if (this.queued === 0 && !this.committing) for (const wake of this.idleWaiters.splice(0)) wake()
   }
 
   private run(): void {
@@ -229,61 +344,139 @@ export class Sequencer {
       clearTimeout(this.timer)
       this.timer = undefined
     }
-    if (this.running !== undefined || this.queue.length === 0) return
-    const batch = this.queue.splice(0, this.options.batchSize)
-    this.running = this.integrate(batch)
-      .catch((err: unknown) => {
-        // A bug, not the store (integrate handles store failures): fail whatever is still waiting.
-        console.error('integrating a batch failed:', err)
-        const failure = new LogServerError('INTERNAL', 'the batch could not be integrated', { cause: err })
-        for (const q of batch) q.reject(failure)
-      })
-      .finally(() => {
-        this.running = undefined
-        // Whatever queued during the commit has waited long enough: it goes next, at once.
-        if (this.queue.length > 0) this.run()
-        else for (const wake of this.idleWaiters.splice(0)) wake()
-      })
+    if (this.committing || this.ready.length === 0) return
+    const batch = this.ready.splice(0, this.options.batchSize)
+    this.committing = true
+    let released = false
+    // Lets the next batch go: called once the commit settled, before this batch's promises resolve.
+    const release = () => {
+      if (released) return
+      released = true
+      this.committing = false
+      this.schedule()
+    }
+    this.integrate(batch, release).catch((err: unknown) => {
+      // A bug, not the store (integrate handles store failures): fail whatever is still waiting.
+      console.error('integrating a batch failed:', err)
+      const failure = new LogServerError('INTERNAL', 'the batch could not be integrated', { cause: err })
+      for (const q of batch) q.reject(failure)
+      release()
+    })
   }
 
-  private async integrate(queued: Queued[]): Promise<void> {
-    // One entry per (key id, payload hash): against the log (one read for the whole batch) and within
-    // the batch. Earlier batches are committed by now, so the read sees every entry before this batch.
-    let found: (bigint | undefined)[]
-    try {
-      found = await this.store.findEntries(queued.map((q) => q.entry))
-    } catch (err) {
-      console.error('dedup read failed:', err)
-      const failure = new LogServerError('INTERNAL', 'the batch could not be committed', { cause: err })
-      for (const q of queued) q.reject(failure)
-      return
-    }
-    const batch: Queued[] = []
-    const sameAs: { queued: Queued; position: number }[] = []
-    const positions = new Map<string, number>()
-    queued.forEach((q, i) => {
-      const index = found[i]
-      if (index !== undefined) {
-        q.resolve({ index, head: this.current, existing: true })
+  private async integrate(queued: Ready[], release: () => void): Promise<void> {
+    // Entries whose read began before batches this process no longer remembers: read them again. No
+    // commit is in flight now, so this read sees every logged entry.
+    const oldest = this.remembered[0]?.seq ?? this.settled + 1
+    const stale = queued.filter((q) => q.found === undefined && q.epoch + 1 < oldest)
+    if (stale.length > 0) {
+      let found: (bigint | undefined)[]
+      try {
+        found = await this.store.findEntries(stale.map((q) => q.entry))
+      } catch (err) {
+        console.error('dedup read failed:', err)
+        const failure = new LogServerError('INTERNAL', 'the batch could not be committed', { cause: err })
+        for (const q of queued) q.reject(failure)
+        release()
         return
       }
+      stale.forEach((q, i) => {
+        q.found = found[i]
+        q.epoch = this.settled
+      })
+    }
+
+    const batch: Ready[] = []
+    const sameAs: { queued: Ready; position: number }[] = []
+    const positions = new Map<string, number>()
+    const existing: { queued: Ready; index: bigint }[] = []
+    for (const q of queued) {
       const key = `${q.entry.keyId}/${q.entry.payloadHash}`
+      let index = q.found
+      if (index === undefined) {
+        for (const settled of this.remembered) {
+          if (settled.seq <= q.epoch) continue
+          index = settled.keys.get(key)
+          if (index !== undefined) break
+        }
+      }
+      if (index !== undefined) {
+        existing.push({ queued: q, index })
+        continue
+      }
       const position = positions.get(key)
       if (position !== undefined) {
         sameAs.push({ queued: q, position })
-        return
+        continue
       }
       positions.set(key, batch.length)
       batch.push(q)
-    })
-    if (batch.length === 0) return
+    }
+    for (const { queued: q, index } of existing) q.resolve({ index, head: this.current, existing: true })
+    if (batch.length === 0) {
+      release()
+      return
+    }
     const first = this.current.size
     if (first + BigInt(batch.length) > MAX_LOG_SIZE) {
       const err = new LogServerError('LOG_FULL', 'the log holds 2^53-1 entries and takes no more')
       for (const q of batch) q.reject(err)
-      for (const { queued } of sameAs) queued.reject(err)
+      for (const { queued: q } of sameAs) q.reject(err)
+      release()
       return
     }
+
+    const { range, edge, tiles, bundles, entries, keys } = this.build(first, batch)
+    const size = range.size
+    const root = range.root()
+    const checkpoint = signCheckpoint(this.signer, this.origin, size, root)
+    const checkpointBytes = Buffer.from(checkpoint, 'utf8')
+    const state: CommittedState = { size, compactRange: range.serialize(), checkpoint: checkpointBytes }
+    try {
+      await this.store.commit({ state, tiles, entries })
+    } catch (err) {
+      console.error('commit failed:', err)
+      if (!(await this.recover(size))) {
+        this.remember(new Map())
+        release()
+        const failure = new LogServerError('INTERNAL', 'the batch could not be committed', { cause: err })
+        for (const q of batch) q.reject(failure)
+        for (const { queued: q } of sameAs) q.reject(failure)
+        return
+      }
+    }
+    this.range = range
+    this.edge = edge
+    this.current = { size, root, checkpoint, checkpointBytes }
+    this.tiles.install(tiles, bundles)
+    this.remember(keys)
+    // The next batch goes to the store first; these answers are written while its fsync runs.
+    release()
+    const head = this.current
+    batch.forEach((q, i) => q.resolve({ index: first + BigInt(i), head, existing: false }))
+    for (const { queued: q, position } of sameAs) {
+      q.resolve({ index: first + BigInt(position), head, existing: true })
+    }
+    if (this.sizeWaiters.length > 0) {
+      const waiting = this.sizeWaiters
+      this.sizeWaiters = waiting.filter((waiter) => waiter.size > size)
+      for (const waiter of waiting) if (waiter.size <= size) waiter.wake()
+    }
+    for (const listener of this.commitListeners) listener(head)
+  }
+
+  /** Records a settled batch's dedup keys (empty when it failed) and forgets the oldest. */
+  private remember(keys: Map<string, bigint>): void {
+    this.settled++
+    this.remembered.push({ seq: this.settled, keys })
+    if (this.remembered.length > REMEMBERED_BATCHES) this.remembered.shift()
+  }
+
+  /**
+   * Integrates `batch` in memory over the committed edge, changing nothing of it: the new compact range
+   * and edge, the tiles to store, the bundles for the cache, the index rows, the dedup keys.
+   */
+  private build(first: bigint, batch: readonly Ready[]) {
     const range = this.range.clone()
     const working = new Map<number, Working>()
     const fullTiles: StoredTile[] = []
@@ -308,82 +501,49 @@ export class Sequencer {
       }
     }
 
-    const fullBundles: StoredTile[] = []
-    let bundle: WorkingBundle | undefined
+    const bundles: StoredTile[] = []
+    let bundle: EdgeBundle | undefined
     const entries: IndexedEntry[] = []
+    const keys = new Map<string, bigint>()
     for (let i = 0; i < batch.length; i++) {
       const { entry } = batch[i]!
       const index = first + BigInt(i)
-      range.append(hashLeaf(entry.leaf), onNode)
-      const bundleIndex = index >> BigInt(TILE_HEIGHT)
-      if (bundle === undefined) bundle = this.startBundle(bundleIndex, first >> BigInt(TILE_HEIGHT))
-      const prefix = new Uint8Array(2)
-      prefix[0] = entry.leaf.length >> 8
-      prefix[1] = entry.leaf.length & 0xff
-      bundle.parts.push(prefix, entry.leaf)
-      bundle.width++
+      range.append(entry.leafHash ?? hashLeaf(entry.leaf), onNode)
+      if (bundle === undefined)
+        bundle = this.startBundle(index >> BigInt(TILE_HEIGHT), first >> BigInt(TILE_HEIGHT))
+      bundle = appendToBundle(bundle, entry.leaf)
       if (bundle.width === TILE_WIDTH) {
-        fullBundles.push({ level: 0, index: bundleIndex, data: concat(bundle.parts) })
+        // Full: exactly its bytes, without the room a growing bundle keeps.
+        bundles.push({ level: 0, index: bundle.index, data: bundle.buffer.slice(0, bundle.length) })
         bundle = undefined
       }
       entries.push({
         index,
+        leaf: entry.leaf,
         keyId: entry.keyId,
         payloadHash: entry.payloadHash,
         digests: entry.digests,
         commits: entry.commits,
       })
+      keys.set(`${entry.keyId}/${entry.payloadHash}`, index)
     }
 
-    const newEdge: Edge = { tiles: new Map(), bundle: undefined }
+    const edge: Edge = { tiles: new Map(), bundle: undefined }
     const tiles: StoredTile[] = [...fullTiles]
     for (const [level, tile] of this.edge.tiles) {
-      if (!working.has(level)) newEdge.tiles.set(level, tile)
+      if (!working.has(level)) edge.tiles.set(level, tile)
     }
     for (const [level, tile] of working) {
       if (tile.width === TILE_WIDTH) continue
       const data = tile.data.slice(0, tile.width * HASH_SIZE)
       tiles.push({ level, index: tile.index, data })
-      newEdge.tiles.set(level, { index: tile.index, data, width: tile.width })
+      edge.tiles.set(level, { index: tile.index, data, width: tile.width })
     }
-    const bundles: StoredTile[] = [...fullBundles]
     if (bundle !== undefined) {
-      const data = concat(bundle.parts)
-      bundles.push({ level: 0, index: bundle.index, data })
-      newEdge.bundle = { index: bundle.index, data, width: bundle.width }
+      edge.bundle = bundle
+      bundles.push(bundleView(bundle))
     }
-
-    const size = range.size
-    const root = range.root()
-    const checkpoint = signCheckpoint(this.signer, this.origin, size, root)
-    const checkpointBytes = Buffer.from(checkpoint, 'utf8')
-    const state: CommittedState = { size, compactRange: range.serialize(), checkpoint: checkpointBytes }
-    try {
-      await this.store.commit({ state, tiles, bundles, entries })
-    } catch (err) {
-      console.error('commit failed:', err)
-      const landed = await this.recover(size)
-      if (!landed) {
-        const failure = new LogServerError('INTERNAL', 'the batch could not be committed', { cause: err })
-        for (const q of batch) q.reject(failure)
-        for (const { queued } of sameAs) queued.reject(failure)
-        return
-      }
-    }
-    this.range = range
-    this.edge = newEdge
-    this.current = { size, root, checkpoint, checkpointBytes }
-    this.tiles.install(tiles, bundles)
-    const head = this.current
-    batch.forEach((q, i) => q.resolve({ index: first + BigInt(i), head, existing: false }))
-    for (const { queued, position } of sameAs) {
-      queued.resolve({ index: first + BigInt(position), head, existing: true })
-    }
-    if (this.sizeWaiters.length > 0) {
-      const waiting = this.sizeWaiters
-      this.sizeWaiters = waiting.filter((waiter) => waiter.size > size)
-      for (const waiter of waiting) if (waiter.size <= size) waiter.wake()
-    }
+    return { range, edge, tiles, bundles, entries, keys }
   }
 
   /**
@@ -400,12 +560,12 @@ export class Sequencer {
     return { index, data, width: 0 }
   }
 
-  /** The same for entry bundles, which grow by whole encoded entries. */
-  private startBundle(index: bigint, firstOpen: bigint): WorkingBundle {
+  /** The same for entry bundles: the committed edge bundle (appended to in place) or a new one. */
+  private startBundle(index: bigint, firstOpen: bigint): EdgeBundle {
     if (index < firstOpen) throw new Error(`refusing to rewrite full entry bundle ${index}`)
     const edge = this.edge.bundle
-    if (edge !== undefined && edge.index === index) return { index, parts: [edge.data], width: edge.width }
-    return { index, parts: [], width: 0 }
+    if (edge !== undefined && edge.index === index) return { ...edge }
+    return { index, buffer: new Uint8Array(INITIAL_BUNDLE_BYTES), length: 0, width: 0 }
   }
 
   /**
@@ -422,6 +582,25 @@ export class Sequencer {
       return false
     }
   }
+}
+
+/** The bundle's current encoding, as a view (it never changes: later batches write past its end). */
+function bundleView(bundle: EdgeBundle): StoredTile {
+  return { level: 0, index: bundle.index, data: bundle.buffer.subarray(0, bundle.length) }
+}
+
+/** Appends one entry (u16 length, leaf) to a working bundle, moving to a larger buffer when it is full. */
+function appendToBundle(bundle: EdgeBundle, leaf: Uint8Array): EdgeBundle {
+  const needed = bundle.length + 2 + leaf.length
+  let buffer = bundle.buffer
+  if (needed > buffer.length) {
+    buffer = new Uint8Array(Math.max(needed, buffer.length * 2))
+    buffer.set(bundle.buffer.subarray(0, bundle.length))
+  }
+  buffer[bundle.length] = leaf.length >> 8
+  buffer[bundle.length + 1] = leaf.length & 0xff
+  buffer.set(leaf, bundle.length + 2)
+  return { index: bundle.index, buffer, length: needed, width: bundle.width + 1 }
 }
 
 function signCheckpoint(signer: NoteSigner, origin: string, size: bigint, root: Hash): string {
@@ -452,7 +631,10 @@ function checkState(state: CommittedState, origin: string): { range: CompactRang
   }
 }
 
-/** Loads the partial tiles and entry bundle at the right edge of a tree of `size` leaves. */
+/**
+ * Loads the partial tiles at the right edge of a tree of `size` leaves, and its partial entry bundle from
+ * the stored leaves; checks that each has exactly the width `size` implies.
+ */
 async function loadEdge(store: LogStore, size: bigint): Promise<Edge> {
   const edge: Edge = { tiles: new Map(), bundle: undefined }
   for (let level = 0; size >> BigInt(TILE_HEIGHT * level) > 0n; level++) {
@@ -472,14 +654,17 @@ async function loadEdge(store: LogStore, size: bigint): Promise<Edge> {
   const width = Number(size & BigInt(TILE_WIDTH - 1))
   if (width > 0) {
     const index = size >> BigInt(TILE_HEIGHT)
-    const data = await store.readEntryBundle(index)
-    if (data === undefined || countBundleEntries(data) !== width) {
+    // One more than the width: a leaf past the committed size would mean the store is not what it says.
+    const leaves = await store.readLeaves(index << BigInt(TILE_HEIGHT), width + 1)
+    if (leaves.length !== width) {
       throw new LogServerError(
         'DATA_MISMATCH',
-        `edge entry bundle ${index} is missing or has the wrong width`,
+        `the leaves of edge entry bundle ${index} are missing or more than the size says`,
       )
     }
-    edge.bundle = { index, data, width }
+    let bundle: EdgeBundle = { index, buffer: new Uint8Array(INITIAL_BUNDLE_BYTES), length: 0, width: 0 }
+    for (const leaf of leaves) bundle = appendToBundle(bundle, leaf)
+    edge.bundle = bundle
   }
   return edge
 }

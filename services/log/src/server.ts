@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
+import { parseVerifierKey } from '@ledger/tlog'
 import { mkdir, readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createApp } from './app.js'
-import { DEFAULT_ORIGIN, type LogConfig } from './config.js'
+import { DEFAULT_ORIGIN, witnessEndpoint, type LogConfig } from './config.js'
 import { LogServerError } from './errors.js'
 import { createRequestHandler } from './http.js'
 import { Ingest, type Admission } from './ingest.js'
@@ -16,6 +17,7 @@ import type { LogStore } from './store.js'
 import { TileCache } from './tile-cache.js'
 import { buildTrustedRoot } from './trusted-root.js'
 import { VerifyPool } from './verify-pool.js'
+import { Witnessing, type WitnessEndpoint, type WitnessPost } from './witnessing.js'
 
 /** A log server running in this process. */
 export interface RunningLog {
@@ -27,6 +29,11 @@ export interface RunningLog {
   verifierKey: string
   /** True when this start generated the log key (a new log). */
   created: boolean
+  /**
+   * The checkpoint served to readers (GET /checkpoint): with witnesses, the newest with the quorum's
+   * cosignatures (see Witnessing); without, the newest committed.
+   */
+  servedCheckpoint(): string
   /**
    * Graceful stop: new submissions answer 503 SHUTTING_DOWN, those in progress are committed and
    * answered (reads are still served meanwhile), then the listener, the verify workers and the database
@@ -41,6 +48,8 @@ export interface StartOptions {
    * Opens the store at `location` (default: LevelStore.open). Tests pass fault-injecting wrappers.
    */
   openStore?: (location: string) => Promise<LogStore>
+  /** How witnesses are reached (default: fetch). Tests pass slow or failing transports. */
+  witnessPost?: WitnessPost
 }
 
 /** How long close() lets open connections finish their answers before cutting them. */
@@ -67,6 +76,27 @@ export async function readAllowlist(path: string): Promise<Set<string>> {
 }
 
 /**
+ * The configured witnesses: those given with their keys, and the one whose key is in a file
+ * (--witness-url/--witness-key-file), read now. Throws LogServerError INVALID_CONFIG.
+ */
+export async function readWitnesses(config: LogConfig): Promise<WitnessEndpoint[]> {
+  if (config.witnessUrl === undefined || config.witnessKeyFile === undefined) return config.witnesses
+  let text: string
+  try {
+    text = await readFile(config.witnessKeyFile, 'utf8')
+  } catch (cause) {
+    throw new LogServerError('INVALID_CONFIG', `cannot read the witness key file ${config.witnessKeyFile}`, {
+      cause,
+    })
+  }
+  const fromFile = witnessEndpoint(config.witnessUrl, text.trim(), config.witnessKeyFile)
+  if (config.witnesses.some((w) => w.verifierKey === fromFile.verifierKey)) {
+    throw new LogServerError('INVALID_CONFIG', 'the same witness key is given twice')
+  }
+  return [...config.witnesses, fromFile]
+}
+
+/**
  * Opens (or creates) the log in `config.dataDir` and serves it on `config.host`:`config.port`.
  * On a first start it generates the log key (`log.key`, mode 0600) named `config.origin` (or the
  * default) and commits the empty tree's checkpoint. Later starts resume from the committed state.
@@ -79,6 +109,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
     config.allowlistFile === undefined
       ? { kind: 'open' }
       : { kind: 'allowlist', keyIds: await readAllowlist(config.allowlistFile) }
+  const witnesses = await readWitnesses(config)
   let store: LogStore
   try {
     store = await (options.openStore ?? LevelStore.open)(join(config.dataDir, 'db'))
@@ -89,6 +120,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
     })
   }
   let pool: VerifyPool | undefined
+  let witnessing: Witnessing | undefined
   try {
     const meta = await store.readMeta()
     const { key, created } = await loadOrCreateLogKey(
@@ -116,12 +148,43 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       batchWaitMs: config.batchWaitMs,
     })
     const reader = new LogReader(tiles)
-    pool = new VerifyPool(config.verifyWorkers, `ledger-receipt-${randomBytes(16).toString('hex')}`)
-    const ingest = new Ingest(pool, sequencer, reader, key, admission, config.queueLimit)
-    const app = createApp({ key, sequencer, store, reader, trustedRoot: buildTrustedRoot(key, createdAt) })
+    if (witnesses.length > 0) {
+      witnessing = await Witnessing.open(
+        {
+          witnesses,
+          quorum: config.witnessQuorum ?? witnesses.length,
+          timeoutMs: config.witnessTimeoutMs,
+          logVerifier: parseVerifierKey(key.verifierKey),
+          store,
+          consistencyProof: (from, to) => reader.consistencyProof(from, to),
+          ...(options.witnessPost !== undefined ? { post: options.witnessPost } : {}),
+        },
+        sequencer.head,
+      )
+      const started = witnessing
+      sequencer.onCommit((head) => started.onCheckpoint(head))
+    }
+    const witnessed = witnessing
+    const served = witnessed === undefined ? () => sequencer.head : () => witnessed.served
+    pool = new VerifyPool(config.verifyWorkers, {
+      marker: `ledger-receipt-${randomBytes(16).toString('hex')}`,
+      logIdB64: Buffer.from(key.logId).toString('base64'),
+    })
+    const ingest = new Ingest(pool, sequencer, reader, key, admission, config.queueLimit, {
+      witnessing,
+      waitMs: config.receiptWitnessWaitMs,
+    })
+    const app = createApp({
+      key,
+      sequencer,
+      served,
+      store,
+      reader,
+      trustedRoot: buildTrustedRoot(key, createdAt),
+    })
     const server = createServer(
       { keepAliveTimeout: 5_000 },
-      createRequestHandler({ sequencer, tiles, ingest, bodyLimit: config.bodyLimit }, app),
+      createRequestHandler({ served, tiles, ingest, bodyLimit: config.bodyLimit }, app),
     )
     await listen(server, config.port, config.host)
     const port = (server.address() as AddressInfo).port
@@ -143,6 +206,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
         await closed
         clearInterval(sweep)
         clearTimeout(grace)
+        await witnessed?.close()
         await stopPool.close()
         await store.close()
       })()
@@ -154,9 +218,11 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       origin: key.origin,
       verifierKey: key.verifierKey,
       created,
+      servedCheckpoint: () => served().checkpoint,
       close,
     }
   } catch (err) {
+    await witnessing?.close()
     await pool?.close()
     await store.close()
     throw err

@@ -24,9 +24,11 @@ export interface CommittedState {
   checkpoint: Uint8Array
 }
 
-/** One new entry's index rows. */
+/** One new entry: its leaf and its index rows. */
 export interface IndexedEntry {
   index: bigint
+  /** The leaf bytes (DESIGN §4), stored once, under its index. */
+  leaf: Uint8Array
   /** Lowercase hex SHA-256 of the signer's SPKI DER. */
   keyId: string
   /** Lowercase hex SHA-256 of the DSSE payload (the dedup key, with keyId). */
@@ -43,20 +45,28 @@ export interface DedupKey {
   payloadHash: string
 }
 
-/** A hash tile or entry bundle at its current content (partial tiles grow; full ones never change). */
+/** An entry about to be sequenced, as findEntries sees it: its dedup key and the values it will index. */
+export interface EntryKeys extends DedupKey {
+  digests: readonly string[]
+  commits: readonly string[]
+}
+
+/** A hash tile at its current content (partial tiles grow; full ones never change). */
 export interface StoredTile {
   level: number
   index: bigint
   data: Uint8Array
 }
 
-/** One group commit: everything a batch of appends changes, written all or nothing. */
+/**
+ * One group commit: everything a batch of appends changes, written all or nothing. Entry bundles are not
+ * in it: the store keeps each leaf once, under its index, and bundles are assembled from the leaves.
+ */
 export interface IntegratedBatch {
   state: CommittedState
   /** Hash tiles whose content changed (partial or newly full), at their new content. */
   tiles: readonly StoredTile[]
-  /** Entry bundles whose content changed (level is 0 and meaningless). */
-  bundles: readonly StoredTile[]
+  /** The new entries, at consecutive indexes from the old size, in order. */
   entries: readonly IndexedEntry[]
 }
 
@@ -64,6 +74,11 @@ export type LookupKind = 'digest' | 'commit'
 
 /** A lookup; the caller has validated `value` and `keyIds` (lowercase hex, no separators). */
 export interface LookupQuery {
+  /**
+   * The tree the answer is about: its size, at most the committed size. Matches at or beyond it are left
+   * out, and `total` counts only those below it, so the answer agrees with that tree's checkpoint.
+   */
+  size: bigint
   kind: LookupKind
   /** `sha256:<hex>` for digests, lowercase hex for commits. */
   value: string
@@ -82,10 +97,9 @@ export interface LookupMatch {
 
 /** A lookup answered from one consistent view of the store. */
 export interface LookupResult {
-  state: CommittedState
-  /** Number of entries matching `kind` + `value` in `state`, whatever the keyIds filter. */
+  /** Number of entries below the query's `size` matching `kind` + `value`, whatever the keyIds filter. */
   total: number
-  /** Up to `limit` matches, ascending, all below `state.size`. */
+  /** Up to `limit` matches, ascending, all below the query's `size`. */
   matches: LookupMatch[]
   /** The index of the next match after `matches`, when there is one. */
   next: bigint | undefined
@@ -94,10 +108,11 @@ export interface LookupResult {
 /**
  * Durable storage for one log.
  * - `commit` resolves only once the whole batch is on disk (synced), and is atomic: after a crash the
- *   store holds either all of it or none of it. Callers run at most one commit at a time.
+ *   store holds either all of it or none of it. Callers run at most one commit at a time (the next one
+ *   starts after the previous one settled); reads may run at any time, also during a commit.
  * - Reads never see a half-committed batch. Safe for concurrent readers and the one writer.
- * - Full tiles and full entry bundles are immutable: a batch never carries a full tile twice (the
- *   sequencer asserts it).
+ * - Full tiles are immutable: a batch never carries a full tile twice (the sequencer asserts it), and a
+ *   leaf is written once, by the batch that appends it.
  */
 export interface LogStore {
   readMeta(): Promise<LogMeta | undefined>
@@ -108,13 +123,27 @@ export interface LogStore {
   commit(batch: IntegratedBatch): Promise<void>
   /** The stored content of hash tile (level, index), partial or full; undefined if none. */
   readTile(level: number, index: bigint): Promise<Uint8Array | undefined>
-  /** The stored content of entry bundle `index`, partial or full; undefined if none. */
-  readEntryBundle(index: bigint): Promise<Uint8Array | undefined>
+  /** The leaf of committed entry `index`; undefined if there is none. */
+  readLeaf(index: bigint): Promise<Uint8Array | undefined>
   /**
-   * For each (key id, payload hash), the index of the logged entry by that key over that payload, or
-   * undefined. One call per batch: the sequencer deduplicates a whole batch with one read.
+   * The leaves of committed entries `start`, `start + 1`, ... : up to `count` of them, fewer when the log
+   * ends first. One read for a whole entry bundle.
    */
-  findEntries(keys: readonly DedupKey[]): Promise<(bigint | undefined)[]>
+  readLeaves(start: bigint, count: number): Promise<Uint8Array[]>
+  /**
+   * For each entry, the index of the logged entry by the same key over the same payload, or undefined.
+   * The answer reflects every commit that settled before the call, and may or may not reflect one in
+   * progress during it (the sequencer checks the entries of such a batch itself). The store may also read
+   * ahead what committing these entries will need (the index counts), so that commit() need not.
+   */
+  findEntries(entries: readonly EntryKeys[]): Promise<(bigint | undefined)[]>
   lookup(query: LookupQuery): Promise<LookupResult>
+  /**
+   * The checkpoint last saved with writeWitnessed (one of this log's own checkpoints, with the witness
+   * cosignatures that made its quorum), or undefined.
+   */
+  readWitnessed(): Promise<Uint8Array | undefined>
+  /** Replaces the witnessed checkpoint; durable (synced) when it resolves. Callers never move it back. */
+  writeWitnessed(note: Uint8Array): Promise<void>
   close(): Promise<void>
 }

@@ -8,6 +8,7 @@ import {
   type SubtreeId,
 } from '@ledger/tlog'
 import { ByteLRU } from './lru.js'
+import { bundlePrefixLength, bundleEntryAt } from './sequencer.js'
 import type { LogStore, StoredTile } from './store.js'
 
 /**
@@ -72,9 +73,29 @@ function bundleKey(index: bigint): string {
   return `e/${index}`
 }
 
+function leafKey(index: bigint): string {
+  return `l/${index}`
+}
+
+/** Encodes leaves as an entry bundle (C2SP tlog-tiles: u16 big-endian length, then the leaf). */
+function encodeBundle(leaves: readonly Uint8Array[]): Uint8Array {
+  let length = 0
+  for (const leaf of leaves) length += 2 + leaf.length
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const leaf of leaves) {
+    out[offset] = leaf.length >> 8
+    out[offset + 1] = leaf.length & 0xff
+    out.set(leaf, offset + 2)
+    offset += 2 + leaf.length
+  }
+  return out
+}
+
 /**
- * The read side of the log's tiles: raw hash tiles and entry bundles for the static API, expanded tiles
- * for proofs, each in a memory-bounded LRU in front of the store. A GET is a memory hit or one store read.
+ * The read side of the log's tiles: raw hash tiles, entry bundles and single leaves for the static API
+ * and lookups, expanded tiles for proofs, each in a memory-bounded LRU in front of the store. A GET is a
+ * memory hit or one store read (an entry bundle is assembled from its stored leaves in one range read).
  *
  * Consistency: the store only ever holds committed content, and tiles only grow, so any version read is
  * valid for every tree size it covers; the cache never replaces a tile by a narrower version of it.
@@ -110,11 +131,33 @@ export class TileCache {
   }
 
   /**
-   * The content of entry bundle `index`, from the cache or the store. `minBytes`: a cached version shorter
-   * than that is re-read (a caller that found too few entries in it asks again with its length + 1).
+   * Entry bundle `index` holding at least `minWidth` entries, from the cache or assembled from the stored
+   * leaves; undefined if the log has fewer. It may hold more than `minWidth` (cut it with
+   * bundlePrefixLength).
    */
-  async entryBundle(index: bigint, minBytes = 1): Promise<Uint8Array | undefined> {
-    return this.read(bundleKey(index), minBytes, () => this.store.readEntryBundle(index))
+  async entryBundle(index: bigint, minWidth = 1): Promise<Uint8Array | undefined> {
+    const key = bundleKey(index)
+    const hit = this.raw.get(key)
+    if (hit !== undefined && bundlePrefixLength(hit, minWidth) !== undefined) return hit
+    const leaves = await this.store.readLeaves(index << BigInt(TILE_HEIGHT), TILE_WIDTH)
+    if (leaves.length < minWidth) return undefined
+    const data = encodeBundle(leaves)
+    this.setIfWider(key, data)
+    return data
+  }
+
+  /** The leaf of committed entry `index`, from a cached bundle, the leaf cache or the store. */
+  async leaf(index: bigint): Promise<Uint8Array | undefined> {
+    const bundle = this.raw.get(bundleKey(index >> BigInt(TILE_HEIGHT)))
+    const inBundle =
+      bundle === undefined ? undefined : bundleEntryAt(bundle, Number(index & BigInt(TILE_WIDTH - 1)))
+    if (inBundle !== undefined) return inBundle
+    const key = leafKey(index)
+    const hit = this.raw.get(key)
+    if (hit !== undefined) return hit
+    const leaf = await this.store.readLeaf(index)
+    if (leaf !== undefined) this.raw.set(key, leaf)
+    return leaf
   }
 
   // A version in the cache can be narrower than the store's for a moment: the store commits before the
@@ -132,7 +175,10 @@ export class TileCache {
     return data
   }
 
-  /** Records the content of a just-committed batch, so the next reads are memory hits. */
+  /**
+   * Records the content of a just-committed batch (its tiles, and the entry bundles it changed, which the
+   * store does not hold as such), so the next reads are memory hits.
+   */
   install(tiles: readonly StoredTile[], bundles: readonly StoredTile[]): void {
     for (const tile of tiles) this.setIfWider(tileKey(tile.level, tile.index), tile.data)
     for (const bundle of bundles) this.setIfWider(bundleKey(bundle.index), bundle.data)
@@ -164,6 +210,8 @@ export class TileCache {
    */
   readonly readSubtrees: SubtreeHashReader = async (ids: readonly SubtreeId[]) => {
     const out: Hash[] = []
+    // A proof's subtrees fall in a few tiles: look each up once (and without a promise when cached).
+    const seen = new Map<string, ExpandedTile>()
     for (const id of ids) {
       const tileLevel = Math.floor(id.level / TILE_HEIGHT)
       const k = id.level % TILE_HEIGHT
@@ -171,7 +219,17 @@ export class TileCache {
       const first = id.index << BigInt(k)
       const tileIndex = first >> BigInt(TILE_HEIGHT)
       const entry = Number(first & BigInt(TILE_WIDTH - 1))
-      const tile = await this.expandedTile(tileLevel, tileIndex, entry + (1 << k))
+      const minWidth = entry + (1 << k)
+      const key = tileKey(tileLevel, tileIndex)
+      let tile = seen.get(key)
+      if (tile === undefined || tile.width < minWidth) {
+        const cached = this.expanded.get(key)
+        tile =
+          cached !== undefined && cached.width >= minWidth
+            ? cached
+            : await this.expandedTile(tileLevel, tileIndex, minWidth)
+        if (tile !== undefined) seen.set(key, tile)
+      }
       const hash = tile?.node(k, entry >> k)
       if (hash === undefined)
         throw new Error(`tile ${tileLevel}/${tileIndex} cannot give subtree ${id.level}/${id.index}`)

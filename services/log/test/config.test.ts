@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { describe, expect, test } from 'vitest'
+import { generateCosignerKey } from '@ledger/tlog'
 import { DEFAULT_ORIGIN, defaultConfig, helpText, parseConfig } from '../src/config.js'
 
 function run(args: string[], env: Record<string, string> = {}) {
@@ -18,6 +19,11 @@ describe('parseConfig', () => {
     expect(config.origin).toBeUndefined()
     expect(config.allowlistFile).toBeUndefined()
     expect(config.verifyWorkers).toBeGreaterThanOrEqual(1)
+    expect(config.batchWaitMs).toBe(0)
+    expect(config.witnesses).toEqual([])
+    expect(config.witnessQuorum).toBeUndefined()
+    expect(config.witnessTimeoutMs).toBe(2000)
+    expect(config.receiptWitnessWaitMs).toBe(0)
     expect(DEFAULT_ORIGIN).toBe('localhost/ledger')
   })
 
@@ -80,9 +86,91 @@ describe('parseConfig', () => {
       'verify-workers',
       'allowlist',
       'cache-mb',
+      'witness',
+      'witness-url',
+      'witness-key-file',
+      'witness-quorum',
+      'witness-timeout-ms',
+      'receipt-witness-wait-ms',
     ]) {
       expect(text).toContain(`--${flag} `)
     }
     expect(text).toContain('$LEDGER_DATA')
+    expect(text).toContain('$LEDGER_WITNESSES')
+  })
+
+  test('--witness URL=VERIFIERKEY, repeatable; $LEDGER_WITNESSES space-separated; quorum and timeouts', () => {
+    const w1 = generateCosignerKey('w1.example/w').verifierKey
+    const w2 = generateCosignerKey('w2.example/w').verifierKey
+    const config = run(
+      [
+        '--witness',
+        `https://w1.example/prefix=${w1}`,
+        '--witness',
+        `http://127.0.0.1:9000=${w2}`,
+        '--witness-quorum',
+        '1',
+        '--witness-timeout-ms',
+        '500',
+        '--receipt-witness-wait-ms',
+        '250',
+      ],
+      { LEDGER_WITNESSES: `https://ignored.example=${w1}` },
+    )
+    expect(config.witnesses).toEqual([
+      { url: 'https://w1.example/prefix', verifierKey: w1 },
+      { url: 'http://127.0.0.1:9000', verifierKey: w2 },
+    ])
+    expect(config.witnessQuorum).toBe(1)
+    expect(config.witnessTimeoutMs).toBe(500)
+    expect(config.receiptWitnessWaitMs).toBe(250)
+    const fromEnv = run([], {
+      LEDGER_WITNESSES: ` https://a.example=${w1}  https://b.example=${w2}\n`,
+      LEDGER_WITNESS_QUORUM: '2',
+    })
+    expect(fromEnv.witnesses.map((w) => w.url)).toEqual(['https://a.example', 'https://b.example'])
+    expect(fromEnv.witnessQuorum).toBe(2)
+
+    const refused = (args: string[], env: Record<string, string> = {}) =>
+      expect(() => parseConfig(args, env), args.join(' ')).toThrow(
+        expect.objectContaining({ code: 'INVALID_CONFIG' }),
+      )
+    refused(['--witness', w1])
+    refused(['--witness', `=${w1}`])
+    refused(['--witness', `not a url=${w1}`])
+    refused(['--witness', `ftp://w.example=${w1}`])
+    refused(['--witness', 'https://w.example=not+a+key'])
+    // A log note key (type 0x01) is not a cosignature key (type 0x04).
+    refused(['--witness', `https://w.example=${'w.example+00000000+AQ=='}`])
+    refused(['--witness', `https://a.example=${w1}`, '--witness', `https://b.example=${w1}`])
+    refused(['--witness', `https://a.example=${w1}`, '--witness-quorum', '2'])
+    refused(['--witness-quorum', '1'])
+    refused(['--witness-quorum', '0', '--witness', `https://a.example=${w1}`])
+    refused(['--witness-timeout-ms', '0'])
+    refused([], { LEDGER_WITNESSES: 'https://a.example' })
+  })
+
+  test('--witness-url with --witness-key-file (the key is read at start), as docker-compose.yml gives them', () => {
+    const config = run([], { LEDGER_WITNESS_URL: 'http://witness:8081', LEDGER_WITNESS_KEY_FILE: 'w.vkey' })
+    expect(config.witnessUrl).toBe('http://witness:8081')
+    expect(config.witnessKeyFile).toBe(resolve('w.vkey'))
+    // It counts towards the quorum.
+    const w1 = generateCosignerKey('w1.example/w').verifierKey
+    expect(
+      run(['--witness', `https://a.example=${w1}`, '--witness-quorum', '2'], {
+        LEDGER_WITNESS_URL: 'http://witness:8081',
+        LEDGER_WITNESS_KEY_FILE: 'w.vkey',
+      }).witnessQuorum,
+    ).toBe(2)
+    for (const args of [
+      ['--witness-url', 'http://witness:8081'],
+      ['--witness-key-file', 'w.vkey'],
+      ['--witness-url', 'witness:8081', '--witness-key-file', 'w.vkey'],
+      ['--witness-url', 'http://witness:8081', '--witness-key-file', 'w.vkey', '--witness-quorum', '2'],
+    ]) {
+      expect(() => parseConfig(args, {}), args.join(' ')).toThrow(
+        expect.objectContaining({ code: 'INVALID_CONFIG' }),
+      )
+    }
   })
 })

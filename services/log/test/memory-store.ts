@@ -1,10 +1,10 @@
-// An in-memory LogStore that enforces the storage contract: it fails the test when a full tile or
-// bundle is written again, when a partial one is replaced by content that does not extend it, or when a
-// batch does not grow the tree.
+// An in-memory LogStore that enforces the storage contract: it fails the test when a full tile is written
+// again, when a partial one is replaced by content that does not extend it, when a leaf is written twice or
+// out of order, when two commits overlap, or when a batch does not grow the tree.
 import { bytesEqual } from '@ledger/tlog'
 import type {
   CommittedState,
-  DedupKey,
+  EntryKeys,
   IntegratedBatch,
   LogMeta,
   LogStore,
@@ -15,24 +15,16 @@ import type {
 
 const FULL_TILE_BYTES = 256 * 32
 
-function countEntries(bundle: Uint8Array): number {
-  let offset = 0
-  let count = 0
-  while (offset < bundle.length) {
-    offset += 2 + ((bundle[offset]! << 8) | bundle[offset + 1]!)
-    count++
-  }
-  return count
-}
-
 export class MemoryStore implements LogStore {
   meta: LogMeta | undefined
   state: CommittedState | undefined
   readonly tiles = new Map<string, Uint8Array>()
-  readonly bundles = new Map<string, Uint8Array>()
+  readonly leaves: Uint8Array[] = []
   readonly dedup = new Map<string, bigint>()
   readonly rows: { kind: 'digest' | 'commit'; value: string; match: LookupMatch }[] = []
+  witnessed: Uint8Array | undefined
   commits = 0
+  private committing = false
 
   async readMeta(): Promise<LogMeta | undefined> {
     return this.meta
@@ -47,16 +39,34 @@ export class MemoryStore implements LogStore {
   }
 
   async commit(batch: IntegratedBatch): Promise<void> {
+    if (this.committing) throw new Error('contract: two commits at once')
+    this.committing = true
+    try {
+      // A commit takes a moment, as a real one does: reads may run meanwhile.
+      await new Promise((resolve) => setImmediate(resolve))
+      this.apply(batch)
+    } finally {
+      this.committing = false
+    }
+  }
+
+  private apply(batch: IntegratedBatch): void {
     if (this.state !== undefined && batch.state.size <= this.state.size && batch.entries.length > 0) {
       throw new Error(`contract: batch does not grow the tree (${this.state.size} -> ${batch.state.size})`)
+    }
+    batch.entries.forEach((entry, i) => {
+      if (entry.index !== BigInt(this.leaves.length + i)) {
+        throw new Error(`contract: leaf ${entry.index} written out of order or twice`)
+      }
+    })
+    if (BigInt(this.leaves.length + batch.entries.length) !== batch.state.size) {
+      throw new Error('contract: the state size is not the number of leaves')
     }
     for (const tile of batch.tiles) {
       this.grow(this.tiles, `${tile.level}/${tile.index}`, tile.data, (old) => old.length === FULL_TILE_BYTES)
     }
-    for (const bundle of batch.bundles) {
-      this.grow(this.bundles, `${bundle.index}`, bundle.data, (old) => countEntries(old) === 256)
-    }
     for (const entry of batch.entries) {
+      this.leaves.push(entry.leaf.slice())
       this.dedup.set(`${entry.keyId}/${entry.payloadHash}`, entry.index)
       for (const value of new Set(entry.digests)) {
         this.rows.push({ kind: 'digest', value, match: { index: entry.index, keyId: entry.keyId } })
@@ -89,26 +99,35 @@ export class MemoryStore implements LogStore {
     return this.tiles.get(`${level}/${index}`)
   }
 
-  async readEntryBundle(index: bigint): Promise<Uint8Array | undefined> {
-    return this.bundles.get(`${index}`)
+  async readLeaf(index: bigint): Promise<Uint8Array | undefined> {
+    return this.leaves[Number(index)]
   }
 
-  async findEntries(keys: readonly DedupKey[]): Promise<(bigint | undefined)[]> {
-    return keys.map((key) => this.dedup.get(`${key.keyId}/${key.payloadHash}`))
+  async readLeaves(start: bigint, count: number): Promise<Uint8Array[]> {
+    return this.leaves.slice(Number(start), Number(start) + count)
+  }
+
+  async findEntries(entries: readonly EntryKeys[]): Promise<(bigint | undefined)[]> {
+    return entries.map((key) => this.dedup.get(`${key.keyId}/${key.payloadHash}`))
   }
 
   async lookup(query: LookupQuery): Promise<LookupResult> {
-    const rows = this.rows.filter((row) => row.kind === query.kind && row.value === query.value)
+    const rows = this.rows.filter(
+      (row) => row.kind === query.kind && row.value === query.value && row.match.index < query.size,
+    )
     const wanted = new Set(query.keyIds ?? [])
     const matches = rows
       .map((row) => row.match)
       .filter((m) => m.index >= query.from && (wanted.size === 0 || wanted.has(m.keyId)))
-    return {
-      state: this.state!,
-      total: rows.length,
-      matches: matches.slice(0, query.limit),
-      next: matches[query.limit]?.index,
-    }
+    return { total: rows.length, matches: matches.slice(0, query.limit), next: matches[query.limit]?.index }
+  }
+
+  async readWitnessed(): Promise<Uint8Array | undefined> {
+    return this.witnessed
+  }
+
+  async writeWitnessed(note: Uint8Array): Promise<void> {
+    this.witnessed = note.slice()
   }
 
   async close(): Promise<void> {}

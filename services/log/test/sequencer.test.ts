@@ -21,6 +21,7 @@ import { describe, expect, test } from 'vitest'
 import { LogReader } from '../src/log-reader.js'
 import { Sequencer, bundleEntryAt, bundlePrefixLength, countBundleEntries } from '../src/sequencer.js'
 import { ExpandedTile, TileCache } from '../src/tile-cache.js'
+import type { EntryKeys, IntegratedBatch } from '../src/store.js'
 import { MemoryStore } from './memory-store.js'
 
 const ORIGIN = 'sequencer.test/log'
@@ -49,11 +50,20 @@ async function open(store: MemoryStore, batchSize = 1000, batchWaitMs = 0) {
   return { sequencer, reader: new LogReader(tiles) }
 }
 
-/** Checks every stored tile and bundle of a tree of `size` against hashes recomputed from the leaves. */
-function checkStoredTree(store: MemoryStore, size: number, leafHashes: readonly Hash[]): void {
+/**
+ * Checks every stored tile and leaf of a tree of `size` against hashes recomputed from the leaves, and
+ * every entry bundle as a fresh cache assembles it from the store.
+ */
+async function checkStoredTree(store: MemoryStore, size: number, leafHashes: readonly Hash[]): Promise<void> {
+  expect(store.leaves.length).toBe(size)
+  store.leaves.forEach((l, i) => expect(bytesEqual(l, leaf(i))).toBe(true))
+  const fresh = new TileCache(store, 1 << 20)
   for (const bundle of entryBundlesForSize(BigInt(size))) {
-    const stored = store.bundles.get(`${bundle.index}`)!
-    const leaves = decodeEntryBundle(stored, bundle.width)
+    const assembled = (await fresh.entryBundle(bundle.index, bundle.width))!
+    const leaves = decodeEntryBundle(
+      assembled.subarray(0, bundlePrefixLength(assembled, bundle.width)),
+      bundle.width,
+    )
     leaves.forEach((l, i) => expect(bytesEqual(l, leaf(Number(bundle.index) * 256 + i))).toBe(true))
   }
   for (const tile of tilesForSize(BigInt(size))) {
@@ -68,7 +78,6 @@ function checkStoredTree(store: MemoryStore, size: number, leafHashes: readonly 
   }
   // Nothing beyond the tree.
   expect(store.tiles.size).toBe(tilesForSize(BigInt(size)).length)
-  expect(store.bundles.size).toBe(entryBundlesForSize(BigInt(size)).length)
 }
 
 describe('Sequencer', () => {
@@ -107,7 +116,7 @@ describe('Sequencer', () => {
       ;({ sequencer, reader } = await open(store, 1 + (size % 700)))
       expect(sequencer.head.size).toBe(BigInt(size))
     }
-    checkStoredTree(store, 66_000, leafHashes)
+    await checkStoredTree(store, 66_000, leafHashes)
     expect(store.tiles.get('2/0')!.length).toBe(32)
 
     for (const [index, size] of [
@@ -144,15 +153,53 @@ describe('Sequencer', () => {
     await Promise.all(Array.from({ length: 250 }, (_, i) => sequencer.append(entry(i))))
     // 250 entries, at most 100 per batch: three commits, not 250.
     expect(store.commits - before).toBe(3)
-    // With no wait, the first entry goes alone and the others gather behind its commit.
-    const store2 = new MemoryStore()
-    const eager = await open(store2, 100, 0)
-    const start = store2.commits
-    await Promise.all(Array.from({ length: 250 }, (_, i) => eager.sequencer.append(entry(i))))
-    expect(store2.commits - start).toBe(4)
-    await sequencer.drain()
+
+    // With no wait, the first entry goes alone; those appended while it commits gather behind it.
+    const gated = new GatedStore()
+    const eager = await open(gated, 100, 0)
+    const start = gated.commits
+    gated.hold()
+    const first = eager.sequencer.append(entry(0))
+    await gated.waitForCommit()
+    const rest = Array.from({ length: 249 }, (_, i) => eager.sequencer.append(entry(i + 1)))
+    // Give the 249 time to be read and queued: they wait for the held commit, not for each other.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(gated.commits - start).toBe(0)
+    gated.release()
+    await Promise.all([first, ...rest])
+    // 1, then 100, 100 and 49: four commits for 250 entries.
+    expect(gated.commits - start).toBe(4)
+    expect(gated.sizes.slice(-4)).toEqual([1n, 101n, 201n, 250n])
   })
 })
+
+/** A MemoryStore whose commits can be held at a gate, to see what gathers behind a commit in flight. */
+class GatedStore extends MemoryStore {
+  readonly sizes: bigint[] = []
+  private gate: Promise<void> | undefined
+  private open: (() => void) | undefined
+  private arrived: (() => void) | undefined
+
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve))
+  }
+
+  release(): void {
+    this.open?.()
+    this.gate = undefined
+  }
+
+  waitForCommit(): Promise<void> {
+    return new Promise((resolve) => (this.arrived = resolve))
+  }
+
+  override async commit(batch: IntegratedBatch): Promise<void> {
+    this.arrived?.()
+    await this.gate
+    await super.commit(batch)
+    this.sizes.push(batch.state.size)
+  }
+}
 
 describe('Sequencer dedup (one entry per key id and payload hash)', () => {
   test('against the log, within a batch, and after a restart', async () => {
@@ -186,6 +233,60 @@ describe('Sequencer dedup (one entry per key id and payload hash)', () => {
     })
   })
 })
+
+describe('Sequencer dedup against batches that commit while an entry is being read', () => {
+  test('a read that ran during the commit of the same entry: the logged entry, from memory', async () => {
+    const gated = new GatedStore()
+    const { sequencer } = await open(gated, 100, 0)
+    gated.hold()
+    const first = sequencer.append(entry(5))
+    await gated.waitForCommit()
+    // Read while the first commits: the store does not show it yet.
+    const again = sequencer.append({ ...entry(5), leaf: leaf(555) })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    gated.release()
+    expect(await first).toMatchObject({ index: 0n, existing: false })
+    expect(await again).toMatchObject({ index: 0n, existing: true })
+    expect(gated.leaves).toHaveLength(1)
+  })
+
+  test('a read older than the batches remembered is done again', async () => {
+    const slow = new SlowReadStore()
+    const { sequencer } = await open(slow, 1, 0)
+    // This entry's read is held while 70 batches commit, one of them the same entry.
+    slow.holdNextRead()
+    const held = sequencer.append({ ...entry(7), leaf: leaf(777) })
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(await sequencer.append(entry(7))).toMatchObject({ index: 0n, existing: false })
+    for (let i = 0; i < 70; i++) await sequencer.append(entry(100 + i))
+    slow.releaseRead()
+    expect(await held).toMatchObject({ index: 0n, existing: true })
+    expect(slow.leaves).toHaveLength(71)
+  })
+})
+
+/** A MemoryStore whose next dedup read can be held (it then answers from the state at its start). */
+class SlowReadStore extends MemoryStore {
+  private holding = false
+  private release: (() => void) | undefined
+
+  holdNextRead(): void {
+    this.holding = true
+  }
+
+  releaseRead(): void {
+    this.release?.()
+  }
+
+  override async findEntries(entries: readonly EntryKeys[]): Promise<(bigint | undefined)[]> {
+    const answer = await super.findEntries(entries)
+    if (this.holding) {
+      this.holding = false
+      await new Promise<void>((resolve) => (this.release = resolve))
+    }
+    return answer
+  }
+}
 
 describe('entry bundle helpers', () => {
   test('count, prefix and entry lookup agree with @ledger/tlog decoding', () => {
