@@ -49,13 +49,24 @@ export class CheckpointTracker {
   /**
    * Verifies a signed checkpoint (untrusted) and makes it the latest trusted one when it is at least as
    * new. Checks: the log's signature, the origin, the witness quorum; then against the stored checkpoint:
-   * a smaller tree is a rollback, the same size with another root a fork, a larger tree must come with a
-   * consistency proof that verifies (else a fork). Only then is the state advanced (durably).
+   * a smaller tree is a rollback unless the log proves the stored tree extends it (then it is an older,
+   * consistent view, returned and not stored), the same size with another root a fork, a larger tree must
+   * come with a consistency proof that verifies (else a fork). Only then is the state advanced (durably).
    * Throws ClientError LOG_MISBEHAVING (kind bad-signature, rollback, fork, malformed) with both signed
    * checkpoints as evidence, STATE_IO, or what fetching the proof throws (NETWORK, NOT_FOUND...).
    */
   async accept(note: string): Promise<VerifiedCheckpoint> {
-    return this.serialize(() => this.acceptLocked(note))
+    return this.serialize(() => this.acceptLocked(note, { witnessed: true, store: true }))
+  }
+
+  /**
+   * Checks a checkpoint signed by the log but not (yet) by the witnesses, as a receipt carries it: the
+   * log's signature and the consistency with the stored checkpoint, exactly as `accept`, but no witness
+   * quorum, and the state is not advanced (only witnessed checkpoints move it, when the policy names
+   * witnesses). Throws as `accept`.
+   */
+  async check(note: string): Promise<VerifiedCheckpoint> {
+    return this.serialize(() => this.acceptLocked(note, { witnessed: false, store: false }))
   }
 
   private serialize<T>(task: () => Promise<T>): Promise<T> {
@@ -87,10 +98,14 @@ export class CheckpointTracker {
     return this.latest
   }
 
-  private async acceptLocked(note: string): Promise<VerifiedCheckpoint> {
+  private async acceptLocked(
+    note: string,
+    mode: { witnessed: boolean; store: boolean },
+  ): Promise<VerifiedCheckpoint> {
+    const witnesses = mode.witnessed ? this.witnesses : { keys: [], verifiers: [], quorum: 0 }
     let checkpoint: Checkpoint
     try {
-      checkpoint = openTrustedCheckpoint(note, this.log, this.witnesses)
+      checkpoint = openTrustedCheckpoint(note, this.log, witnesses)
     } catch (cause) {
       throw misbehaving(
         'bad-signature',
@@ -113,11 +128,15 @@ export class CheckpointTracker {
     this.loaded = false
     const old = await this.load()
     if (old === undefined) {
-      await this.save(received)
+      if (mode.store) await this.save(received)
       return received
     }
     const evidence = { trusted: old.note, received: note }
     if (checkpoint.size < old.checkpoint.size) {
+      // An older checkpoint is honest only while the log can still prove that the tree it signed later
+      // extends it: a log serving its newest witnessed checkpoint, behind its newest signed one, can; a log
+      // restored from an old copy cannot (it no longer has the larger tree). The state stays as it is.
+      if (await this.extendsOlder(checkpoint, old.checkpoint)) return received
       throw misbehaving(
         'rollback',
         `log ${this.log.origin} rolled back: it now shows a tree of ${checkpoint.size} entries after it had signed one of ${old.checkpoint.size}`,
@@ -147,8 +166,27 @@ export class CheckpointTracker {
         cause,
       )
     }
-    await this.save(received)
+    if (mode.store) await this.save(received)
     return received
+  }
+
+  /** True when the log proves that `newer` (its tree of more entries) extends `older`. */
+  private async extendsOlder(older: Checkpoint, newer: Checkpoint): Promise<boolean> {
+    if (older.size === 0n) return false
+    let proof: Hash[]
+    try {
+      proof = await this.fetchConsistency(older.size, newer.size)
+    } catch (err) {
+      // The log refusing the proof (it has no such tree) is the rollback; a network failure is not an answer.
+      if (err instanceof ClientError && err.code !== 'NETWORK') return false
+      throw err
+    }
+    try {
+      verifyConsistency(older.size, newer.size, proof, older.root, newer.root)
+      return true
+    } catch {
+      return false
+    }
   }
 
   private async save(checkpoint: VerifiedCheckpoint): Promise<void> {

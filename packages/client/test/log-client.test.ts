@@ -85,13 +85,27 @@ describe('checkpoints', () => {
   it('catches a rollback across clients sharing a state store, with both signed checkpoints', async () => {
     const state = new MemoryStateStore()
     await clientOf(log, state).checkpoint()
-    log.servedSize = 3
-    const err = await failure(clientOf(log, state).checkpoint())
+    // The same log restored from a copy of 3 entries: it can no longer prove that the tree of 5 it signed
+    // extends what it shows now.
+    const restored = new FakeLog(log.origin, log.signerKey)
+    for (const entry of log.entries.slice(0, 3)) restored.appendLeaf(entry.leaf)
+    const err = await failure(clientOf(restored, state).checkpoint())
     expect(err.code).toBe('LOG_MISBEHAVING')
     expect(err.evidence?.kind).toBe('rollback')
     const [trusted, received] = expectSignedEvidence(err, log)
     expect([trusted.size, received.size]).toEqual([5n, 3n])
+    expect(restored.requests).toContain('/api/v1/proof/consistency?from=3&to=5')
     // The state is not moved back.
+    expect(parseCheckpoint(parseSignedNote((await state.load(log.origin))!.checkpoint).text).size).toBe(5n)
+  })
+
+  it('accepts an older checkpoint the log proves the newer one extends (a witnessed view), state unmoved', async () => {
+    const state = new MemoryStateStore()
+    await clientOf(log, state).checkpoint()
+    log.servedSize = 3
+    const older = await clientOf(log, state).checkpoint()
+    expect(older.checkpoint.size).toBe(3n)
+    expect(log.requests).toContain('/api/v1/proof/consistency?from=3&to=5')
     expect(parseCheckpoint(parseSignedNote((await state.load(log.origin))!.checkpoint).text).size).toBe(5n)
   })
 
