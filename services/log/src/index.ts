@@ -15,7 +15,6 @@ export { LogServerError, STATUS_BY_CODE, RETRY_AFTER_SECONDS } from './errors.js
 export type { ErrorBody, LogServerErrorCode } from './errors.js'
 export { LOG_KEY_FILE, logKeyFromSignerKey } from './log-key.js'
 export type { LogKey } from './log-key.js'
-export { buildTrustedRoot, TRUSTED_ROOT_MEDIA_TYPE } from './trusted-root.js'
 export { LevelStore } from './level-store.js'
 export { Sequencer } from './sequencer.js'
 export type { LogEntryInput, Sequenced, SequencerOptions, TreeHead } from './sequencer.js'

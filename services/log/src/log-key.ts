@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import {
@@ -10,6 +9,7 @@ import {
   verifierKeyOf,
   type NoteSigner,
 } from '@ledger/tlog'
+import { logKeyIds } from '@ledger/attestation'
 import { LogServerError } from './errors.js'
 
 /** File name of the log's note signer key inside the data directory. */
@@ -35,21 +35,16 @@ export interface LogKey {
 /** Derives every identifier of a log key from its C2SP signer key string. Throws TlogError MALFORMED_KEY. */
 export function logKeyFromSignerKey(signerKey: string): LogKey {
   const parts = decodeEd25519SignerKey(signerKey, SIGNATURE_TYPE_ED25519)
-  const spkiDer = new Uint8Array(parts.publicKeyObject.export({ format: 'der', type: 'spki' }))
+  const verifierKey = verifierKeyOf(signerKey)
+  const { spkiDer, logId, checkpointKeyId } = logKeyIds(verifierKey)
   return {
     origin: parts.name,
     signer: parseSignerKey(signerKey),
-    verifierKey: verifierKeyOf(signerKey),
+    verifierKey,
     publicKey: parts.publicKey,
     spkiDer,
-    logId: new Uint8Array(createHash('sha256').update(spkiDer).digest()),
-    checkpointKeyId: new Uint8Array(
-      createHash('sha256')
-        .update(Buffer.from(parts.name, 'utf8'))
-        .update(Uint8Array.of(0x0a, SIGNATURE_TYPE_ED25519))
-        .update(parts.publicKey)
-        .digest(),
-    ),
+    logId,
+    checkpointKeyId,
   }
 }
 

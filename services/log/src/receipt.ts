@@ -1,7 +1,10 @@
 import { bundleFromLogEntry } from '@ledger/attestation'
 import type { Hash } from '@ledger/tlog'
 import type { TreeHead } from './sequencer.js'
-import { ENTRY_KIND, ENTRY_VERSION } from './trusted-root.js'
+
+/** The kind and version of our log entries, as Rekor v2 names them (DESIGN §4). */
+const ENTRY_KIND = 'dsse'
+const ENTRY_VERSION = '0.0.2'
 
 /*
  * A receipt is the submitted Sigstore bundle with `verificationMaterial.tlogEntries[0]` filled: a Sigstore

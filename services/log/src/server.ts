@@ -1,3 +1,4 @@
+import { buildLogTrustedRoot } from '@ledger/attestation'
 import { randomBytes } from 'node:crypto'
 import { parseVerifierKey } from '@ledger/tlog'
 import { mkdir, readFile } from 'node:fs/promises'
@@ -15,7 +16,6 @@ import { LogReader } from './log-reader.js'
 import { Sequencer } from './sequencer.js'
 import type { LogStore } from './store.js'
 import { TileCache } from './tile-cache.js'
-import { buildTrustedRoot } from './trusted-root.js'
 import { VerifyPool } from './verify-pool.js'
 import { Witnessing, type WitnessEndpoint, type WitnessPost } from './witnessing.js'
 
@@ -180,7 +180,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       served,
       store,
       reader,
-      trustedRoot: buildTrustedRoot(key, createdAt),
+      trustedRoot: buildLogTrustedRoot(key.verifierKey, createdAt),
     })
     const server = createServer(
       { keepAliveTimeout: 5_000 },
