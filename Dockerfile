@@ -23,6 +23,7 @@ WORKDIR /app
 # The manifests first, so the dependency layer is cached until the lock file changes.
 COPY --chown=node:node package.json package-lock.json ./
 COPY --chown=node:node schemas/package.json schemas/
+COPY --chown=node:node packages/durable-file/package.json packages/durable-file/
 COPY --chown=node:node packages/tlog/package.json packages/tlog/
 COPY --chown=node:node packages/attestation/package.json packages/attestation/
 COPY --chown=node:node packages/client/package.json packages/client/

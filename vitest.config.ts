@@ -8,6 +8,7 @@ const src = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 export default defineConfig({
   resolve: {
     alias: {
+      '@ledger/durable-file': src('./packages/durable-file/src/index.ts'),
       '@ledger/tlog': src('./packages/tlog/src/index.ts'),
       '@ledger/attestation': src('./packages/attestation/src/index.ts'),
       '@ledger/client': src('./packages/client/src/index.ts'),

@@ -1,9 +1,10 @@
 // Where the client remembers the last checkpoint it verified for each log, so that the next one can be
 // checked against it (consistency) and a fork or a rollback is caught even across runs.
-import { randomBytes, createHash } from 'node:crypto'
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { writeFileDurably } from '@ledger/durable-file'
 import { ClientError } from './errors.js'
 
 /** What the client remembers about one log (one origin). */
@@ -89,30 +90,10 @@ export class FileStateStore implements StateStore {
 
   async save(state: StoredCheckpoint): Promise<void> {
     const file = this.path(state.origin)
-    const temp = join(
-      this.dir,
-      `.${stateFileName(state.origin)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
-    )
     const text = `${JSON.stringify({ origin: state.origin, verifierKey: state.verifierKey, checkpoint: state.checkpoint }, null, 2)}\n`
     try {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 })
-      const handle = await open(temp, 'wx', 0o600)
-      try {
-        await handle.writeFile(text, 'utf8')
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-      await rename(temp, file)
-      // The rename is durable only once the directory entry is synced.
-      const dirHandle = await open(this.dir, 'r')
-      try {
-        await dirHandle.sync()
-      } finally {
-        await dirHandle.close()
-      }
+      await writeFileDurably(file, text, 0o600, { dirMode: 0o700 })
     } catch (err) {
-      await unlink(temp).catch(() => undefined)
       throw new ClientError('STATE_IO', `cannot write ${file}: ${(err as Error).message}`, { cause: err })
     }
   }

@@ -1,5 +1,5 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import {
   SIGNATURE_TYPE_ED25519,
   decodeEd25519SignerKey,
@@ -10,6 +10,7 @@ import {
   type NoteSigner,
 } from '@ledger/tlog'
 import { logKeyIds } from '@ledger/attestation'
+import { writeFileDurably } from '@ledger/durable-file'
 import { LogServerError } from './errors.js'
 
 /** File name of the log's note signer key inside the data directory. */
@@ -99,25 +100,4 @@ export async function loadOrCreateLogKey(
   const { signerKey } = generateNoteKey(origin ?? defaultOrigin)
   await writeFileDurably(path, signerKey + '\n', 0o600)
   return { key: logKeyFromSignerKey(signerKey), created: true }
-}
-
-async function writeFileDurably(path: string, text: string, mode: number): Promise<void> {
-  await mkdir(dirname(path), { recursive: true })
-  const temp = `${path}.tmp-${process.pid}`
-  // A leftover from a crash would keep its old mode: start from nothing.
-  await rm(temp, { force: true })
-  const file = await open(temp, 'wx', mode)
-  try {
-    await file.writeFile(text)
-    await file.sync()
-  } finally {
-    await file.close()
-  }
-  await rename(temp, path)
-  const dir = await open(dirname(path), 'r')
-  try {
-    await dir.sync()
-  } finally {
-    await dir.close()
-  }
 }

@@ -9,7 +9,7 @@ import {
   type CosignatureSigner,
 } from '@ledger/tlog'
 import { WitnessError } from './errors.js'
-import { writeFileDurably } from './files.js'
+import { writeFileDurably } from '@ledger/durable-file'
 
 /** File name of the witness's signer key inside the data directory. */
 export const WITNESS_KEY_FILE = 'witness.key'

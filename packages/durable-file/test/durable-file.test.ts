@@ -1,0 +1,41 @@
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { writeFileDurably } from '../src/index.js'
+
+let dir: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'durable-file-'))
+})
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('writeFileDurably', () => {
+  it('writes the text with the mode asked, creating the directory, and leaves no temporary file', async () => {
+    const path = join(dir, 'keys', 'log.key')
+    await writeFileDurably(path, 'secret\n', 0o600, { dirMode: 0o700 })
+    expect(await readFile(path, 'utf8')).toBe('secret\n')
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+    expect((await stat(join(dir, 'keys'))).mode & 0o777).toBe(0o700)
+    expect(await readdir(join(dir, 'keys'))).toEqual(['log.key'])
+  })
+
+  it('replaces an existing file whole, and concurrent writers leave one of their texts', async () => {
+    const path = join(dir, 'state.json')
+    await writeFile(path, 'old')
+    await Promise.all(['a', 'b', 'c', 'd'].map((t) => writeFileDurably(path, t.repeat(1000), 0o600)))
+    expect(['a', 'b', 'c', 'd'].map((t) => t.repeat(1000))).toContain(await readFile(path, 'utf8'))
+    expect(await readdir(dir)).toEqual(['state.json'])
+  })
+
+  it('rethrows a failure and removes its temporary file', async () => {
+    // The target is a directory: the rename fails after the temporary file was written.
+    const path = join(dir, 'taken')
+    await writeFile(join(dir, 'other'), '')
+    await import('node:fs/promises').then((fs) => fs.mkdir(path))
+    await expect(writeFileDurably(path, 'x', 0o600)).rejects.toThrow()
+    expect((await readdir(dir)).sort()).toEqual(['other', 'taken'])
+  })
+})
