@@ -59,23 +59,14 @@ export function encodeLogEntry(entry: LogEntryInput): Uint8Array {
   if (entry.payload.byteLength === 0 || entry.signature.byteLength === 0 || entry.spkiDer.byteLength === 0) {
     throw new AttestationError('LEAF_MALFORMED', 'payload, signature and key must be non-empty')
   }
-  const body = {
-    apiVersion: '0.0.2',
-    kind: 'dsse',
-    spec: {
-      dsseV002: {
-        payloadHash: { algorithm: 'SHA2_256', digest: encodeBase64(sha256(entry.payload)) },
-        signatures: [
-          {
-            content: encodeBase64(entry.signature),
-            verifier: { publicKey: { rawBytes: encodeBase64(entry.spkiDer) }, keyDetails: entry.keyDetails },
-          },
-        ],
-      },
-    },
-    payload: encodeBase64(entry.payload),
-  }
-  const leaf = encodeUTF8(canonicalJSON(body))
+  // RFC 8785 by construction: members in code-unit order, and every value is a constant, an accepted
+  // keyDetails or base64 text, none of which JSON escapes. A test holds this to canonicalJSON.
+  const text =
+    `{"apiVersion":"0.0.2","kind":"dsse","payload":"${encodeBase64(entry.payload)}",` +
+    `"spec":{"dsseV002":{"payloadHash":{"algorithm":"SHA2_256","digest":"${encodeBase64(sha256(entry.payload))}"},` +
+    `"signatures":[{"content":"${encodeBase64(entry.signature)}","verifier":{"keyDetails":"${entry.keyDetails}",` +
+    `"publicKey":{"rawBytes":"${encodeBase64(entry.spkiDer)}"}}}]}}}`
+  const leaf = encodeUTF8(text)
   if (leaf.byteLength > MAX_LEAF_SIZE) {
     throw new AttestationError('LEAF_TOO_LARGE', `leaf is ${leaf.byteLength} bytes, over ${MAX_LEAF_SIZE}`)
   }

@@ -292,6 +292,37 @@ describe('verifyLogEntry', () => {
   })
 })
 
+describe('encodeLogEntry writes RFC 8785 canonical JSON (checked against canonicalize)', () => {
+  it.each(['PKIX_ECDSA_P256_SHA_256', 'PKIX_ED25519'] as const)('%s, parts of many sizes', (keyDetails) => {
+    for (const size of [1, 2, 3, 31, 32, 33, 64, 71, 72, 91, 1000, 4097]) {
+      const payload = Buffer.alloc(size, size % 251)
+      const signature = Buffer.alloc((size % 80) + 1, 0xfe)
+      const spkiDer = Buffer.alloc((size % 97) + 1, 0x2b)
+      const body = {
+        payload: payload.toString('base64'),
+        spec: {
+          dsseV002: {
+            signatures: [
+              {
+                verifier: { publicKey: { rawBytes: spkiDer.toString('base64') }, keyDetails },
+                content: signature.toString('base64'),
+              },
+            ],
+            payloadHash: {
+              digest: Buffer.from(sha256Hex(payload), 'hex').toString('base64'),
+              algorithm: 'SHA2_256',
+            },
+          },
+        },
+        kind: 'dsse',
+        apiVersion: '0.0.2',
+      }
+      const leaf = encodeLogEntry({ payload, signature, spkiDer, keyDetails })
+      expect(Buffer.from(leaf).toString('utf8')).toBe(canonicalize(body))
+    }
+  })
+})
+
 describe('encodeLogEntry limits', () => {
   const key = edPublic()
   const overhead = leafByHand(Buffer.alloc(0), Buffer.alloc(64), key.spkiDer, 'PKIX_ED25519').length

@@ -1,6 +1,8 @@
 import { Level } from 'level'
+import { KeyFilter } from './key-filter.js'
 import type {
   CommittedState,
+  DedupKey,
   EntryKeys,
   IntegratedBatch,
   LogMeta,
@@ -34,6 +36,8 @@ const STATE_VERSION = 2
 const WRITE_BUFFER_BYTES = 32 * 1024 * 1024
 /** Index counts kept in memory before the cache starts over (each is a short key and a number). */
 const MAX_CACHED_COUNTS = 50_000
+/** Keys per native read while filling the key filter. */
+const FILTER_SCAN_CHUNK = 4096
 
 function hex16(index: bigint): string {
   return index.toString(16).padStart(16, '0')
@@ -73,6 +77,10 @@ const PREFIX: Record<LookupKind, { all: string; byKey: string; count: string }> 
   commit: { all: 'c/', byKey: 'ck/', count: 'n/c/' },
 }
 
+function dedupKey(entry: DedupKey): string {
+  return `x/${entry.keyId}/${entry.payloadHash}`
+}
+
 function leafKey(index: bigint): string {
   return `l/${hex16(index)}`
 }
@@ -97,12 +105,28 @@ function countKeysOf(entry: EntryKeys): string[] {
  * read as their dedup rows; a value read is kept only if no epoch ended during the read and no commit has
  * put a value for that key since (a key missing from the cache was written by no commit of this epoch, and
  * the read began after every earlier epoch's commits settled). So under load commit() reads nothing.
+ *
+ * Most of those reads would find nothing: a new entry has no dedup row, and a new digest or commit no
+ * count. A Bloom filter over every dedup and count key ever written (key-filter.ts, filled from disk in
+ * the background after open, about 2 bytes per key) answers "certainly never written" without a read; a
+ * count never written is 0. Only keys the filter may have seen are read, so a typical submission costs
+ * no read at all.
  */
 export class LevelStore implements LogStore {
   private counts = new Map<string, number>()
   private countEpoch = 0
+  /** Every dedup and count key written, once filled (fillFilter). */
+  private readonly written = new KeyFilter()
+  private filterReady = false
+  private closing = false
+  private readonly filling: Promise<void>
 
-  private constructor(private readonly db: Level<string, Buffer>) {}
+  private constructor(private readonly db: Level<string, Buffer>) {
+    this.filling = this.fillFilter().catch((err: unknown) => {
+      // Not fatal: without the filter every dedup row and count is read, as they were before it.
+      if (!this.closing) console.error('filling the key filter failed; reading every key instead:', err)
+    })
+  }
 
   /** Opens (creating if missing) the database in directory `location`. */
   static async open(location: string): Promise<LevelStore> {
@@ -141,8 +165,17 @@ export class LevelStore implements LogStore {
     for (const entry of batch.entries) {
       for (const key of countKeysOf(entry)) perKey.set(key, (perKey.get(key) ?? 0) + 1)
     }
-    // Counts not read ahead (or dropped since): one read. No other commit is in flight, so it is exact.
-    const missing = [...perKey.keys()].filter((key) => !this.counts.has(key))
+    // Counts not read ahead (or dropped since): one read of those that may exist. No other commit is in
+    // flight, so it is exact.
+    const missing: string[] = []
+    for (const key of perKey.keys()) {
+      if (this.counts.has(key)) continue
+      if (this.mayHaveWritten(key)) missing.push(key)
+      else this.counts.set(key, 0)
+    }
+    // Into the filter before anything is written: a key that does not land only costs a read later.
+    for (const key of perKey.keys()) this.written.add(key)
+    for (const entry of batch.entries) this.written.add(dedupKey(entry))
     if (missing.length > 0) {
       const epoch = this.countEpoch
       const raw = await this.db.getMany(missing)
@@ -158,7 +191,7 @@ export class LevelStore implements LogStore {
       const index = hex16(entry.index)
       const keyId = Buffer.from(entry.keyId, 'latin1')
       ops.put(`l/${index}`, toBuffer(entry.leaf))
-      ops.put(`x/${entry.keyId}/${entry.payloadHash}`, u64(entry.index))
+      ops.put(dedupKey(entry), u64(entry.index))
       for (const [kind, values] of [
         ['digest', entry.digests],
         ['commit', entry.commits],
@@ -210,24 +243,77 @@ export class LevelStore implements LogStore {
   }
 
   async findEntries(entries: readonly EntryKeys[]): Promise<(bigint | undefined)[]> {
-    if (entries.length === 0) return []
-    const keys = entries.map((entry) => `x/${entry.keyId}/${entry.payloadHash}`)
+    const found: (bigint | undefined)[] = new Array<bigint | undefined>(entries.length).fill(undefined)
+    // Only the keys the filter may have seen are read: a new entry's dedup row and a new value's count
+    // are known absent without a read.
+    const reads: string[] = []
+    const readAt: number[] = []
+    entries.forEach((entry, i) => {
+      const key = dedupKey(entry)
+      if (this.mayHaveWritten(key)) {
+        reads.push(key)
+        readAt.push(i)
+      }
+    })
     const ahead = new Set<string>()
     for (const entry of entries) {
-      for (const key of countKeysOf(entry)) if (!this.counts.has(key)) ahead.add(key)
+      for (const key of countKeysOf(entry)) {
+        if (this.counts.has(key)) continue
+        // Never written: no commit of any epoch has counted it (one in flight would have cached it).
+        if (this.mayHaveWritten(key)) ahead.add(key)
+        else this.counts.set(key, 0)
+      }
     }
+    if (reads.length === 0 && ahead.size === 0) return found
     const countKeys = [...ahead]
     const epoch = this.countEpoch
-    const raw = await this.db.getMany([...keys, ...countKeys])
+    const raw = await this.db.getMany([...reads, ...countKeys])
     if (epoch === this.countEpoch) {
       countKeys.forEach((key, i) => {
-        if (!this.counts.has(key)) this.counts.set(key, parseCount(raw[keys.length + i]))
+        if (!this.counts.has(key)) this.counts.set(key, parseCount(raw[reads.length + i]))
       })
     }
-    return keys.map((_, i) => {
+    readAt.forEach((at, i) => {
       const value = raw[i]
-      return value === undefined ? undefined : value.readBigUInt64BE(0)
+      if (value !== undefined) found[at] = value.readBigUInt64BE(0)
     })
+    return found
+  }
+
+  /** Resolves once the key filter is filled (true), or has given up (false: every key is read). */
+  async keyFilterFilled(): Promise<boolean> {
+    await this.filling
+    return this.filterReady
+  }
+
+  /** False when `key` (a dedup row or a count) was certainly never written; true when it may have been. */
+  private mayHaveWritten(key: string): boolean {
+    return !this.filterReady || this.written.mightContain(key)
+  }
+
+  /**
+   * Fills the filter with every dedup and count key on disk, in the background: until it is done,
+   * mayHaveWritten says yes to everything. commit() adds its keys from the start, so keys written during
+   * the scan (after its snapshot) are in the filter too.
+   */
+  private async fillFilter(): Promise<void> {
+    for (const [gte, lt] of [
+      ['n/', 'n0'],
+      ['x/', 'x0'],
+    ] as const) {
+      const keys = this.db.keys({ gte, lt })
+      try {
+        for (;;) {
+          if (this.closing) return
+          const chunk = await keys.nextv(FILTER_SCAN_CHUNK)
+          if (chunk.length === 0) break
+          for (const key of chunk) this.written.add(key)
+        }
+      } finally {
+        await keys.close()
+      }
+    }
+    this.filterReady = true
   }
 
   async lookup(query: LookupQuery): Promise<LookupResult> {
@@ -290,6 +376,8 @@ export class LevelStore implements LogStore {
   }
 
   async close(): Promise<void> {
+    this.closing = true
+    await this.filling
     await this.db.close()
   }
 }

@@ -174,4 +174,43 @@ describe('LevelStore', () => {
     store = await LevelStore.open(dir.path)
     expect((await store.lookup({ kind: 'digest', value: d, from: 0n, limit: 10, size: 4n })).total).toBe(4)
   })
+  test('the key filter, filled from disk on open, spares the reads of new keys and misses no logged one', async () => {
+    const d = 'sha256:' + key(0xd)
+    const c = key(0xc).slice(-40)
+    const logged = Array.from({ length: 300 }, (_, i) => entry(i, i % 7, [d], [c]))
+    await store.commit({ state: state(300), tiles: [], entries: logged })
+    await store.close()
+    store = await LevelStore.open(dir.path)
+    expect(await store.keyFilterFilled()).toBe(true)
+
+    const inner = (store as unknown as { db: { getMany: (keys: string[]) => Promise<unknown[]> } }).db
+    const realGetMany = inner.getMany.bind(inner)
+    const read: string[] = []
+    inner.getMany = (keys: string[]) => {
+      read.push(...keys)
+      return realGetMany(keys)
+    }
+    // New entries about a new digest and commit: nothing to read, nothing found.
+    const fresh = Array.from({ length: 50 }, (_, i) =>
+      entry(1000 + i, 9, ['sha256:' + key(0xe)], [key(0xf).slice(-40)]),
+    )
+    expect(await store.findEntries(fresh)).toEqual(fresh.map(() => undefined))
+    expect(read).toEqual([])
+    // Every logged entry is found (each is read: the filter has seen it).
+    expect(await store.findEntries(logged)).toEqual(logged.map((e) => e.index))
+    expect(read.filter((k) => k.startsWith('x/'))).toHaveLength(300)
+    // The new digest's count was known to be 0 without a read; the logged digest's is read and added to.
+    await store.commit({
+      state: state(301),
+      tiles: [],
+      entries: [{ ...fresh[0]!, index: 300n, digests: [d, 'sha256:' + key(0xe)] }],
+    })
+    const total = async (value: string) =>
+      (await store.lookup({ kind: 'digest', value, from: 0n, limit: 1, size: 301n })).total
+    expect(await total(d)).toBe(301)
+    expect(await total('sha256:' + key(0xe))).toBe(1)
+    expect(read.some((k) => k === `n/d/sha256:${key(0xe)}`)).toBe(false)
+    // And an entry committed since the reopen is found by the next read.
+    expect(await store.findEntries([fresh[0]!])).toEqual([300n])
+  })
 })
