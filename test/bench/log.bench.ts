@@ -1,7 +1,8 @@
 // The log server under load, on loopback, in one run so the figures share the machine's state:
 // - the unit: raw single-thread ECDSA P-256 verifications/s (node:crypto) over a DSSE PAE of the size of
 //   this bench's statements;
-// - submissions/s from 64 concurrent keep-alive clients against the server in a CHILD process (its own
+// - submissions/s from 64 concurrent keep-alive clients (raw-socket HTTP/1.1, one request in flight each, as
+//   for the GETs below) against the server in a CHILD process (its own
 //   event loop and verify worker), all submissions signed before the timed phase, with submit-to-receipt
 //   latency percentiles, and the ratio to the unit;
 // - checkpoint, hash tile, entry bundle and lookup GETs/s (64 keep-alive connections, raw-socket client);
@@ -41,8 +42,7 @@ import {
   type Hash,
   type NoteSigner,
 } from '@ledger/tlog'
-import { getLoad, type GetLoadResult } from '../support/http-load.js'
-import { keepAliveAgent, postEntry } from '../support/http.js'
+import { getLoad, requestLoad, type LoadResult } from '../support/http-load.js'
 import { spawnLog } from '../support/log-process.js'
 import { newRebuilder, rebuildStatement, signSubmissionsFast, type Rebuilder } from '../support/load.js'
 import { percentile, rate, ratio, row } from './measure.js'
@@ -70,31 +70,19 @@ interface SubmitRun {
   failures: Map<string, number>
 }
 
-/** Sends every body with CLIENTS requests in flight; returns the rate and sorted latencies. */
+/**
+ * Sends every body with `clients` keep-alive connections, one request in flight on each (raw sockets: see
+ * http-load.ts); returns the rate and sorted latencies.
+ */
 async function submitAllTimed(url: string, bodies: readonly string[], clients = CLIENTS): Promise<SubmitRun> {
-  const agent = keepAliveAgent(clients)
-  const latencies: number[] = []
-  const failures = new Map<string, number>()
   let next = 0
-  const start = performance.now()
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (next < bodies.length) {
-        const body = bodies[next++]!
-        const sent = performance.now()
-        const res = await postEntry(agent, url, body)
-        latencies.push(performance.now() - sent)
-        if (res.status !== 201) {
-          const key = `${res.status} ${res.body.toString('utf8').slice(0, 120)}`
-          failures.set(key, (failures.get(key) ?? 0) + 1)
-        }
-      }
-    }),
+  const load = await requestLoad(
+    url,
+    () => (next < bodies.length ? { path: '/api/v1/entries', body: bodies[next++]! } : undefined),
+    clients,
+    { expect: 201 },
   )
-  const seconds = (performance.now() - start) / 1000
-  agent.destroy()
-  latencies.sort((a, b) => a - b)
-  return { count: bodies.length, seconds, latencies, failures }
+  return { count: load.requests, seconds: load.seconds, latencies: load.latencies, failures: load.failures }
 }
 
 function presign(rebuilders: readonly Rebuilder[], series: string, count: number): string[] {
@@ -108,7 +96,7 @@ function presign(rebuilders: readonly Rebuilder[], series: string, count: number
   return out
 }
 
-function getRow(label: string, result: GetLoadResult): number {
+function getRow(label: string, result: LoadResult): number {
   const perSecond = result.requests / result.seconds
   const ok = result.statuses.get(200) ?? 0
   if (ok !== result.requests) {
