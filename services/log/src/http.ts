@@ -137,7 +137,7 @@ async function submit(ctx: FastPathContext, req: IncomingMessage, res: ServerRes
       'Cache-Control',
       'no-store',
       'Content-Length',
-      String(Buffer.byteLength(receipt)),
+      String(receipt.length),
     ])
     res.end(receipt)
   } catch (err) {

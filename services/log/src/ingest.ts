@@ -1,7 +1,7 @@
 import { LogServerError } from './errors.js'
 import type { LogKey } from './log-key.js'
 import type { LogReader } from './log-reader.js'
-import { receiptFromLeaf, receiptText } from './receipt.js'
+import { receiptBytes, receiptFromLeaf } from './receipt.js'
 import type { Sequencer, TreeHead } from './sequencer.js'
 import type { VerifyPool } from './verify-pool.js'
 import type { Witnessing } from './witnessing.js'
@@ -19,8 +19,8 @@ export interface ReceiptCheckpoints {
 /** A submission's answer: 201 with the receipt of a new entry, 200 with the logged entry's receipt. */
 export interface SubmitResult {
   status: 200 | 201
-  /** The Sigstore bundle v0.3 JSON text with `verificationMaterial.tlogEntries[0]` filled. */
-  receipt: string
+  /** The Sigstore bundle v0.3 JSON (UTF-8) with `verificationMaterial.tlogEntries[0]` filled. */
+  receipt: Buffer
 }
 
 /**
@@ -94,7 +94,7 @@ export class Ingest {
     if (sequenced.existing) return this.existingReceipt(index)
     const head = await this.receiptHead(index, sequenced.head)
     const proof = await this.reader.inclusionProof(index, head.size)
-    return { status: 201, receipt: receiptText(entry.template, index, head, proof) }
+    return { status: 201, receipt: receiptBytes(entry.template, index, head, proof) }
   }
 
   /**

@@ -15,14 +15,17 @@ const ENTRY_VERSION = '0.0.2'
  * once per checkpoint, and only the index and the proof per receipt.
  */
 
-/** The parts of a receipt that depend on the entry alone. */
+/**
+ * The parts of a receipt that depend on the entry alone, as UTF-8 bytes: they cross from the worker in a
+ * transferred buffer, and the receipt is assembled and sent as bytes, with no string on the main thread.
+ */
 export interface ReceiptTemplate {
   /** The bundle JSON text up to the value of `verificationMaterial.tlogEntries`. */
-  head: string
+  head: Uint8Array
   /** The tlog entry's fields that do not depend on the checkpoint: logId, kindVersion, ..., canonicalizedBody. */
-  entry: string
+  entry: Uint8Array
   /** The bundle JSON text after the value of `verificationMaterial.tlogEntries`. */
-  tail: string
+  tail: Uint8Array
 }
 
 const b64 = (bytes: Uint8Array) =>
@@ -30,8 +33,10 @@ const b64 = (bytes: Uint8Array) =>
 
 /** The checkpoint-dependent fields of the inclusion proof, around its `hashes`. */
 interface HeadParts {
+  /** ASCII only (base64 and decimal digits). */
   beforeHashes: string
-  afterHashes: string
+  /** UTF-8: the checkpoint note, which may name a non-ASCII origin. */
+  afterHashes: Buffer
 }
 
 const headParts = new WeakMap<TreeHead, HeadParts>()
@@ -41,7 +46,7 @@ function partsOf(head: TreeHead): HeadParts {
   if (parts === undefined) {
     parts = {
       beforeHashes: `"rootHash":"${b64(head.root)}","treeSize":"${head.size}"`,
-      afterHashes: `"checkpoint":{"envelope":${JSON.stringify(head.checkpoint)}}`,
+      afterHashes: Buffer.from(`"checkpoint":{"envelope":${JSON.stringify(head.checkpoint)}}}}]`, 'utf8'),
     }
     headParts.set(head, parts)
   }
@@ -50,32 +55,41 @@ function partsOf(head: TreeHead): HeadParts {
 
 /**
  * The tlog entry fields that depend only on the log (`logIdB64`: base64 SHA-256 of the log key's SPKI) and
- * the leaf, as JSON members without braces.
+ * the leaf, as JSON members without braces, UTF-8.
  */
-export function entryFields(logIdB64: string, leaf: Uint8Array): string {
-  return (
+export function entryFields(logIdB64: string, leaf: Uint8Array): Buffer {
+  return Buffer.from(
     `"logId":{"keyId":"${logIdB64}"},"kindVersion":{"kind":"${ENTRY_KIND}","version":"${ENTRY_VERSION}"},` +
-    `"integratedTime":"0","canonicalizedBody":"${b64(leaf)}"`
+      `"integratedTime":"0","canonicalizedBody":"${b64(leaf)}"`,
+    'latin1',
   )
 }
 
 /**
- * The receipt text of entry `index` from its template, proved by `proof` into the tree of `head`, whose
- * signed checkpoint (with any cosignatures) it carries.
+ * The receipt (UTF-8 JSON) of entry `index` from its template, proved by `proof` into the tree of `head`,
+ * whose signed checkpoint (with any cosignatures) it carries.
  */
-export function receiptText(
+export function receiptBytes(
   template: ReceiptTemplate,
   index: bigint,
   head: TreeHead,
   proof: readonly Hash[],
-): string {
+): Buffer {
   const parts = partsOf(head)
   let hashes = ''
   for (let i = 0; i < proof.length; i++) hashes += `${i === 0 ? '' : ','}"${b64(proof[i]!)}"`
-  return (
-    `${template.head}[{"logIndex":"${index}",${template.entry},"inclusionProof":{"logIndex":"${index}",` +
-    `${parts.beforeHashes},"hashes":[${hashes}],${parts.afterHashes}}}]${template.tail}`
-  )
+  // The strings here are ASCII: decimal indexes, base64 and JSON punctuation.
+  return Buffer.concat([
+    template.head,
+    Buffer.from(`[{"logIndex":"${index}",`, 'latin1'),
+    template.entry,
+    Buffer.from(
+      `,"inclusionProof":{"logIndex":"${index}",${parts.beforeHashes},"hashes":[${hashes}],`,
+      'latin1',
+    ),
+    parts.afterHashes,
+    template.tail,
+  ])
 }
 
 /**
@@ -99,7 +113,7 @@ export function receiptFromLeaf(
   index: bigint,
   head: TreeHead,
   proof: readonly Hash[],
-): string {
+): Buffer {
   const bundle = bundleFromLogEntry(leaf)
   // The rebuilt bundle holds base64, hex and fixed strings only: a marker with '~' cannot occur in it.
   const marker = '~tlogEntries~'
@@ -108,8 +122,12 @@ export function receiptFromLeaf(
     verificationMaterial: { ...bundle.verificationMaterial, tlogEntries: marker },
   })
   const cut = cutAtMarker(text, marker)!
-  return receiptText(
-    { head: cut.head, entry: entryFields(logIdB64, leaf), tail: cut.tail },
+  return receiptBytes(
+    {
+      head: Buffer.from(cut.head, 'utf8'),
+      entry: entryFields(logIdB64, leaf),
+      tail: Buffer.from(cut.tail, 'utf8'),
+    },
     index,
     head,
     proof,

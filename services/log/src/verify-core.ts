@@ -195,7 +195,11 @@ export function verifySubmission(body: Uint8Array, context: ReceiptContext): Ver
         payloadHash: sha256Hex(verified.payload),
         digests,
         commits,
-        template: { head: cut.head, entry: entryFields(context.logIdB64, leaf), tail: cut.tail },
+        template: {
+          head: Buffer.from(cut.head, 'utf8'),
+          entry: entryFields(context.logIdB64, leaf),
+          tail: Buffer.from(cut.tail, 'utf8'),
+        },
       },
     }
   } catch (err) {

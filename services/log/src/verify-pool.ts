@@ -1,7 +1,6 @@
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { HASH_SIZE } from '@ledger/tlog'
 import {
   verifySubmission,
   type ReceiptContext,
@@ -26,15 +25,31 @@ export interface VerifyResponse {
   id: number
   from: number
   outcomes: WireOutcome[]
-  /** Every leaf of the chunk followed by its leaf hash, in one transferred buffer (one allocation). */
+  /**
+   * The bytes of every verified entry of the chunk, in one transferred buffer (one allocation, no copy on
+   * the main thread): per entry its leaf, leaf hash, and receipt template head, entry fields and tail.
+   */
   bytes: ArrayBuffer
   done: boolean
 }
 
-/** An outcome as it crosses threads: a verified entry's leaf and leaf hash are in VerifyResponse.bytes. */
+/** An outcome as it crosses threads: a verified entry's byte fields are in VerifyResponse.bytes. */
 export type WireOutcome =
   | Exclude<VerifyOutcome, { ok: true }>
-  | { ok: true; entry: Omit<VerifiedEntry, 'leaf' | 'leafHash'>; at: number; length: number }
+  | {
+      ok: true
+      entry: Omit<VerifiedEntry, 'leaf' | 'leafHash' | 'template'>
+      at: number
+      /** Byte lengths of the leaf, leaf hash, template head, entry and tail, packed in that order. */
+      lengths: [number, number, number, number, number]
+    }
+
+function packedFields(entry: VerifiedEntry): Uint8Array[] {
+  return [entry.leaf, entry.leafHash, entry.template.head, entry.template.entry, entry.template.tail]
+}
+
+/** Outcomes per answer message (see VerifyResponse). */
+export const RESULTS_PER_MESSAGE = 8
 
 /**
  * The nice value of verify worker threads (see verify-worker.ts). Measured on 2 cores with 64 clients
@@ -42,35 +57,41 @@ export type WireOutcome =
  */
 export const VERIFY_THREAD_NICE = 10
 
-/** Outcomes per answer message (see VerifyResponse). */
-export const RESULTS_PER_MESSAGE = 8
-
 /** Packs a chunk of outcomes for postMessage (the worker's side). */
 export function packOutcomes(id: number, from: number, outcomes: VerifyOutcome[], done: boolean) {
   let total = 0
-  for (const outcome of outcomes) if (outcome.ok) total += outcome.entry.leaf.length + HASH_SIZE
+  for (const outcome of outcomes) {
+    if (outcome.ok) for (const field of packedFields(outcome.entry)) total += field.length
+  }
   const bytes = new ArrayBuffer(total)
   const view = new Uint8Array(bytes)
   let at = 0
   const wire = outcomes.map((outcome): WireOutcome => {
     if (!outcome.ok) return outcome
-    const { leaf, leafHash, ...entry } = outcome.entry
-    view.set(leaf, at)
-    view.set(leafHash, at + leaf.length)
-    const packed = { ok: true as const, entry, at, length: leaf.length }
-    at += leaf.length + HASH_SIZE
-    return packed
+    const { leaf: _leaf, leafHash: _leafHash, template: _template, ...entry } = outcome.entry
+    const fields = packedFields(outcome.entry)
+    const start = at
+    for (const field of fields) {
+      view.set(field, at)
+      at += field.length
+    }
+    const lengths = fields.map((field) => field.length) as [number, number, number, number, number]
+    return { ok: true as const, entry, at: start, lengths }
   })
   const response: VerifyResponse = { id, from, outcomes: wire, bytes, done }
   return response
 }
 
-/** Unpacks one outcome of a VerifyResponse (the main thread's side): leaf and hash are views of `bytes`. */
+/** Unpacks one outcome of a VerifyResponse (the main thread's side): its byte fields are views of `bytes`. */
 function unpack(wire: WireOutcome, bytes: ArrayBuffer): VerifyOutcome {
   if (!wire.ok) return wire
-  const leaf = new Uint8Array(bytes, wire.at, wire.length)
-  const leafHash = new Uint8Array(bytes, wire.at + wire.length, HASH_SIZE)
-  return { ok: true, entry: { ...wire.entry, leaf, leafHash } }
+  let at = wire.at
+  const [leaf, leafHash, head, entry, tail] = wire.lengths.map((length) => {
+    const field = new Uint8Array(bytes, at, length)
+    at += length
+    return field
+  }) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array]
+  return { ok: true, entry: { ...wire.entry, leaf, leafHash, template: { head, entry, tail } } }
 }
 
 interface Pending {

@@ -77,7 +77,11 @@ describe('verifySubmission', () => {
     const outcome = verifySubmission(body, context)
     if (!outcome.ok) throw new Error(outcome.message)
     expect(bytesEqual(outcome.entry.leafHash, hashLeaf(outcome.entry.leaf))).toBe(true)
-    const { head, entry, tail } = outcome.entry.template
+    const [head, entry, tail] = [
+      outcome.entry.template.head,
+      outcome.entry.template.entry,
+      outcome.entry.template.tail,
+    ].map((bytes) => new TextDecoder('utf-8', { fatal: true }).decode(bytes))
     // Head + an empty list + tail is the submitted bundle with no tlog entries.
     const rebuilt = JSON.parse(`${head}[]${tail}`) as { verificationMaterial: { tlogEntries: unknown[] } }
     expect(rebuilt.verificationMaterial.tlogEntries).toEqual([])
