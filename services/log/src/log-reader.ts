@@ -1,11 +1,16 @@
-import { proveConsistency, proveInclusion, type Hash } from '@ledger/tlog'
+import { TILE_WIDTH, proveConsistency, proveInclusion, type Hash, type SubtreeId } from '@ledger/tlog'
 import type { TileCache } from './tile-cache.js'
 
 /**
  * Reads committed entries and proofs from the tiles (cache, then store). Every index and size given must
  * be within a committed tree: the callers check them against a committed tree head first.
  */
+const TILE_SIZE = BigInt(TILE_WIDTH)
+
 export class LogReader {
+  /** The path to the root of the tile subtree starting at leaf `start`, in the tree of `size`. */
+  private sharedPath: { size: bigint; start: bigint; hashes: readonly Hash[] } | undefined
+
   constructor(private readonly tiles: TileCache) {}
 
   /** The leaf bytes of committed entry `index`. Throws if the store lost it. */
@@ -15,9 +20,29 @@ export class LogReader {
     return leaf
   }
 
-  /** RFC 9162 inclusion proof of entry `index` in the committed tree of `size` entries. */
-  inclusionProof(index: bigint, size: bigint): Promise<Hash[]> {
-    return proveInclusion(index, size, this.tiles.readSubtrees)
+  /**
+   * RFC 9162 inclusion proof of entry `index` in the committed tree of `size` entries.
+   *
+   * The leaves of one level-0 tile, [start, start + width) with width 256 or the right edge's, are a subtree
+   * of every tree that holds them (RFC 6962 splits at powers of two, so the recursion reaches that range),
+   * and a proof is the leaf's path inside it followed by the path of that subtree to the root, which all
+   * its leaves share. A batch's receipts are mostly leaves of one tile proved into one tree: the shared
+   * part is kept for the last (size, tile) asked, and each receipt computes only its path in the tile.
+   */
+  async inclusionProof(index: bigint, size: bigint): Promise<Hash[]> {
+    const start = index - (index % TILE_SIZE)
+    const width = size - start < TILE_SIZE ? size - start : TILE_SIZE
+    const inTile = await proveInclusion(index - start, width, (ids) =>
+      this.tiles.readSubtrees(
+        ids.map((id): SubtreeId => ({ level: id.level, index: id.index + (start >> BigInt(id.level)) })),
+      ),
+    )
+    const shared = this.sharedPath
+    if (shared !== undefined && shared.size === size && shared.start === start)
+      return inTile.concat(shared.hashes)
+    const proof = await proveInclusion(index, size, this.tiles.readSubtrees)
+    this.sharedPath = { size, start, hashes: proof.slice(inTile.length) }
+    return proof
   }
 
   /** RFC 9162 consistency proof between committed tree sizes `from` <= `to`. */

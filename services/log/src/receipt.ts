@@ -65,9 +65,37 @@ export function entryFields(logIdB64: string, leaf: Uint8Array): Buffer {
   )
 }
 
+const BASE64_ALPHABET = Buffer.from(
+  'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
+  'latin1',
+)
+/** Base64 length of a 32-byte hash: ten 3-byte groups, then 2 bytes padded to 4 characters. */
+const HASH_BASE64_LENGTH = 44
+
+/** Writes `"<base64 of hash>"` (a 32-byte hash) at `out[at]`; returns the offset after it. */
+function writeQuotedHash(out: Buffer, at: number, hash: Uint8Array): number {
+  out[at++] = 0x22
+  let i = 0
+  for (; i + 3 <= 30; i += 3) {
+    const n = (hash[i]! << 16) | (hash[i + 1]! << 8) | hash[i + 2]!
+    out[at++] = BASE64_ALPHABET[n >> 18]!
+    out[at++] = BASE64_ALPHABET[(n >> 12) & 63]!
+    out[at++] = BASE64_ALPHABET[(n >> 6) & 63]!
+    out[at++] = BASE64_ALPHABET[n & 63]!
+  }
+  const n = (hash[30]! << 16) | (hash[31]! << 8)
+  out[at++] = BASE64_ALPHABET[n >> 18]!
+  out[at++] = BASE64_ALPHABET[(n >> 12) & 63]!
+  out[at++] = BASE64_ALPHABET[(n >> 6) & 63]!
+  out[at++] = 0x3d
+  out[at++] = 0x22
+  return at
+}
+
 /**
  * The receipt (UTF-8 JSON) of entry `index` from its template, proved by `proof` into the tree of `head`,
- * whose signed checkpoint (with any cosignatures) it carries.
+ * whose signed checkpoint (with any cosignatures) it carries. Written into one buffer: this runs once per
+ * submission on the main thread.
  */
 export function receiptBytes(
   template: ReceiptTemplate,
@@ -76,20 +104,39 @@ export function receiptBytes(
   proof: readonly Hash[],
 ): Buffer {
   const parts = partsOf(head)
-  let hashes = ''
-  for (let i = 0; i < proof.length; i++) hashes += `${i === 0 ? '' : ','}"${b64(proof[i]!)}"`
-  // The strings here are ASCII: decimal indexes, base64 and JSON punctuation.
-  return Buffer.concat([
-    template.head,
-    Buffer.from(`[{"logIndex":"${index}",`, 'latin1'),
-    template.entry,
-    Buffer.from(
-      `,"inclusionProof":{"logIndex":"${index}",${parts.beforeHashes},"hashes":[${hashes}],`,
-      'latin1',
-    ),
-    parts.afterHashes,
-    template.tail,
-  ])
+  // ASCII only: decimal indexes, base64 and JSON punctuation.
+  const open = `[{"logIndex":"${index}",`
+  const middle = `,"inclusionProof":{"logIndex":"${index}",${parts.beforeHashes},"hashes":[`
+  const hashesLength = proof.length === 0 ? 0 : proof.length * (HASH_BASE64_LENGTH + 3) - 1
+  const out = Buffer.allocUnsafe(
+    template.head.length +
+      open.length +
+      template.entry.length +
+      middle.length +
+      hashesLength +
+      2 +
+      parts.afterHashes.length +
+      template.tail.length,
+  )
+  let at = 0
+  out.set(template.head, at)
+  at += template.head.length
+  at += out.write(open, at, 'latin1')
+  out.set(template.entry, at)
+  at += template.entry.length
+  at += out.write(middle, at, 'latin1')
+  for (let i = 0; i < proof.length; i++) {
+    if (i > 0) out[at++] = 0x2c
+    at = writeQuotedHash(out, at, proof[i]!)
+  }
+  out[at++] = 0x5d
+  out[at++] = 0x2c
+  out.set(parts.afterHashes, at)
+  at += parts.afterHashes.length
+  out.set(template.tail, at)
+  at += template.tail.length
+  if (at !== out.length) throw new Error(`receipt length ${at}, expected ${out.length}`)
+  return out
 }
 
 /**

@@ -146,6 +146,30 @@ describe('Sequencer', () => {
     }
   }, 120_000)
 
+  test('inclusion proofs that reuse the path shared by a tile are every proof of every leaf', async () => {
+    const store = new MemoryStore()
+    const { sequencer, reader } = await open(store)
+    const sizes = [1, 2, 255, 256, 257, 300, 511, 512, 513, 700, 767, 768, 769, 1024, 1300]
+    const leafHashes = Array.from({ length: 1300 }, (_, i) => hashLeaf(leaf(i)))
+    await Promise.all(leafHashes.map((_, i) => sequencer.append(entry(i))))
+    const roots = new Map(sizes.map((size) => [size, rootFromLeafHashes(leafHashes.slice(0, size))]))
+    let checked = 0
+    const check = async (index: number, size: number) => {
+      const proof = await reader.inclusionProof(BigInt(index), BigInt(size))
+      verifyInclusion(leafHashes[index]!, BigInt(index), BigInt(size), proof, roots.get(size)!)
+      checked++
+    }
+    // In order (one tile after another, as a batch's receipts come), then in an order that keeps
+    // switching tree and tile, so that the shared part is taken for the wrong (size, tile) if it can be.
+    for (const size of sizes) for (let index = 0; index < size; index++) await check(index, size)
+    const pairs = sizes.flatMap((size) => Array.from({ length: size }, (_, index) => [index, size] as const))
+    for (let k = 0; k < pairs.length; k++) {
+      const [index, size] = pairs[(k * 7919) % pairs.length]!
+      await check(index, size)
+    }
+    expect(checked).toBe(2 * pairs.length)
+  })
+
   test('batches group: appends queued during a commit go into the next batch together', async () => {
     const store = new MemoryStore()
     const { sequencer } = await open(store, 100, 50)
