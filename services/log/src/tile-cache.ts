@@ -65,6 +65,10 @@ export class ExpandedTile {
   }
 }
 
+/** BigInt(k) for the shifts of readSubtrees: 0 to TILE_HEIGHT. */
+const SHIFT: readonly bigint[] = Array.from({ length: TILE_HEIGHT + 1 }, (_, k) => BigInt(k))
+const ENTRY_MASK = BigInt(TILE_WIDTH - 1)
+
 function tileKey(level: number, index: bigint): string {
   return `t/${level}/${index}`
 }
@@ -210,29 +214,31 @@ export class TileCache {
    */
   readonly readSubtrees: SubtreeHashReader = async (ids: readonly SubtreeId[]) => {
     const out: Hash[] = []
-    // A proof's subtrees fall in a few tiles: look each up once (and without a promise when cached).
-    const seen = new Map<string, ExpandedTile>()
+    // A proof's subtrees fall in a few tiles, mostly one after another in the same one (a receipt's path
+    // inside its tile is all in one): look a tile up again only when the next id is in another.
+    let tile: ExpandedTile | undefined
+    let tileLevel = -1
+    let tileIndex = -1n
     for (const id of ids) {
-      const tileLevel = Math.floor(id.level / TILE_HEIGHT)
+      const level = Math.floor(id.level / TILE_HEIGHT)
       const k = id.level % TILE_HEIGHT
-      // The subtree's first node at tile level `tileLevel`, then the tile holding it.
-      const first = id.index << BigInt(k)
-      const tileIndex = first >> BigInt(TILE_HEIGHT)
-      const entry = Number(first & BigInt(TILE_WIDTH - 1))
+      // The subtree's first node at tile level `level`, then the tile holding it.
+      const first = id.index << SHIFT[k]!
+      const index = first >> SHIFT[TILE_HEIGHT]!
+      const entry = Number(first & ENTRY_MASK)
       const minWidth = entry + (1 << k)
-      const key = tileKey(tileLevel, tileIndex)
-      let tile = seen.get(key)
-      if (tile === undefined || tile.width < minWidth) {
-        const cached = this.expanded.get(key)
+      if (tile === undefined || level !== tileLevel || index !== tileIndex || tile.width < minWidth) {
+        const cached = this.expanded.get(tileKey(level, index))
         tile =
           cached !== undefined && cached.width >= minWidth
             ? cached
-            : await this.expandedTile(tileLevel, tileIndex, minWidth)
-        if (tile !== undefined) seen.set(key, tile)
+            : await this.expandedTile(level, index, minWidth)
+        tileLevel = level
+        tileIndex = index
       }
       const hash = tile?.node(k, entry >> k)
       if (hash === undefined)
-        throw new Error(`tile ${tileLevel}/${tileIndex} cannot give subtree ${id.level}/${id.index}`)
+        throw new Error(`tile ${level}/${index} cannot give subtree ${id.level}/${id.index}`)
       out.push(hash)
     }
     return out
