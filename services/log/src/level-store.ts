@@ -44,7 +44,7 @@ function hex16(index: bigint): string {
 }
 
 function u64(value: bigint): Buffer {
-  const out = Buffer.alloc(8)
+  const out = Buffer.allocUnsafe(8)
   out.writeBigUInt64BE(value)
   return out
 }
@@ -85,11 +85,16 @@ function leafKey(index: bigint): string {
   return `l/${hex16(index)}`
 }
 
+/** The values of `values` without repeats, in order (most statements name one digest and one commit). */
+function distinct(values: readonly string[]): readonly string[] {
+  return values.length <= 1 ? values : [...new Set(values)]
+}
+
 /** The count keys an entry adds one to: each distinct digest and commit once. */
 function countKeysOf(entry: EntryKeys): string[] {
   const keys: string[] = []
-  for (const value of new Set(entry.digests)) keys.push(`${PREFIX.digest.count}${value}`)
-  for (const value of new Set(entry.commits)) keys.push(`${PREFIX.commit.count}${value}`)
+  for (const value of distinct(entry.digests)) keys.push(`${PREFIX.digest.count}${value}`)
+  for (const value of distinct(entry.commits)) keys.push(`${PREFIX.commit.count}${value}`)
   return keys
 }
 
@@ -192,16 +197,14 @@ export class LevelStore implements LogStore {
       const keyId = Buffer.from(entry.keyId, 'latin1')
       ops.put(`l/${index}`, toBuffer(entry.leaf))
       ops.put(dedupKey(entry), u64(entry.index))
-      for (const [kind, values] of [
-        ['digest', entry.digests],
-        ['commit', entry.commits],
-      ] as const) {
-        const prefix = PREFIX[kind]
-        // A statement naming the same digest twice is still one match.
-        for (const value of new Set(values)) {
-          ops.put(`${prefix.all}${value}/${index}`, keyId)
-          ops.put(`${prefix.byKey}${value}/${entry.keyId}/${index}`, empty)
-        }
+      // A statement naming the same digest twice is still one match.
+      for (const value of distinct(entry.digests)) {
+        ops.put(`${PREFIX.digest.all}${value}/${index}`, keyId)
+        ops.put(`${PREFIX.digest.byKey}${value}/${entry.keyId}/${index}`, empty)
+      }
+      for (const value of distinct(entry.commits)) {
+        ops.put(`${PREFIX.commit.all}${value}/${index}`, keyId)
+        ops.put(`${PREFIX.commit.byKey}${value}/${entry.keyId}/${index}`, empty)
       }
     }
     for (const [key, added] of perKey) {

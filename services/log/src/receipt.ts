@@ -65,6 +65,26 @@ export function entryFields(logIdB64: string, leaf: Uint8Array): Buffer {
   )
 }
 
+/**
+ * Receipts are cut from shared slabs: over 4 KiB, Buffer.allocUnsafe gives each its own allocation, which
+ * cost the main thread more than writing the receipt. A slab lives until its last receipt is sent.
+ */
+const SLAB_BYTES = 1 << 20
+let slab = Buffer.allocUnsafeSlow(0)
+let slabUsed = 0
+
+function allocate(length: number): Buffer {
+  if (length > SLAB_BYTES / 8) return Buffer.allocUnsafe(length)
+  if (slabUsed + length > slab.length) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
+    slabUsed = 0
+  }
+  const out = slab.subarray(slabUsed, slabUsed + length)
+  // Keep the next receipt 8-byte aligned, as Buffer's own pool does.
+  slabUsed += (length + 7) & ~7
+  return out
+}
+
 const BASE64_ALPHABET = Buffer.from(
   'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
   'latin1',
@@ -108,7 +128,7 @@ export function receiptBytes(
   const open = `[{"logIndex":"${index}",`
   const middle = `,"inclusionProof":{"logIndex":"${index}",${parts.beforeHashes},"hashes":[`
   const hashesLength = proof.length === 0 ? 0 : proof.length * (HASH_BASE64_LENGTH + 3) - 1
-  const out = Buffer.allocUnsafe(
+  const out = allocate(
     template.head.length +
       open.length +
       template.entry.length +
