@@ -9,7 +9,7 @@ const TILE_SIZE = BigInt(TILE_WIDTH)
 
 export class LogReader {
   /** The path to the root of the tile subtree starting at leaf `start`, in the tree of `size`. */
-  private sharedPath: { size: bigint; start: bigint; hashes: readonly Hash[] } | undefined
+  private sharedPath: { size: bigint; start: bigint; hashes: Promise<readonly Hash[]> } | undefined
 
   constructor(private readonly tiles: TileCache) {}
 
@@ -32,16 +32,27 @@ export class LogReader {
   async inclusionProof(index: bigint, size: bigint): Promise<Hash[]> {
     const start = index - (index % TILE_SIZE)
     const width = size - start < TILE_SIZE ? size - start : TILE_SIZE
-    const inTile = await proveInclusion(index - start, width, (ids) =>
+    const inTile = proveInclusion(index - start, width, (ids) =>
       this.tiles.readSubtrees(
         ids.map((id): SubtreeId => ({ level: id.level, index: id.index + (start >> BigInt(id.level)) })),
       ),
     )
     const shared = this.sharedPath
-    if (shared !== undefined && shared.size === size && shared.start === start)
-      return inTile.concat(shared.hashes)
-    const proof = await proveInclusion(index, size, this.tiles.readSubtrees)
-    this.sharedPath = { size, start, hashes: proof.slice(inTile.length) }
+    if (shared !== undefined && shared.size === size && shared.start === start) {
+      const [own, upper] = await Promise.all([inTile, shared.hashes])
+      return own.concat(upper)
+    }
+    // A batch's receipts all ask at once: the first computes the whole proof, and the others wait for
+    // its shared part rather than each computing the whole proof too.
+    const whole = proveInclusion(index, size, this.tiles.readSubtrees)
+    const hashes = Promise.all([whole, inTile]).then(([proof, own]) => proof.slice(own.length))
+    const entry = { size, start, hashes }
+    this.sharedPath = entry
+    hashes.catch(() => {
+      // Its own caller sees the failure; the next one tries again rather than inherit it.
+      if (this.sharedPath === entry) this.sharedPath = undefined
+    })
+    const [proof] = await Promise.all([whole, inTile])
     return proof
   }
 

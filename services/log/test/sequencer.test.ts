@@ -167,7 +167,12 @@ describe('Sequencer', () => {
       const [index, size] = pairs[(k * 7919) % pairs.length]!
       await check(index, size)
     }
-    expect(checked).toBe(2 * pairs.length)
+    // All at once, as a batch's receipts ask: the first of each (tree, tile) computes the shared part while
+    // the others wait for it; and all sizes at once, so that the shared part keeps changing under them.
+    for (const size of sizes)
+      await Promise.all(Array.from({ length: size }, (_, index) => check(index, size)))
+    await Promise.all(pairs.map(([index, size]) => check(index, size)))
+    expect(checked).toBe(4 * pairs.length)
   })
 
   test('batches group: appends queued during a commit go into the next batch together', async () => {
