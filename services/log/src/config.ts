@@ -70,6 +70,14 @@ export interface LogConfig {
 /** The origin used on a first start without `--origin`. */
 export const DEFAULT_ORIGIN = 'localhost/ledger'
 
+/**
+ * When no commit is in flight, the first entry ready waits this long for company. Under load a commit is
+ * nearly always in flight and batches form behind it; in the gaps between, a batch of one or two would
+ * cost a whole fsync and checkpoint. Measured with 64 clients on 2 cores (`npm run bench -- log`, six
+ * runs each): 1 ms gave about 3% more than 0 and as much as 2; an idle log answers 1 ms later.
+ */
+export const DEFAULT_BATCH_WAIT_MS = 1
+
 /** Defaults, resolved against the machine where they depend on it. */
 export function defaultConfig(): LogConfig {
   return {
@@ -78,7 +86,7 @@ export function defaultConfig(): LogConfig {
     port: 8080,
     origin: undefined,
     batchSize: 1000,
-    batchWaitMs: 0,
+    batchWaitMs: DEFAULT_BATCH_WAIT_MS,
     bodyLimit: 256 * 1024,
     queueLimit: 5_000,
     // One core stays with the main thread (HTTP, hashing, LevelDB); the others verify signatures.
@@ -145,7 +153,7 @@ const OPTIONS: readonly OptionSpec[] = [
     kind: 'int',
     min: 0,
     max: 10_000,
-    help: 'longest wait for company before a batch commits when none is committing, ms (default 0)',
+    help: `longest wait for company before a batch commits when none is committing, ms (default ${DEFAULT_BATCH_WAIT_MS})`,
   },
   {
     flag: 'body-limit',

@@ -19,7 +19,7 @@ describe('parseConfig', () => {
     expect(config.origin).toBeUndefined()
     expect(config.allowlistFile).toBeUndefined()
     expect(config.verifyWorkers).toBeGreaterThanOrEqual(1)
-    expect(config.batchWaitMs).toBe(0)
+    expect(config.batchWaitMs).toBe(1)
     expect(config.witnesses).toEqual([])
     expect(config.witnessQuorum).toBeUndefined()
     expect(config.witnessTimeoutMs).toBe(2000)
