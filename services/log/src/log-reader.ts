@@ -1,12 +1,12 @@
 import { TILE_WIDTH, proveConsistency, proveInclusion, type Hash, type SubtreeId } from '@ledger/tlog'
 import type { TileCache } from './tile-cache.js'
 
+const TILE_SIZE = BigInt(TILE_WIDTH)
+
 /**
  * Reads committed entries and proofs from the tiles (cache, then store). Every index and size given must
  * be within a committed tree: the callers check them against a committed tree head first.
  */
-const TILE_SIZE = BigInt(TILE_WIDTH)
-
 export class LogReader {
   /** The path to the root of the tile subtree starting at leaf `start`, in the tree of `size`. */
   private sharedPath: { size: bigint; start: bigint; hashes: Promise<readonly Hash[]> } | undefined
