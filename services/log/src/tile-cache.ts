@@ -2,6 +2,7 @@ import {
   HASH_SIZE,
   TILE_HEIGHT,
   TILE_WIDTH,
+  encodeEntryBundle,
   hashChildren,
   type Hash,
   type SubtreeHashReader,
@@ -81,21 +82,6 @@ function leafKey(index: bigint): string {
   return `l/${index}`
 }
 
-/** Encodes leaves as an entry bundle (C2SP tlog-tiles: u16 big-endian length, then the leaf). */
-function encodeBundle(leaves: readonly Uint8Array[]): Uint8Array {
-  let length = 0
-  for (const leaf of leaves) length += 2 + leaf.length
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const leaf of leaves) {
-    out[offset] = leaf.length >> 8
-    out[offset + 1] = leaf.length & 0xff
-    out.set(leaf, offset + 2)
-    offset += 2 + leaf.length
-  }
-  return out
-}
-
 /**
  * The read side of the log's tiles: raw hash tiles, entry bundles and single leaves for the static API
  * and lookups, expanded tiles for proofs, each in a memory-bounded LRU in front of the store. A GET is a
@@ -144,8 +130,8 @@ export class TileCache {
     const hit = this.raw.get(key)
     if (hit !== undefined && bundlePrefixLength(hit, minWidth) !== undefined) return hit
     const leaves = await this.store.readLeaves(index << BigInt(TILE_HEIGHT), TILE_WIDTH)
-    if (leaves.length < minWidth) return undefined
-    const data = encodeBundle(leaves)
+    if (leaves.length === 0 || leaves.length < minWidth) return undefined
+    const data = encodeEntryBundle(leaves)
     this.setIfWider(key, data)
     return data
   }
