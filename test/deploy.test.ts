@@ -319,8 +319,12 @@ describe('npm scripts and README.md', () => {
   it('start, start:witness and start:monitor build and run the mains compose runs', () => {
     for (const [script, main] of Object.entries(mains)) {
       expect(scripts[script]).toBe(`tsc -b && node ${main}`)
-      expect(readText(main.replace('/dist/', '/src/').replace(/\.js$/, '.ts'))).toContain('process.exit')
+      // A main owns its process: it exits with a code itself, or through @ledger/service's runService.
+      expect(readText(main.replace('/dist/', '/src/').replace(/\.js$/, '.ts'))).toMatch(
+        /process\.exit|runService\(/,
+      )
     }
+    expect(readText('packages/service/src/process.ts')).toContain('process.exit')
     const composeMains = ['log', 'witness', 'monitor'].map((name) => services[name]!.command[1])
     expect(composeMains.sort()).toEqual(Object.values(mains).sort())
   })

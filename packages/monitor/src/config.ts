@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { OptionError, optionsHelp, parseOptions, type OptionSpec, type ParsedOptions } from '@ledger/service'
 import { MonitorError } from './errors.js'
 
 /**
@@ -66,24 +66,12 @@ export function defaultConfig(): MonitorConfig {
   }
 }
 
-interface OptionSpec {
-  flag: string
-  env: string
-  key: keyof MonitorConfig
-  kind: 'string' | 'int' | 'path' | 'url' | 'list' | 'bool'
-  min?: number
-  max?: number
-  /** For lists: the pattern every item must match. */
-  item?: RegExp
-  help: string
-}
-
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/
 const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
 const KEY_ID_RE = /^[0-9a-f]{64}$/
 
 /** Every option: its flag, its environment variable (lists: comma-separated), its help line. */
-export const OPTIONS: readonly OptionSpec[] = [
+export const OPTIONS: readonly (OptionSpec & { key: keyof MonitorConfig })[] = [
   { flag: 'log', env: 'MONITOR_LOG_URL', key: 'logUrl', kind: 'url', help: 'base URL of the log (required)' },
   {
     flag: 'log-key',
@@ -210,21 +198,17 @@ export type ConfigRequest = { kind: 'run'; config: MonitorConfig } | { kind: 'he
 
 /** The `--help` text. */
 export function helpText(): string {
-  const lines = [
-    'Usage: npm run start:monitor -- --log URL (--log-key VKEY | --log-key-file PATH | --policy PATH) [options]',
-    '',
-    'Follows a log through its checkpoints and tiles, proves it append-only, re-verifies every entry,',
-    'audits its lookups, and prints alerts as JSON lines on stdout. Exit codes with --once: 0 clean,',
-    '1 alerts raised, 2 usage, 4 log unreachable.',
-    '',
-    'Options:',
-  ]
-  for (const o of OPTIONS) {
-    const arg = { int: ' N', path: ' PATH', url: ' URL', list: ' VALUE', string: ' VALUE', bool: '' }[o.kind]
-    lines.push(`  --${(o.flag + arg).padEnd(26)} ${o.help}  [$${o.env}]`)
-  }
-  lines.push(`  ${'--help'.padEnd(28)} print this text`)
-  return lines.join('\n') + '\n'
+  return optionsHelp(
+    [
+      'Usage: npm run start:monitor -- --log URL (--log-key VKEY | --log-key-file PATH | --policy PATH) [options]',
+      '',
+      'Follows a log through its checkpoints and tiles, proves it append-only, re-verifies every entry,',
+      'audits its lookups, and prints alerts as JSON lines on stdout. Exit codes with --once: 0 clean,',
+      '1 alerts raised, 2 usage, 4 log unreachable.',
+    ],
+    OPTIONS,
+    26,
+  )
 }
 
 function bad(message: string): MonitorError {
@@ -240,79 +224,18 @@ export function parseConfig(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): ConfigRequest {
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>
+  let parsed: ParsedOptions
   try {
-    ;({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        ...Object.fromEntries(
-          OPTIONS.map((o) => [
-            o.flag,
-            o.kind === 'bool'
-              ? { type: 'boolean' as const }
-              : { type: 'string' as const, multiple: o.kind === 'list' },
-          ]),
-        ),
-      },
-    }))
+    parsed = parseOptions(OPTIONS, args, env)
   } catch (err) {
-    throw bad((err as Error).message)
+    if (err instanceof OptionError) throw bad(err.message)
+    throw err
   }
-  if (values.help === true) return { kind: 'help', text: helpText() }
+  if (parsed.help) return { kind: 'help', text: helpText() }
   const config = defaultConfig()
   const target = config as unknown as Record<string, unknown>
-  for (const o of OPTIONS) {
-    const fromFlag = values[o.flag]
-    if (o.kind === 'bool') {
-      const raw = env[o.env]
-      if (fromFlag === true) target[o.key] = true
-      else if (raw !== undefined && raw !== '') {
-        if (raw !== '1' && raw !== 'true' && raw !== '0' && raw !== 'false') {
-          throw bad(`$${o.env}: expected 1, true, 0 or false`)
-        }
-        target[o.key] = raw === '1' || raw === 'true'
-      }
-      continue
-    }
-    if (o.kind === 'list') {
-      const items = Array.isArray(fromFlag)
-        ? (fromFlag as string[])
-        : env[o.env]
-          ? env[o.env]!.split(',').map((s) => s.trim())
-          : []
-      for (const item of items) {
-        if (!o.item!.test(item)) throw bad(`--${o.flag}: ${JSON.stringify(item)} is not ${o.item!.source}`)
-      }
-      target[o.key] = [...new Set(items)]
-      continue
-    }
-    const raw = typeof fromFlag === 'string' ? fromFlag : env[o.env]
-    if (raw === undefined || (fromFlag === undefined && raw === '')) continue
-    const source = typeof fromFlag === 'string' ? `--${o.flag}` : `$${o.env}`
-    if (raw === '') throw bad(`${source}: empty value`)
-    if (o.kind === 'int') {
-      if (!/^(?:0|[1-9][0-9]{0,9})$/.test(raw)) throw bad(`${source}: not a whole number: ${raw}`)
-      const n = Number(raw)
-      if ((o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
-        throw bad(`${source}: ${raw} is outside ${o.min}..${o.max}`)
-      }
-      target[o.key] = n
-    } else if (o.kind === 'url') {
-      let url: URL
-      try {
-        url = new URL(raw)
-      } catch {
-        throw bad(`${source}: not a URL: ${raw}`)
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw bad(`${source}: not an http(s) URL`)
-      target[o.key] = raw.replace(/\/+$/, '')
-    } else {
-      target[o.key] = o.kind === 'path' ? resolve(raw) : raw
-    }
-  }
+  for (const [key, { value }] of parsed.given)
+    target[key] = Array.isArray(value) ? [...new Set(value)] : value
   if (config.logUrl === '') throw bad('--log URL is required')
   const keySources = [config.logKey, config.logKeyFile, config.policyFile].filter((v) => v !== undefined)
   if (keySources.length !== 1) throw bad('give exactly one of --log-key, --log-key-file and --policy')

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { OptionError, optionsHelp, parseOptions, type OptionSpec, type ParsedOptions } from '@ledger/service'
 import { parseCosignatureVerifierKey } from '@ledger/tlog'
 import { LogServerError } from './errors.js'
 import type { WitnessEndpoint } from './witnessing.js'
@@ -102,17 +102,7 @@ export function defaultConfig(): LogConfig {
   }
 }
 
-interface OptionSpec {
-  flag: string
-  env: string
-  key: keyof LogConfig
-  kind: 'string' | 'int' | 'path' | 'witness'
-  min?: number
-  max?: number
-  help: string
-}
-
-const OPTIONS: readonly OptionSpec[] = [
+const OPTIONS: readonly (OptionSpec & { key: keyof LogConfig })[] = [
   { flag: 'data', env: 'LEDGER_DATA', key: 'dataDir', kind: 'path', help: 'data directory (default ./data)' },
   {
     flag: 'host',
@@ -202,7 +192,9 @@ const OPTIONS: readonly OptionSpec[] = [
     flag: 'witness',
     env: 'LEDGER_WITNESSES',
     key: 'witnesses',
-    kind: 'witness',
+    kind: 'list',
+    separator: 'whitespace',
+    arg: ' URL=VKEY',
     help:
       'a witness to ask for cosignatures: its tlog-witness URL (without `=`), `=`, its verifier key; ' +
       'repeatable (env: space-separated) (default: none)',
@@ -294,14 +286,7 @@ export type ConfigRequest = { kind: 'run'; config: LogConfig } | { kind: 'help';
 
 /** The `--help` text. */
 export function helpText(): string {
-  const lines = ['Usage: npm start -- [options]', '', 'Runs the transparency log server.', '', 'Options:']
-  for (const o of OPTIONS) {
-    const arg =
-      o.kind === 'int' ? ' N' : o.kind === 'path' ? ' PATH' : o.kind === 'witness' ? ' URL=VKEY' : ' VALUE'
-    lines.push(`  --${(o.flag + arg).padEnd(29)} ${o.help}  [$${o.env}]`)
-  }
-  lines.push(`  ${'--help'.padEnd(31)} print this text`)
-  return lines.join('\n') + '\n'
+  return optionsHelp(['Usage: npm start -- [options]', '', 'Runs the transparency log server.'], OPTIONS, 29)
 }
 
 /**
@@ -312,51 +297,24 @@ export function parseConfig(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): ConfigRequest {
-  let values: Record<string, string | boolean | string[] | undefined>
+  let parsed: ParsedOptions
   try {
-    ;({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        ...Object.fromEntries(
-          OPTIONS.map((o) => [o.flag, { type: 'string' as const, multiple: o.kind === 'witness' }]),
-        ),
-      },
-    }))
+    parsed = parseOptions(OPTIONS, args, env)
   } catch (err) {
-    throw new LogServerError('INVALID_CONFIG', (err as Error).message)
+    if (err instanceof OptionError) throw new LogServerError('INVALID_CONFIG', err.message)
+    throw err
   }
-  if (values.help === true) return { kind: 'help', text: helpText() }
+  if (parsed.help) return { kind: 'help', text: helpText() }
   const config = defaultConfig()
   const target = config as unknown as Record<string, unknown>
-  for (const o of OPTIONS) {
-    const fromFlag = values[o.flag]
-    if (o.kind === 'witness') {
-      const specs = Array.isArray(fromFlag)
-        ? fromFlag.map((text) => parseWitnessSpec(text, `--${o.flag}`))
-        : (env[o.env] ?? '')
-            .split(/\s+/)
-            .filter((text) => text !== '')
-            .map((text) => parseWitnessSpec(text, `$${o.env}`))
-      if (specs.length > 0) target[o.key] = specs
-      continue
-    }
-    const raw = typeof fromFlag === 'string' ? fromFlag : env[o.env]
-    if (raw === undefined || (fromFlag === undefined && raw === '')) continue
-    const source = typeof fromFlag === 'string' ? `--${o.flag}` : `$${o.env}`
-    if (o.kind === 'int') {
-      if (!/^(?:0|[1-9][0-9]{0,9})$/.test(raw))
-        throw new LogServerError('INVALID_CONFIG', `${source}: not a whole number: ${raw}`)
-      const n = Number(raw)
-      if ((o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
-        throw new LogServerError('INVALID_CONFIG', `${source}: ${raw} is outside ${o.min}..${o.max}`)
-      }
-      target[o.key] = o.key === 'cacheBytes' ? n * 1024 * 1024 : n
+  for (const [key, { value, source }] of parsed.given) {
+    if (key === 'witnesses') {
+      const specs = (value as string[]).map((text) => parseWitnessSpec(text, source))
+      if (specs.length > 0) config.witnesses = specs
+    } else if (key === 'cacheBytes') {
+      config.cacheBytes = (value as number) * 1024 * 1024
     } else {
-      if (raw === '') throw new LogServerError('INVALID_CONFIG', `${source}: empty value`)
-      target[o.key] = o.kind === 'path' ? resolve(raw) : raw
+      target[key] = value
     }
   }
   const keys = new Set(config.witnesses.map((w) => w.verifierKey))

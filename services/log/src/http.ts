@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import { readBody as readBoundedBody } from '@ledger/service'
 import { HASH_SIZE, TILE_WIDTH, parseTilePath } from '@ledger/tlog'
 import { LogServerError, RETRY_AFTER_SECONDS, toErrorResponse } from './errors.js'
 import type { Ingest } from './ingest.js'
@@ -157,44 +158,9 @@ async function submit(ctx: FastPathContext, req: IncomingMessage, res: ServerRes
  * Reads a request body into one Buffer, refusing (LogServerError PAYLOAD_TOO_LARGE) as soon as it is
  * known to exceed `limit` bytes: from Content-Length before reading anything, else while streaming.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = req.headers['content-length']
-  if (declared !== undefined && Number(declared) > limit) {
-    return Promise.reject(new LogServerError('PAYLOAD_TOO_LARGE', `the body is over ${limit} bytes`))
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let length = 0
-    const onData = (chunk: Buffer) => {
-      length += chunk.length
-      if (length > limit) {
-        cleanup()
-        reject(new LogServerError('PAYLOAD_TOO_LARGE', `the body is over ${limit} bytes`))
-        return
-      }
-      chunks.push(chunk)
-    }
-    const onEnd = () => {
-      cleanup()
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length))
-    }
-    const onError = (err: Error) => {
-      cleanup()
-      reject(err)
-    }
-    const onAborted = () => {
-      cleanup()
-      reject(new LogServerError('MALFORMED_REQUEST', 'the request was aborted'))
-    }
-    const cleanup = () => {
-      req.off('data', onData)
-      req.off('end', onEnd)
-      req.off('error', onError)
-      req.off('aborted', onAborted)
-    }
-    req.on('data', onData)
-    req.on('end', onEnd)
-    req.on('error', onError)
-    req.on('aborted', onAborted)
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return readBoundedBody(req, limit, {
+    tooLarge: () => new LogServerError('PAYLOAD_TOO_LARGE', `the body is over ${limit} bytes`),
+    aborted: () => new LogServerError('MALFORMED_REQUEST', 'the request was aborted'),
   })
 }

@@ -1,8 +1,9 @@
 import { buildLogTrustedRoot } from '@ledger/attestation'
 import { randomBytes } from 'node:crypto'
+import { closeServer, listen } from '@ledger/service'
 import { parseVerifierKey } from '@ledger/tlog'
 import { mkdir, readFile } from 'node:fs/promises'
-import { createServer, type Server } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createApp } from './app.js'
@@ -197,15 +198,9 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
         // answer they can retry on, not a refused connection), admitted ones are committed and answered.
         await ingest.close()
         await sequencer.drain()
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-        server.closeIdleConnections()
         // Connections whose last answer went out before the shutdown began idle in keep-alive: close them
         // as they become idle; cut whatever is still open after the grace period.
-        const sweep = setInterval(() => server.closeIdleConnections(), 50)
-        const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
-        await closed
-        clearInterval(sweep)
-        clearTimeout(grace)
+        await closeServer(server, CLOSE_GRACE_MS, 50)
         await witnessed?.close()
         await stopPool.close()
         await store.close()
@@ -227,15 +222,4 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
     await store.close()
     throw err
   }
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err)
-    server.once('error', onError)
-    server.listen(port, host, () => {
-      server.off('error', onError)
-      resolve()
-    })
-  })
 }

@@ -1,19 +1,11 @@
 // `npm run start:monitor`: runs the monitor until SIGTERM or SIGINT, or one pass with --once. Owns the
-// process: signals and the exit code (0 clean, 1 alerts, 2 usage, 3 log unreachable).
-import { EXIT_USAGE, loadConfig, runMonitor, type ConfigRequest } from '@ledger/monitor'
+// process: signals and the exit code (0 clean, 1 alerts, 2 usage, 4 log unreachable).
+import { loadConfig, runMonitor } from '@ledger/monitor'
+import { configOrExit } from '@ledger/service'
 
 async function main(): Promise<void> {
-  let request: ConfigRequest
-  try {
-    request = loadConfig()
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}\n(see --help)`)
-    process.exit(EXIT_USAGE)
-  }
-  if (request.kind === 'help') {
-    process.stdout.write(request.text)
-    return
-  }
+  const config = configOrExit(loadConfig)
+  if (config === undefined) return
   const controller = new AbortController()
   const stop = (signal: string) => {
     if (controller.signal.aborted) return
@@ -23,7 +15,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
   const code = await runMonitor(
-    request.config,
+    config,
     { stdout: process.stdout, stderr: process.stderr },
     {
       signal: controller.signal,

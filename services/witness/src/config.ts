@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { OptionError, optionsHelp, parseOptions, type OptionSpec, type ParsedOptions } from '@ledger/service'
 import { WitnessError } from './errors.js'
 
 /**
@@ -46,18 +46,8 @@ export function defaultConfig(): WitnessConfig {
   }
 }
 
-interface OptionSpec {
-  flag: string
-  env: string
-  key: keyof WitnessConfig
-  kind: 'string' | 'int' | 'path'
-  min?: number
-  max?: number
-  help: string
-}
-
 /** Every option: its flag, its environment variable, and its help line (defaults are in defaultConfig). */
-export const OPTIONS: readonly OptionSpec[] = [
+export const OPTIONS: readonly (OptionSpec & { key: keyof WitnessConfig })[] = [
   {
     flag: 'data',
     env: 'WITNESS_DATA',
@@ -118,19 +108,15 @@ export type ConfigRequest = { kind: 'run'; config: WitnessConfig } | { kind: 'he
 
 /** The `--help` text. */
 export function helpText(): string {
-  const lines = [
-    'Usage: npm run start:witness -- [options]',
-    '',
-    'Runs a C2SP tlog-witness: POST /add-checkpoint cosigns checkpoints consistent with what it saw.',
-    '',
-    'Options:',
-  ]
-  for (const o of OPTIONS) {
-    const arg = o.kind === 'int' ? ' N' : o.kind === 'path' ? ' PATH' : ' VALUE'
-    lines.push(`  --${(o.flag + arg).padEnd(26)} ${o.help}  [$${o.env}]`)
-  }
-  lines.push(`  ${'--help'.padEnd(28)} print this text`)
-  return lines.join('\n') + '\n'
+  return optionsHelp(
+    [
+      'Usage: npm run start:witness -- [options]',
+      '',
+      'Runs a C2SP tlog-witness: POST /add-checkpoint cosigns checkpoints consistent with what it saw.',
+    ],
+    OPTIONS,
+    26,
+  )
 }
 
 /**
@@ -142,42 +128,17 @@ export function parseConfig(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): ConfigRequest {
-  let values: Record<string, string | boolean | undefined>
+  let parsed: ParsedOptions
   try {
-    ;({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: 'string' as const }])),
-      },
-    }))
+    parsed = parseOptions(OPTIONS, args, env)
   } catch (err) {
-    throw new WitnessError('INVALID_CONFIG', (err as Error).message)
+    if (err instanceof OptionError) throw new WitnessError('INVALID_CONFIG', err.message)
+    throw err
   }
-  if (values.help === true) return { kind: 'help', text: helpText() }
+  if (parsed.help) return { kind: 'help', text: helpText() }
   const config = defaultConfig()
   const target = config as unknown as Record<string, unknown>
-  for (const o of OPTIONS) {
-    const fromFlag = values[o.flag]
-    const raw = typeof fromFlag === 'string' ? fromFlag : env[o.env]
-    if (raw === undefined || (fromFlag === undefined && raw === '')) continue
-    const source = typeof fromFlag === 'string' ? `--${o.flag}` : `$${o.env}`
-    if (o.kind === 'int') {
-      if (!/^(?:0|[1-9][0-9]{0,9})$/.test(raw)) {
-        throw new WitnessError('INVALID_CONFIG', `${source}: not a whole number: ${raw}`)
-      }
-      const n = Number(raw)
-      if ((o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
-        throw new WitnessError('INVALID_CONFIG', `${source}: ${raw} is outside ${o.min}..${o.max}`)
-      }
-      target[o.key] = n
-    } else {
-      if (raw === '') throw new WitnessError('INVALID_CONFIG', `${source}: empty value`)
-      target[o.key] = o.kind === 'path' ? resolve(raw) : raw
-    }
-  }
+  for (const [key, { value }] of parsed.given) target[key] = value
   return { kind: 'run', config }
 }
 

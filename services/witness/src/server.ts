@@ -1,11 +1,12 @@
 import { mkdir, readFile } from 'node:fs/promises'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { ADD_CHECKPOINT_PATH, encodeTlogSize, parseTlogPolicy, TLOG_SIZE_CONTENT_TYPE } from '@ledger/tlog'
 import { DEFAULT_WITNESS_NAME, type WitnessConfig } from './config.js'
 import { STATUS_BY_CODE, WitnessError } from './errors.js'
 import { writeFileDurably } from '@ledger/durable-file'
+import { closeServer, listen, readBody } from '@ledger/service'
 import { LevelWitnessStore } from './level-store.js'
 import type { KnownLog, WitnessStore } from './store.js'
 import { knownLogsFromVerifierKeys, systemClock, Witness, type Clock } from './witness.js'
@@ -101,11 +102,7 @@ export async function startWitness(
     let closing: Promise<void> | undefined
     const close = () => {
       closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-        server.closeIdleConnections()
-        const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
-        await closed
-        clearTimeout(grace)
+        await closeServer(server, CLOSE_GRACE_MS)
         await store.close()
       })()
       return closing
@@ -179,7 +176,10 @@ async function handle(
         res.setHeader('Allow', 'POST')
         throw new WitnessError('METHOD_NOT_ALLOWED', 'add-checkpoint takes POST')
       }
-      const body = await readBody(req, bodyLimit)
+      const body = await readBody(req, bodyLimit, {
+        tooLarge: () => new WitnessError('PAYLOAD_TOO_LARGE', `the body is over ${bodyLimit} bytes`),
+        aborted: () => new WitnessError('MALFORMED_REQUEST', 'the request was aborted'),
+      })
       const line = await witness.addCheckpoint(body)
       send(res, 200, 'text/plain; charset=utf-8', line)
       return
@@ -196,38 +196,4 @@ async function handle(
     }
     sendError(res, err)
   }
-}
-
-/** Reads a request body, refusing (PAYLOAD_TOO_LARGE) as soon as it is known to exceed `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = req.headers['content-length']
-  if (declared !== undefined && Number(declared) > limit) {
-    return Promise.reject(new WitnessError('PAYLOAD_TOO_LARGE', `the body is over ${limit} bytes`))
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let length = 0
-    req.on('data', (chunk: Buffer) => {
-      length += chunk.length
-      if (length > limit) {
-        req.removeAllListeners('data')
-        reject(new WitnessError('PAYLOAD_TOO_LARGE', `the body is over ${limit} bytes`))
-        return
-      }
-      chunks.push(chunk)
-    })
-    req.on('end', () => resolve(Buffer.concat(chunks, length)))
-    req.on('error', reject)
-  })
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err)
-    server.once('error', onError)
-    server.listen(port, host, () => {
-      server.off('error', onError)
-      resolve()
-    })
-  })
 }

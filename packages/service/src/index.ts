@@ -1,0 +1,5 @@
+export { OptionError, optionsHelp, parseOptions } from './options.js'
+export type { GivenOption, OptionKind, OptionSpec, ParsedOptions } from './options.js'
+export { closeServer, listen, readBody } from './http.js'
+export { EXIT_USAGE, configOrExit, runService } from './process.js'
+export type { Service, ServiceRequest } from './process.js'
