@@ -43,12 +43,14 @@ const WHOLE_NUMBER = /^(?:0|[1-9][0-9]{0,9})$/
 /**
  * Reads `args` and `env` against `specs`. Returns the options given (by key), or that `--help` was asked.
  * An empty variable counts as absent; an empty flag value is refused. A list given by flag (repeated) wins
- * over its variable; a bool flag is true, a bool variable 1, true, 0 or false. Throws OptionError.
+ * over its variable; a bool flag is true, a bool variable 1, true, 0 or false. Throws `invalid(message)`:
+ * each service raises its own typed error (OptionError by default).
  */
 export function parseOptions(
   specs: readonly OptionSpec[],
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
+  invalid: (message: string) => Error = (message) => new OptionError(message),
 ): ParsedOptions {
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>
   try {
@@ -69,7 +71,7 @@ export function parseOptions(
       },
     }))
   } catch (err) {
-    throw new OptionError((err as Error).message)
+    throw invalid((err as Error).message)
   }
   if (values.help === true) return { help: true }
   const given = new Map<string, GivenOption>()
@@ -80,7 +82,7 @@ export function parseOptions(
       if (fromFlag === true) given.set(o.key, { value: true, source: `--${o.flag}` })
       else if (raw !== undefined && raw !== '') {
         if (raw !== '1' && raw !== 'true' && raw !== '0' && raw !== 'false') {
-          throw new OptionError(`$${o.env}: expected 1, true, 0 or false`)
+          throw invalid(`$${o.env}: expected 1, true, 0 or false`)
         }
         given.set(o.key, { value: raw === '1' || raw === 'true', source: `$${o.env}` })
       }
@@ -97,7 +99,7 @@ export function parseOptions(
             : raw.split(',').map((item) => item.trim())
       for (const item of items) {
         if (o.item !== undefined && !o.item.test(item)) {
-          throw new OptionError(`--${o.flag}: ${JSON.stringify(item)} is not ${o.item.source}`)
+          throw invalid(`--${o.flag}: ${JSON.stringify(item)} is not ${o.item.source}`)
         }
       }
       given.set(o.key, { value: items, source: Array.isArray(fromFlag) ? `--${o.flag}` : `$${o.env}` })
@@ -106,12 +108,12 @@ export function parseOptions(
     const raw = typeof fromFlag === 'string' ? fromFlag : env[o.env]
     if (raw === undefined || (fromFlag === undefined && raw === '')) continue
     const source = typeof fromFlag === 'string' ? `--${o.flag}` : `$${o.env}`
-    if (raw === '') throw new OptionError(`${source}: empty value`)
+    if (raw === '') throw invalid(`${source}: empty value`)
     if (o.kind === 'int') {
-      if (!WHOLE_NUMBER.test(raw)) throw new OptionError(`${source}: not a whole number: ${raw}`)
+      if (!WHOLE_NUMBER.test(raw)) throw invalid(`${source}: not a whole number: ${raw}`)
       const n = Number(raw)
       if ((o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
-        throw new OptionError(`${source}: ${raw} is outside ${o.min}..${o.max}`)
+        throw invalid(`${source}: ${raw} is outside ${o.min}..${o.max}`)
       }
       given.set(o.key, { value: n, source })
     } else if (o.kind === 'url') {
@@ -119,10 +121,10 @@ export function parseOptions(
       try {
         url = new URL(raw)
       } catch {
-        throw new OptionError(`${source}: not a URL: ${raw}`)
+        throw invalid(`${source}: not a URL: ${raw}`)
       }
       if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        throw new OptionError(`${source}: not an http(s) URL`)
+        throw invalid(`${source}: not an http(s) URL`)
       }
       given.set(o.key, { value: raw.replace(/\/+$/, ''), source })
     } else {

@@ -69,6 +69,13 @@ describe('parseOptions', () => {
     expect(refusal(['positional'])).toMatch(/positional/)
   })
 
+  test("a service's own error, when it gives one", () => {
+    class ConfigError extends Error {}
+    const invalid = (message: string) => new ConfigError(`bad config: ${message}`)
+    expect(() => parseOptions(SPECS, ['--port', 'x'], {}, invalid)).toThrow(ConfigError)
+    expect(() => parseOptions(SPECS, ['--nope'], {}, invalid)).toThrow(/^bad config: .*nope/)
+  })
+
   test('bools from a flag or a variable; lists split by comma (trimmed) or whitespace', () => {
     expect(given(['--once']).once).toEqual([true, '--once'])
     expect(given([], { T_ONCE: '0' }).once).toEqual([false, '$T_ONCE'])

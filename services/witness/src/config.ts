@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import { OptionError, optionsHelp, parseOptions, type OptionSpec, type ParsedOptions } from '@ledger/service'
+import { optionsHelp, parseOptions, type OptionSpec } from '@ledger/service'
 import { WitnessError } from './errors.js'
 
 /**
@@ -128,13 +128,7 @@ export function parseConfig(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): ConfigRequest {
-  let parsed: ParsedOptions
-  try {
-    parsed = parseOptions(OPTIONS, args, env)
-  } catch (err) {
-    if (err instanceof OptionError) throw new WitnessError('INVALID_CONFIG', err.message)
-    throw err
-  }
+  const parsed = parseOptions(OPTIONS, args, env, (message) => new WitnessError('INVALID_CONFIG', message))
   if (parsed.help) return { kind: 'help', text: helpText() }
   const config = defaultConfig()
   const target = config as unknown as Record<string, unknown>
