@@ -22,7 +22,7 @@ import {
   Sequencer,
   TileCache,
   type CommittedState,
-  type EntryKeys,
+  type DedupKey,
   type IntegratedBatch,
   type LogMeta,
   type LogStore,
@@ -212,7 +212,7 @@ class BenchStore implements LogStore {
     const from = Number(start - this.firstLeaf)
     return from < 0 ? [] : this.leaves.slice(from, from + count)
   }
-  async findEntries(entries: readonly EntryKeys[]): Promise<(bigint | undefined)[]> {
+  async findEntries(entries: readonly DedupKey[]): Promise<(bigint | undefined)[]> {
     return entries.map((e) => this.dedup.get(`${e.keyId}/${e.payloadHash}`))
   }
   async lookup(): Promise<LookupResult> {

@@ -334,6 +334,43 @@ export function encodeEntryBundle(leaves: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
+ * The number of entries in an encoded entry bundle (a log's own, trusted bytes). Throws
+ * MALFORMED_ENTRY_BUNDLE when the last entry is truncated.
+ */
+export function countBundleEntries(data: Uint8Array): number {
+  let offset = 0
+  let count = 0
+  while (offset + 2 <= data.length) {
+    offset += 2 + ((data[offset]! << 8) | data[offset + 1]!)
+    count++
+  }
+  if (offset !== data.length) throw new TlogError('MALFORMED_ENTRY_BUNDLE', 'entry bundle is truncated')
+  return count
+}
+
+/**
+ * The byte length of the first `count` entries of an encoded entry bundle, or undefined when it holds
+ * fewer. A log serves the partial bundle `.p/<W>` as this prefix of any wider version of the bundle.
+ */
+export function bundlePrefixLength(data: Uint8Array, count: number): number | undefined {
+  let offset = 0
+  for (let i = 0; i < count; i++) {
+    if (offset + 2 > data.length) return undefined
+    offset += 2 + ((data[offset]! << 8) | data[offset + 1]!)
+  }
+  return offset <= data.length ? offset : undefined
+}
+
+/** Entry `position` of an encoded entry bundle (a view, not a copy), or undefined when it is shorter. */
+export function bundleEntryAt(data: Uint8Array, position: number): Uint8Array | undefined {
+  const start = bundlePrefixLength(data, position)
+  if (start === undefined || start + 2 > data.length) return undefined
+  const length = (data[start]! << 8) | data[start + 1]!
+  if (start + 2 + length > data.length) return undefined
+  return data.subarray(start + 2, start + 2 + length)
+}
+
+/**
  * Decodes an untrusted entry bundle that must hold exactly `expectedCount` entries (its width) and nothing
  * after them. Returns copies of the entries. It does not authenticate them: hash each entry and compare
  * with the level-0 tile (verifyEntryBundle). Throws MALFORMED_ENTRY_BUNDLE.

@@ -5,7 +5,8 @@ import { LogServerError } from './errors.js'
 import { sendError } from './http.js'
 import type { LogKey } from './log-key.js'
 import type { LogReader } from './log-reader.js'
-import type { Sequencer, TreeHead } from './sequencer.js'
+import type { TreeHead } from './log-tree.js'
+import type { Sequencer } from './sequencer.js'
 import type { LogStore } from './store.js'
 
 /*

@@ -1,10 +1,9 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import { readBody as readBoundedBody } from '@ledger/service'
-import { HASH_SIZE, TILE_WIDTH, parseTilePath } from '@ledger/tlog'
+import { HASH_SIZE, TILE_WIDTH, bundlePrefixLength, parseTilePath } from '@ledger/tlog'
 import { LogServerError, RETRY_AFTER_SECONDS, toErrorResponse } from './errors.js'
 import type { Ingest } from './ingest.js'
-import type { TreeHead } from './sequencer.js'
-import { bundlePrefixLength } from './sequencer.js'
+import type { TreeHead } from './log-tree.js'
 import type { TileCache } from './tile-cache.js'
 
 /** Tiles at a given path never change (full ones, and partial ones `.p/W`, whose W entries are fixed). */

@@ -17,18 +17,21 @@ export { LOG_KEY_FILE, logKeyFromSignerKey } from './log-key.js'
 export type { LogKey } from './log-key.js'
 export { LevelStore } from './level-store.js'
 export { Sequencer } from './sequencer.js'
-export type { LogEntryInput, Sequenced, SequencerOptions, TreeHead } from './sequencer.js'
+export type { CommittedBatch, LogEntryInput, Sequenced, SequencerOptions } from './sequencer.js'
+export { checkState, loadEdge, openLogTree, signCheckpoint } from './log-tree.js'
+export type { TreeHead } from './log-tree.js'
+export { DedupReads, dedupId } from './dedup.js'
 export { TileCache } from './tile-cache.js'
 export { LogReader } from './log-reader.js'
 export { Witnessing } from './witnessing.js'
-export type { WitnessEndpoint, WitnessingOptions, WitnessPost, WitnessedStore } from './witnessing.js'
+export type { WitnessEndpoint, WitnessingOptions, WitnessPost } from './witnessing.js'
 export { MAX_JSON_DEPTH } from './verify-core.js'
 export type {
   CommittedState,
   DedupKey,
-  EntryKeys,
   IndexedEntry,
   IntegratedBatch,
+  LogBackend,
   LogMeta,
   LogStore,
   LookupKind,
@@ -36,6 +39,7 @@ export type {
   LookupQuery,
   LookupResult,
   StoredTile,
+  WitnessedStore,
 } from './store.js'
 export { MAX_LOG_SIZE } from './sequencer.js'
 export { DEFAULT_LOOKUP_LIMIT, MAX_LOOKUP_LIMIT, MAX_LOOKUP_KEY_IDS } from './app.js'

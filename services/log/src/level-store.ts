@@ -3,10 +3,10 @@ import { KeyFilter } from './key-filter.js'
 import type {
   CommittedState,
   DedupKey,
-  EntryKeys,
+  IndexedEntry,
   IntegratedBatch,
+  LogBackend,
   LogMeta,
-  LogStore,
   LookupKind,
   LookupMatch,
   LookupQuery,
@@ -21,10 +21,10 @@ import type {
  *   t/<level>/<index hex16>                hash tile (partial: overwritten as it grows; full: written once)
  *   l/<index hex16>                        leaf of entry <index>, written once
  *   x/<keyid>/<payload hash>               index u64 of the entry (dedup)
- *   d/<sha256:hex>/<index hex16>           key id (ascii): every entry naming that subject digest
- *   dk/<sha256:hex>/<keyid>/<index hex16>  empty: the same, per key id, for filtered lookups
+ *   d/<alg:hex>/<index hex16>              key id (ascii): every entry naming that subject digest
+ *   dk/<alg:hex>/<keyid>/<index hex16>     empty: the same, per key id, for filtered lookups
  *   c/<commit>/<index hex16>, ck/...       the same for source commits
- *   n/d/<sha256:hex>, n/c/<commit>         number of entries in d/ (c/) for that value, decimal ascii
+ *   n/d/<alg:hex>, n/c/<commit>            number of entries in d/ (c/) for that value, decimal ascii
  * Fixed-width hex indexes make key order equal to index order.
  */
 
@@ -38,6 +38,14 @@ const WRITE_BUFFER_BYTES = 32 * 1024 * 1024
 const MAX_CACHED_COUNTS = 50_000
 /** Keys per native read while filling the key filter. */
 const FILTER_SCAN_CHUNK = 4096
+
+/** Observers and fault hooks of a LevelStore (diagnostics and tests; none by default). */
+export interface LevelStoreOptions {
+  /** Called with the keys of every point read of dedup rows and counts, before it runs. */
+  onRead?: (keys: readonly string[]) => void
+  /** Called before each commit's write; a throw fails that commit as a failing disk would. */
+  beforeWrite?: () => void
+}
 
 function hex16(index: bigint): string {
   return index.toString(16).padStart(16, '0')
@@ -91,7 +99,7 @@ function distinct(values: readonly string[]): readonly string[] {
 }
 
 /** The count keys an entry adds one to: each distinct digest and commit once. */
-function countKeysOf(entry: EntryKeys): string[] {
+function countKeysOf(entry: IndexedEntry): string[] {
   const keys: string[] = []
   for (const value of distinct(entry.digests)) keys.push(`${PREFIX.digest.count}${value}`)
   for (const value of distinct(entry.commits)) keys.push(`${PREFIX.commit.count}${value}`)
@@ -99,34 +107,33 @@ function countKeysOf(entry: EntryKeys): string[] {
 }
 
 /**
- * LogStore over an embedded LevelDB (the `level` package). Every commit is one atomic chained batch with
- * `sync: true`, so it costs one fsync whatever its size. Lookups read from one LevelDB snapshot, so the
- * counts and the index rows they return agree.
+ * LogStore (and WitnessedStore) over an embedded LevelDB (the `level` package). Every commit is one atomic
+ * chained batch with `sync: true`, so it costs one fsync whatever its size. Lookups read from one LevelDB
+ * snapshot, so the counts and the index rows they return agree. One process at a time: LevelDB's own lock
+ * keeps a second one out of the directory.
  *
  * The index counts (`n/`) are read-modify-write. Their current values live in an in-memory cache that is
- * authoritative: commit() puts each new value there before writing it, and nothing is dropped from it
- * except all at once (an "epoch" ends) at the start of a commit, when no other commit is in flight, or
- * after a failed commit. findEntries reads ahead the counts of the entries it is asked about, in the same
- * read as their dedup rows; a value read is kept only if no epoch ended during the read and no commit has
- * put a value for that key since (a key missing from the cache was written by no commit of this epoch, and
- * the read began after every earlier epoch's commits settled). So under load commit() reads nothing.
+ * authoritative: commit() puts each new value there before writing it, and the cache is only emptied all
+ * at once (when it holds over 50,000 counts, at the start of a commit, or after a failed commit); a commit
+ * reads the counts it does not hold, in one read.
  *
- * Most of those reads would find nothing: a new entry has no dedup row, and a new digest or commit no
- * count. A Bloom filter over every dedup and count key ever written (key-filter.ts, filled from disk in
- * the background after open, about 2 bytes per key) answers "certainly never written" without a read; a
- * count never written is 0. Only keys the filter may have seen are read, so a typical submission costs
- * no read at all.
+ * Most reads would find nothing: a new entry has no dedup row, and a new digest or commit no count. A
+ * Bloom filter over every dedup and count key ever written (key-filter.ts, filled from disk in the
+ * background after open, about 2 bytes per key) answers "certainly never written" without a read; a count
+ * never written is 0. Only keys the filter may have seen are read, so a typical submission costs no read.
  */
-export class LevelStore implements LogStore {
+export class LevelStore implements LogBackend {
   private counts = new Map<string, number>()
-  private countEpoch = 0
   /** Every dedup and count key written, once filled (fillFilter). */
   private readonly written = new KeyFilter()
   private filterReady = false
   private closing = false
   private readonly filling: Promise<void>
 
-  private constructor(private readonly db: Level<string, Buffer>) {
+  private constructor(
+    private readonly db: Level<string, Buffer>,
+    private readonly options: LevelStoreOptions,
+  ) {
     this.filling = this.fillFilter().catch((err: unknown) => {
       // Not fatal: without the filter every dedup row and count is read, as they were before it.
       if (!this.closing) console.error('filling the key filter failed; reading every key instead:', err)
@@ -134,7 +141,7 @@ export class LevelStore implements LogStore {
   }
 
   /** Opens (creating if missing) the database in directory `location`. */
-  static async open(location: string): Promise<LevelStore> {
+  static async open(location: string, options: LevelStoreOptions = {}): Promise<LevelStore> {
     const db = new Level<string, Buffer>(location, {
       keyEncoding: 'utf8',
       valueEncoding: 'buffer',
@@ -142,7 +149,7 @@ export class LevelStore implements LogStore {
       writeBufferSize: WRITE_BUFFER_BYTES,
     })
     await db.open()
-    return new LevelStore(db)
+    return new LevelStore(db, options)
   }
 
   async readMeta(): Promise<LogMeta | undefined> {
@@ -170,8 +177,7 @@ export class LevelStore implements LogStore {
     for (const entry of batch.entries) {
       for (const key of countKeysOf(entry)) perKey.set(key, (perKey.get(key) ?? 0) + 1)
     }
-    // Counts not read ahead (or dropped since): one read of those that may exist. No other commit is in
-    // flight, so it is exact.
+    // Counts not cached: one read of those that may exist. No other commit is in flight, so it is exact.
     const missing: string[] = []
     for (const key of perKey.keys()) {
       if (this.counts.has(key)) continue
@@ -182,9 +188,8 @@ export class LevelStore implements LogStore {
     for (const key of perKey.keys()) this.written.add(key)
     for (const entry of batch.entries) this.written.add(dedupKey(entry))
     if (missing.length > 0) {
-      const epoch = this.countEpoch
+      this.options.onRead?.(missing)
       const raw = await this.db.getMany(missing)
-      if (epoch !== this.countEpoch) throw new Error('the count cache changed during a commit')
       missing.forEach((key, i) => this.counts.set(key, parseCount(raw[i])))
     }
 
@@ -215,6 +220,12 @@ export class LevelStore implements LogStore {
     }
     ops.put('state', encodeState(batch.state))
     try {
+      try {
+        this.options.beforeWrite?.()
+      } catch (err) {
+        await ops.close()
+        throw err
+      }
       await ops.write({ sync: true })
     } catch (err) {
       // The cache may hold counts that never reached the disk (or did: unknown). Start over from the disk.
@@ -225,7 +236,6 @@ export class LevelStore implements LogStore {
 
   private endCountEpoch(): void {
     this.counts = new Map()
-    this.countEpoch++
   }
 
   async readTile(level: number, index: bigint): Promise<Uint8Array | undefined> {
@@ -245,37 +255,21 @@ export class LevelStore implements LogStore {
       .all()
   }
 
-  async findEntries(entries: readonly EntryKeys[]): Promise<(bigint | undefined)[]> {
-    const found: (bigint | undefined)[] = new Array<bigint | undefined>(entries.length).fill(undefined)
-    // Only the keys the filter may have seen are read: a new entry's dedup row and a new value's count
-    // are known absent without a read.
+  async findEntries(keys: readonly DedupKey[]): Promise<(bigint | undefined)[]> {
+    const found: (bigint | undefined)[] = new Array<bigint | undefined>(keys.length).fill(undefined)
+    // Only the keys the filter may have seen are read: a new entry's dedup row is known absent.
     const reads: string[] = []
     const readAt: number[] = []
-    entries.forEach((entry, i) => {
-      const key = dedupKey(entry)
-      if (this.mayHaveWritten(key)) {
-        reads.push(key)
+    keys.forEach((key, i) => {
+      const id = dedupKey(key)
+      if (this.mayHaveWritten(id)) {
+        reads.push(id)
         readAt.push(i)
       }
     })
-    const ahead = new Set<string>()
-    for (const entry of entries) {
-      for (const key of countKeysOf(entry)) {
-        if (this.counts.has(key)) continue
-        // Never written: no commit of any epoch has counted it (one in flight would have cached it).
-        if (this.mayHaveWritten(key)) ahead.add(key)
-        else this.counts.set(key, 0)
-      }
-    }
-    if (reads.length === 0 && ahead.size === 0) return found
-    const countKeys = [...ahead]
-    const epoch = this.countEpoch
-    const raw = await this.db.getMany([...reads, ...countKeys])
-    if (epoch === this.countEpoch) {
-      countKeys.forEach((key, i) => {
-        if (!this.counts.has(key)) this.counts.set(key, parseCount(raw[reads.length + i]))
-      })
-    }
+    if (reads.length === 0) return found
+    this.options.onRead?.(reads)
+    const raw = await this.db.getMany(reads)
     readAt.forEach((at, i) => {
       const value = raw[i]
       if (value !== undefined) found[at] = value.readBigUInt64BE(0)

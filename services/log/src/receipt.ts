@@ -1,6 +1,6 @@
 import { bundleFromLogEntry } from '@ledger/attestation'
 import type { Hash } from '@ledger/tlog'
-import type { TreeHead } from './sequencer.js'
+import type { TreeHead } from './log-tree.js'
 
 /** The kind and version of our log entries, as Rekor v2 names them (DESIGN §4). */
 const ENTRY_KIND = 'dsse'

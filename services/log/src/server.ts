@@ -15,7 +15,7 @@ import { LevelStore } from './level-store.js'
 import { loadOrCreateLogKey } from './log-key.js'
 import { LogReader } from './log-reader.js'
 import { Sequencer } from './sequencer.js'
-import type { LogStore } from './store.js'
+import type { LogBackend } from './store.js'
 import { TileCache } from './tile-cache.js'
 import { VerifyPool } from './verify-pool.js'
 import { Witnessing, type WitnessEndpoint, type WitnessPost } from './witnessing.js'
@@ -48,7 +48,7 @@ export interface StartOptions {
   /**
    * Opens the store at `location` (default: LevelStore.open). Tests pass fault-injecting wrappers.
    */
-  openStore?: (location: string) => Promise<LogStore>
+  openStore?: (location: string) => Promise<LogBackend>
   /** How witnesses are reached (default: fetch). Tests pass slow or failing transports. */
   witnessPost?: WitnessPost
 }
@@ -111,7 +111,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       ? { kind: 'open' }
       : { kind: 'allowlist', keyIds: await readAllowlist(config.allowlistFile) }
   const witnesses = await readWitnesses(config)
-  let store: LogStore
+  let store: LogBackend
   try {
     store = await (options.openStore ?? LevelStore.open)(join(config.dataDir, 'db'))
   } catch (cause) {

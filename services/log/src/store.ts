@@ -1,6 +1,8 @@
+import type { TileContent } from '@ledger/tlog'
+
 /**
- * The storage contract of one log. LevelDB implements it today (level-store.ts); a PostgreSQL backend
- * can replace it without touching the sequencer or the HTTP layer.
+ * The storage contract of one log (see LogStore). The sequencer, the readers and the HTTP layer use only
+ * this interface, so backends are interchangeable.
  *
  * Indexes and sizes are bigint here (the formats allow 2^63-1); the server refuses to grow past 2^53-1
  * so that its JSON API can carry them as numbers.
@@ -33,9 +35,9 @@ export interface IndexedEntry {
   keyId: string
   /** Lowercase hex SHA-256 of the DSSE payload (the dedup key, with keyId). */
   payloadHash: string
-  /** Subject digests as `sha256:<hex>`. */
+  /** Subject digests as `<alg>:<lowercase hex>` (e.g. `sha256:<hex>`); repeats are indexed once. */
   digests: readonly string[]
-  /** Source commits, lowercase hex. */
+  /** Source commits, lowercase hex; repeats are indexed once. */
   commits: readonly string[]
 }
 
@@ -45,18 +47,8 @@ export interface DedupKey {
   payloadHash: string
 }
 
-/** An entry about to be sequenced, as findEntries sees it: its dedup key and the values it will index. */
-export interface EntryKeys extends DedupKey {
-  digests: readonly string[]
-  commits: readonly string[]
-}
-
 /** A hash tile at its current content (partial tiles grow; full ones never change). */
-export interface StoredTile {
-  level: number
-  index: bigint
-  data: Uint8Array
-}
+export type StoredTile = TileContent
 
 /**
  * One group commit: everything a batch of appends changes, written all or nothing. Entry bundles are not
@@ -80,7 +72,7 @@ export interface LookupQuery {
    */
   size: bigint
   kind: LookupKind
-  /** `sha256:<hex>` for digests, lowercase hex for commits. */
+  /** `<alg>:<lowercase hex>` for digests, lowercase hex for commits. */
   value: string
   /** Only entries by these key ids; undefined or empty: any key. */
   keyIds?: readonly string[]
@@ -106,15 +98,24 @@ export interface LookupResult {
 }
 
 /**
- * Durable storage for one log.
- * - `commit` resolves only once the whole batch is on disk (synced), and is atomic: after a crash the
- *   store holds either all of it or none of it. Callers run at most one commit at a time (the next one
- *   starts after the previous one settled); reads may run at any time, also during a commit.
- * - Reads never see a half-committed batch. Safe for concurrent readers and the one writer.
- * - Full tiles are immutable: a batch never carries a full tile twice (the sequencer asserts it), and a
- *   leaf is written once, by the batch that appends it.
+ * Durable storage for one log: the contract every backend meets (LevelDB: level-store.ts, PostgreSQL:
+ * postgres-store.ts, and the tests' in-memory store), checked by ONE conformance suite
+ * (test/store-conformance.ts) run against each of them.
+ *
+ * - Durability and atomicity: `commit` resolves only once the whole batch is durable (synced), and is
+ *   atomic: after a crash the store holds all of it or none of it. A commit that rejects may or may not
+ *   have landed (the error can come after the data is durable): the caller re-reads `readState` to know.
+ * - One writer: callers run at most one commit at a time (the next starts after the previous settled).
+ *   Reads may run at any time, also during a commit, from other processes too (PostgreSQL).
+ * - Reads never see half a batch: a read sees a batch whole or not at all. Every read (and `findEntries`)
+ *   sees every batch whose commit settled before the read began; one in progress may or may not be seen.
+ * - Immutability: a leaf is written once, by the batch that appends it; a full tile is written once; a
+ *   partial tile is only replaced by content that extends it. Stored content is never deleted.
+ * - Validation is the caller's: values come checked (lowercase hex, index order, sizes). A backend refuses
+ *   what it cannot store faithfully (it throws) rather than store it altered.
  */
 export interface LogStore {
+  /** What identifies the log, or undefined before the first start wrote it. */
   readMeta(): Promise<LogMeta | undefined>
   /** Written once, on the first start, before any commit. Durable when it resolves. */
   writeMeta(meta: LogMeta): Promise<void>
@@ -130,20 +131,24 @@ export interface LogStore {
    * ends first. One read for a whole entry bundle.
    */
   readLeaves(start: bigint, count: number): Promise<Uint8Array[]>
-  /**
-   * For each entry, the index of the logged entry by the same key over the same payload, or undefined.
-   * The answer reflects every commit that settled before the call, and may or may not reflect one in
-   * progress during it (the sequencer checks the entries of such a batch itself). The store may also read
-   * ahead what committing these entries will need (the index counts), so that commit() need not.
-   */
-  findEntries(entries: readonly EntryKeys[]): Promise<(bigint | undefined)[]>
+  /** For each key, the index of the logged entry by that key id over that payload, or undefined. */
+  findEntries(keys: readonly DedupKey[]): Promise<(bigint | undefined)[]>
+  /** The entries indexed under a digest or commit, as of the query's tree size (see LookupQuery). */
   lookup(query: LookupQuery): Promise<LookupResult>
-  /**
-   * The checkpoint last saved with writeWitnessed (one of this log's own checkpoints, with the witness
-   * cosignatures that made its quorum), or undefined.
-   */
-  readWitnessed(): Promise<Uint8Array | undefined>
-  /** Replaces the witnessed checkpoint; durable (synced) when it resolves. Callers never move it back. */
-  writeWitnessed(note: Uint8Array): Promise<void>
   close(): Promise<void>
 }
+
+/**
+ * The newest witnessed checkpoint (Witnessing's state: docs/design/witness.md), kept by the same backend
+ * beside the log but a contract of its own. Durable (synced) when `writeWitnessed` resolves; callers
+ * never move it back; a read sees the last write that settled before it began.
+ */
+export interface WitnessedStore {
+  /** The checkpoint last saved (one of this log's own, with the cosignatures of its quorum), or undefined. */
+  readWitnessed(): Promise<Uint8Array | undefined>
+  /** Replaces the witnessed checkpoint. */
+  writeWitnessed(note: Uint8Array): Promise<void>
+}
+
+/** What a backend opens: the log's store and its witnessed checkpoint. */
+export type LogBackend = LogStore & WitnessedStore

@@ -2,6 +2,8 @@ import {
   HASH_SIZE,
   TILE_HEIGHT,
   TILE_WIDTH,
+  bundleEntryAt,
+  bundlePrefixLength,
   encodeEntryBundle,
   hashChildren,
   type Hash,
@@ -9,7 +11,6 @@ import {
   type SubtreeId,
 } from '@ledger/tlog'
 import { ByteLRU } from './lru.js'
-import { bundlePrefixLength, bundleEntryAt } from './sequencer.js'
 import type { LogStore, StoredTile } from './store.js'
 
 /**

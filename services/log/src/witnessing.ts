@@ -11,7 +11,8 @@ import {
   type WitnessHttpAnswer,
 } from '@ledger/tlog'
 import { LogServerError } from './errors.js'
-import type { TreeHead } from './sequencer.js'
+import type { TreeHead } from './log-tree.js'
+import type { WitnessedStore } from './store.js'
 
 /** A witness the log asks to cosign its checkpoints: where (its tlog-witness submission prefix), and its key. */
 export interface WitnessEndpoint {
@@ -24,11 +25,7 @@ export interface WitnessEndpoint {
 /** How the log reaches a witness: one POST. Tests pass their own; the default is fetch. */
 export type WitnessPost = (url: string, body: string, signal: AbortSignal) => Promise<WitnessHttpAnswer>
 
-/** The storage Witnessing needs: the persisted witnessed checkpoint (LogStore has these). */
-export interface WitnessedStore {
-  readWitnessed(): Promise<Uint8Array | undefined>
-  writeWitnessed(note: Uint8Array): Promise<void>
-}
+export type { WitnessedStore }
 
 export interface WitnessingOptions {
   witnesses: readonly WitnessEndpoint[]

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { STATUS_BY_CODE } from '../src/errors.js'
 import { LevelStore } from '../src/level-store.js'
 import { startLogServer, type RunningLog } from '../src/server.js'
-import type { IntegratedBatch, LogStore } from '../src/store.js'
+import type { IntegratedBatch, LogBackend } from '../src/store.js'
 import {
   checkpointText,
   getBytes,
@@ -162,9 +162,9 @@ describe('submission errors', () => {
   test('503 with Retry-After when the queue is full or the log is closing; queued submissions still commit', async () => {
     // A store whose commits can be held, so that the shutdown's drain lasts as long as the test needs.
     const gate: { hold?: Promise<void> } = {}
-    const openStore = async (location: string): Promise<LogStore> => {
+    const openStore = async (location: string): Promise<LogBackend> => {
       const inner = await LevelStore.open(location)
-      return Object.assign(Object.create(inner) as LogStore, {
+      return Object.assign(Object.create(inner) as LogBackend, {
         commit: async (batch: IntegratedBatch) => {
           await gate.hold
           await inner.commit(batch)
@@ -248,9 +248,9 @@ describe('read errors', () => {
 
   test('a failed commit answers 500 without internals and writes nothing; a commit that landed anyway is kept', async () => {
     let mode: 'ok' | 'fail' | 'fail-after-write' = 'ok'
-    const openStore = async (location: string): Promise<LogStore> => {
+    const openStore = async (location: string): Promise<LogBackend> => {
       const inner = await LevelStore.open(location)
-      return Object.assign(Object.create(inner) as LogStore, {
+      return Object.assign(Object.create(inner) as LogBackend, {
         commit: async (batch: IntegratedBatch) => {
           if (mode === 'fail') throw new Error('disk on fire: /secret/path')
           await inner.commit(batch)

@@ -4,10 +4,10 @@
 import { bytesEqual } from '@ledger/tlog'
 import type {
   CommittedState,
-  EntryKeys,
+  DedupKey,
   IntegratedBatch,
+  LogBackend,
   LogMeta,
-  LogStore,
   LookupMatch,
   LookupQuery,
   LookupResult,
@@ -15,7 +15,7 @@ import type {
 
 const FULL_TILE_BYTES = 256 * 32
 
-export class MemoryStore implements LogStore {
+export class MemoryStore implements LogBackend {
   meta: LogMeta | undefined
   state: CommittedState | undefined
   readonly tiles = new Map<string, Uint8Array>()
@@ -107,7 +107,7 @@ export class MemoryStore implements LogStore {
     return this.leaves.slice(Number(start), Number(start) + count)
   }
 
-  async findEntries(entries: readonly EntryKeys[]): Promise<(bigint | undefined)[]> {
+  async findEntries(entries: readonly DedupKey[]): Promise<(bigint | undefined)[]> {
     return entries.map((key) => this.dedup.get(`${key.keyId}/${key.payloadHash}`))
   }
 

@@ -4,6 +4,7 @@
 import {
   bytesEqual,
   decodeEntryBundle,
+  bundlePrefixLength,
   entryBundlesForSize,
   generateNoteKey,
   hashLeaf,
@@ -19,9 +20,9 @@ import {
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { LogReader } from '../src/log-reader.js'
-import { Sequencer, bundleEntryAt, bundlePrefixLength, countBundleEntries } from '../src/sequencer.js'
+import { Sequencer } from '../src/sequencer.js'
 import { ExpandedTile, TileCache } from '../src/tile-cache.js'
-import type { EntryKeys, IntegratedBatch } from '../src/store.js'
+import type { DedupKey, IntegratedBatch } from '../src/store.js'
 import { MemoryStore } from './memory-store.js'
 
 const ORIGIN = 'sequencer.test/log'
@@ -307,7 +308,7 @@ class SlowReadStore extends MemoryStore {
     this.release?.()
   }
 
-  override async findEntries(entries: readonly EntryKeys[]): Promise<(bigint | undefined)[]> {
+  override async findEntries(entries: readonly DedupKey[]): Promise<(bigint | undefined)[]> {
     const answer = await super.findEntries(entries)
     if (this.holding) {
       this.holding = false
@@ -316,25 +317,6 @@ class SlowReadStore extends MemoryStore {
     return answer
   }
 }
-
-describe('entry bundle helpers', () => {
-  test('count, prefix and entry lookup agree with @ledger/tlog decoding', () => {
-    fc.assert(
-      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 40 }), (leaves) => {
-        const parts: number[] = []
-        for (const l of leaves) parts.push(l.length >> 8, l.length & 0xff, ...l)
-        const bundle = Uint8Array.from(parts)
-        expect(countBundleEntries(bundle)).toBe(leaves.length)
-        const decoded = decodeEntryBundle(bundle, leaves.length)
-        decoded.forEach((l, i) => expect(bytesEqual(bundleEntryAt(bundle, i)!, l)).toBe(true))
-        expect(bundleEntryAt(bundle, leaves.length)).toBeUndefined()
-        expect(bundlePrefixLength(bundle, leaves.length)).toBe(bundle.length)
-        expect(bundlePrefixLength(bundle, leaves.length + 1)).toBeUndefined()
-      }),
-      { numRuns: 100 },
-    )
-  })
-})
 
 describe('ExpandedTile', () => {
   test('every complete node is the root of its hashes, also when grown from a narrower expansion', () => {

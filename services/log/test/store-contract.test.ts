@@ -1,0 +1,28 @@
+// The storage contract's conformance suite (store-conformance.ts) against every backend.
+import { LevelStore } from '../src/level-store.js'
+import { tempDir } from './helpers.js'
+import { MemoryStore } from './memory-store.js'
+import { describeStoreContract } from './store-conformance.js'
+
+describeStoreContract('in-memory (the tests’ fake)', {
+  create: async () => new MemoryStore(),
+  cleanup: async () => {},
+})
+
+{
+  let dir: Awaited<ReturnType<typeof tempDir>> | undefined
+  describeStoreContract('LevelDB', {
+    create: async () => {
+      dir = await tempDir()
+      return LevelStore.open(dir.path)
+    },
+    reopen: async (store) => {
+      await store.close()
+      return LevelStore.open(dir!.path)
+    },
+    cleanup: async () => {
+      await dir?.remove()
+      dir = undefined
+    },
+  })
+}
