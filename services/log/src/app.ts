@@ -6,7 +6,6 @@ import { sendError } from './http.js'
 import type { LogKey } from './log-key.js'
 import type { LogReader } from './log-reader.js'
 import type { TreeHead } from './log-tree.js'
-import type { Sequencer } from './sequencer.js'
 import type { LogStore } from './store.js'
 
 /*
@@ -73,7 +72,8 @@ function rejectUnknown(req: Request, known: readonly string[]): void {
 
 export interface AppContext {
   key: LogKey
-  sequencer: Sequencer
+  /** The newest committed head: proofs between explicit sizes go up to it. */
+  head: () => TreeHead
   /**
    * The checkpoint readers are served (the witnessed one when there are witnesses): GET /api/v1/log,
    * entries and lookups answer about its tree. Proofs between explicit sizes go up to the committed head.
@@ -95,7 +95,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.disable('x-powered-by')
   app.set('query parser', 'simple')
 
-  const { sequencer, reader, served } = ctx
+  const { head: committed, reader, served } = ctx
 
   app.get('/api/v1/log', (req, res) => {
     rejectUnknown(req, [])
@@ -129,7 +129,7 @@ export function createApp(ctx: AppContext): express.Express {
     rejectUnknown(req, ['index', 'size'])
     const index = parseNumber(required(req, 'index'), 'index')
     const size = parseNumber(required(req, 'size'), 'size')
-    const current = sequencer.head.size
+    const current = committed().size
     if (size > current)
       throw new LogServerError('SIZE_OUT_OF_RANGE', `size ${size} is above the log's ${current}`)
     if (index >= size)
@@ -142,7 +142,7 @@ export function createApp(ctx: AppContext): express.Express {
     rejectUnknown(req, ['from', 'to'])
     const from = parseNumber(required(req, 'from'), 'from')
     const to = parseNumber(required(req, 'to'), 'to')
-    const current = sequencer.head.size
+    const current = committed().size
     if (to > current)
       throw new LogServerError('SIZE_OUT_OF_RANGE', `size ${to} is above the log's ${current}`)
     if (from > to) throw new LogServerError('SIZE_OUT_OF_RANGE', `from ${from} is above to ${to}`)

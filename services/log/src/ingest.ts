@@ -3,17 +3,18 @@ import type { LogKey } from './log-key.js'
 import type { LogReader } from './log-reader.js'
 import { receiptBytes, receiptFromLeaf } from './receipt.js'
 import type { TreeHead } from './log-tree.js'
-import type { Sequencer } from './sequencer.js'
+import type { LogNode } from './node.js'
 import type { VerifyPool } from './verify-pool.js'
-import type { Witnessing } from './witnessing.js'
 
 /** Which key ids may submit: all (open), or those of an allowlist. */
 export type Admission = { kind: 'open' } | { kind: 'allowlist'; keyIds: ReadonlySet<string> }
 
-/** Which checkpoint receipts carry: with witnesses, a cosigned one when it comes within `waitMs`. */
+/**
+ * Which checkpoint receipts carry: the log-signed one of the entry's batch, or, with witnesses, a served
+ * (cosigned) one when it covers the entry within `waitMs` (0: no wait).
+ */
 export interface ReceiptCheckpoints {
-  witnessing: Witnessing | undefined
-  /** 0: the log-signed checkpoint of the entry's batch, at once. */
+  witnessed: boolean
   waitMs: number
 }
 
@@ -42,12 +43,12 @@ export class Ingest {
 
   constructor(
     private readonly pool: VerifyPool,
-    private readonly sequencer: Sequencer,
+    private readonly node: LogNode,
     private readonly reader: LogReader,
     private readonly key: LogKey,
     private readonly admission: Admission,
     private readonly queueLimit: number,
-    private readonly checkpoints: ReceiptCheckpoints = { witnessing: undefined, waitMs: 0 },
+    private readonly checkpoints: ReceiptCheckpoints = { witnessed: false, waitMs: 0 },
   ) {
     this.logIdB64 = Buffer.from(key.logId).toString('base64')
   }
@@ -74,7 +75,7 @@ export class Ingest {
   async close(): Promise<void> {
     this.closing = true
     while (this.inProgress > 0) {
-      await this.sequencer.drain()
+      await this.node.drain()
       if (this.inProgress > 0) await new Promise<void>((wake) => this.idle.push(wake))
     }
   }
@@ -90,7 +91,7 @@ export class Ingest {
     if (this.admission.kind === 'allowlist' && !this.admission.keyIds.has(entry.keyId)) {
       throw new LogServerError('NOT_ADMITTED', `key ${entry.keyId} is not admitted to this log`)
     }
-    const sequenced = await this.sequencer.append(entry)
+    const sequenced = await this.node.append(entry)
     const index = sequenced.index
     if (sequenced.existing) return this.existingReceipt(index)
     const head = await this.receiptHead(index, sequenced.head)
@@ -103,17 +104,17 @@ export class Ingest {
    * are configured and the wait is on, the served (cosigned) one if it covers the entry in time.
    */
   private async receiptHead(index: bigint, committed: TreeHead): Promise<TreeHead> {
-    const { witnessing, waitMs } = this.checkpoints
-    if (witnessing === undefined) return committed
-    const served = witnessing.served
+    const { witnessed, waitMs } = this.checkpoints
+    if (!witnessed) return committed
+    const served = this.node.served()
     if (served.size > index) return served
     if (waitMs === 0) return committed
-    return (await witnessing.waitForSize(index + 1n, waitMs)) ?? committed
+    return (await this.node.waitForServed(index + 1n, waitMs)) ?? committed
   }
 
   /** The receipt of logged entry `index`: its bundle rebuilt from the leaf, proved to the current head. */
   private async existingReceipt(index: bigint): Promise<SubmitResult> {
-    const head = await this.receiptHead(index, this.sequencer.head)
+    const head = await this.receiptHead(index, this.node.head)
     const [leaf, proof] = await Promise.all([
       this.reader.leaf(index),
       this.reader.inclusionProof(index, head.size),

@@ -14,11 +14,11 @@ import { Ingest, type Admission } from './ingest.js'
 import { LevelStore } from './level-store.js'
 import { loadOrCreateLogKey } from './log-key.js'
 import { LogReader } from './log-reader.js'
-import { Sequencer } from './sequencer.js'
+import { LocalNode, type LogNode } from './node.js'
 import type { LogBackend } from './store.js'
 import { TileCache } from './tile-cache.js'
 import { VerifyPool } from './verify-pool.js'
-import { Witnessing, type WitnessEndpoint, type WitnessPost } from './witnessing.js'
+import type { WitnessEndpoint, WitnessPost } from './witnessing.js'
 
 /** A log server running in this process. */
 export interface RunningLog {
@@ -121,7 +121,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
     })
   }
   let pool: VerifyPool | undefined
-  let witnessing: Witnessing | undefined
+  let node: LogNode | undefined
   try {
     const meta = await store.readMeta()
     const { key, created } = await loadOrCreateLogKey(
@@ -144,14 +144,15 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       createdAt = meta.createdAt
     }
     const tiles = new TileCache(store, config.cacheBytes)
-    const sequencer = await Sequencer.open(store, tiles, key.signer, key.origin, {
-      batchSize: config.batchSize,
-      batchWaitMs: config.batchWaitMs,
-    })
     const reader = new LogReader(tiles)
-    if (witnesses.length > 0) {
-      witnessing = await Witnessing.open(
-        {
+    node = await LocalNode.open({
+      store,
+      tiles,
+      signer: key.signer,
+      origin: key.origin,
+      sequencer: { batchSize: config.batchSize, batchWaitMs: config.batchWaitMs },
+      ...(witnesses.length > 0 && {
+        witnessing: {
           witnesses,
           quorum: config.witnessQuorum ?? witnesses.length,
           timeoutMs: config.witnessTimeoutMs,
@@ -160,24 +161,21 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
           consistencyProof: (from, to) => reader.consistencyProof(from, to),
           ...(options.witnessPost !== undefined ? { post: options.witnessPost } : {}),
         },
-        sequencer.head,
-      )
-      const started = witnessing
-      sequencer.onCommit((head) => started.onCheckpoint(head))
-    }
-    const witnessed = witnessing
-    const served = witnessed === undefined ? () => sequencer.head : () => witnessed.served
+      }),
+    })
+    const running = node
+    const served = () => running.served()
     pool = new VerifyPool(config.verifyWorkers, {
       marker: `ledger-receipt-${randomBytes(16).toString('hex')}`,
       logIdB64: Buffer.from(key.logId).toString('base64'),
     })
-    const ingest = new Ingest(pool, sequencer, reader, key, admission, config.queueLimit, {
-      witnessing,
+    const ingest = new Ingest(pool, running, reader, key, admission, config.queueLimit, {
+      witnessed: witnesses.length > 0,
       waitMs: config.receiptWitnessWaitMs,
     })
     const app = createApp({
       key,
-      sequencer,
+      head: () => running.head,
       served,
       store,
       reader,
@@ -197,11 +195,11 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
         // First the submissions: new ones answer 503 (the listener stays open so that clients get an
         // answer they can retry on, not a refused connection), admitted ones are committed and answered.
         await ingest.close()
-        await sequencer.drain()
+        await running.drain()
         // Connections whose last answer went out before the shutdown began idle in keep-alive: close them
         // as they become idle; cut whatever is still open after the grace period.
         await closeServer(server, CLOSE_GRACE_MS, 50)
-        await witnessed?.close()
+        await running.close()
         await stopPool.close()
         await store.close()
       })()
@@ -217,7 +215,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       close,
     }
   } catch (err) {
-    await witnessing?.close()
+    await node?.close()
     await pool?.close()
     await store.close()
     throw err

@@ -1,5 +1,7 @@
 // The storage contract's conformance suite (store-conformance.ts) against every backend.
+import { postgresDatabase } from '../../../test/support/postgres-test.js'
 import { LevelStore } from '../src/level-store.js'
+import { PostgresStore } from '../src/postgres-store.js'
 import { tempDir } from './helpers.js'
 import { MemoryStore } from './memory-store.js'
 import { describeStoreContract } from './store-conformance.js'
@@ -23,6 +25,24 @@ describeStoreContract('in-memory (the tests’ fake)', {
     cleanup: async () => {
       await dir?.remove()
       dir = undefined
+    },
+  })
+}
+
+{
+  let database: Awaited<ReturnType<typeof postgresDatabase>> | undefined
+  describeStoreContract('PostgreSQL', {
+    create: async () => {
+      database = await postgresDatabase()
+      return PostgresStore.open(database.url)
+    },
+    reopen: async (store) => {
+      await store.close()
+      return PostgresStore.open(database!.url)
+    },
+    cleanup: async () => {
+      await database?.drop()
+      database = undefined
     },
   })
 }

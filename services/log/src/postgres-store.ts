@@ -1,0 +1,316 @@
+import pg from 'pg'
+import { MIGRATIONS, MIGRATION_LOCK_KEY } from './postgres-schema.js'
+import type {
+  CommittedState,
+  DedupKey,
+  IntegratedBatch,
+  LogBackend,
+  LogMeta,
+  LookupKind,
+  LookupQuery,
+  LookupResult,
+} from './store.js'
+
+/*
+ * Tables (postgres-schema.ts): ledger_meta, ledger_state, ledger_witnessed (one row each), ledger_tiles
+ * (level, idx), ledger_leaves (idx), ledger_dedup (key id, payload hash), ledger_index (kind, value, idx;
+ * and by key id), ledger_counts (kind, value). Key ids and payload hashes are stored as 32 raw bytes.
+ */
+
+const KIND: Record<LookupKind, number> = { digest: 0, commit: 1 }
+
+/** A batch is written by ONE statement: data-modifying CTEs run in one transaction, one round trip. */
+const COMMIT_SQL = `
+WITH updated AS (
+  UPDATE ledger_state SET size = $1, compact_range = $2, checkpoint = $3
+  WHERE singleton AND size = $4
+  RETURNING 1
+), created AS (
+  INSERT INTO ledger_state (size, compact_range, checkpoint)
+  SELECT $1, $2, $3 WHERE $4::bigint = 0 AND NOT EXISTS (SELECT 1 FROM ledger_state)
+  RETURNING 1
+), moved AS (
+  SELECT 1 FROM updated UNION ALL SELECT 1 FROM created
+), leaves AS (
+  INSERT INTO ledger_leaves (idx, leaf)
+  SELECT l.idx, l.leaf FROM unnest($5::bigint[], $6::bytea[]) AS l(idx, leaf), moved
+), dedup AS (
+  INSERT INTO ledger_dedup (key_id, payload_hash, idx)
+  SELECT d.k, d.p, d.idx FROM unnest($7::bytea[], $8::bytea[], $5::bigint[]) AS d(k, p, idx), moved
+), rows AS (
+  INSERT INTO ledger_index (kind, value, idx, key_id)
+  SELECT r.kind, r.value, r.idx, r.k FROM unnest($9::smallint[], $10::text[], $11::bigint[], $12::bytea[])
+    AS r(kind, value, idx, k), moved
+), counts AS (
+  INSERT INTO ledger_counts (kind, value, n)
+  SELECT c.kind, c.value, c.n FROM unnest($13::smallint[], $14::text[], $15::bigint[]) AS c(kind, value, n), moved
+  ON CONFLICT (kind, value) DO UPDATE SET n = ledger_counts.n + excluded.n
+), tiles AS (
+  INSERT INTO ledger_tiles (level, idx, data)
+  SELECT t.level, t.idx, t.data FROM unnest($16::smallint[], $17::bigint[], $18::bytea[]) AS t(level, idx, data), moved
+  ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data
+    WHERE length(excluded.data) > length(ledger_tiles.data)
+)
+SELECT count(*)::int AS moved FROM moved`
+
+/** The first commit of a log (the empty tree): creates the state row, only if there is none. */
+const FIRST_COMMIT_SQL = `
+INSERT INTO ledger_state (size, compact_range, checkpoint) VALUES ($1, $2, $3)
+ON CONFLICT (singleton) DO NOTHING`
+
+/**
+ * A lookup is ONE statement, so it reads one snapshot: the count, the rows beyond the tree asked about
+ * (committed since its checkpoint: not counted), and up to `want` matches. At least one row comes back.
+ */
+const LOOKUP_SQL = `
+WITH counted AS (
+  SELECT coalesce((SELECT n FROM ledger_counts WHERE kind = $1 AND value = $2), 0) AS n
+), beyond AS (
+  SELECT count(*) AS b FROM ledger_index WHERE kind = $1 AND value = $2 AND idx >= $3
+), found AS (
+  SELECT idx, key_id FROM ledger_index
+  WHERE kind = $1 AND value = $2 AND idx >= $4 AND idx < $3 AND ($6::bytea[] IS NULL OR key_id = ANY($6))
+  ORDER BY idx LIMIT $5
+)
+SELECT (counted.n - beyond.b)::bigint AS total, found.idx, found.key_id
+FROM counted CROSS JOIN beyond LEFT JOIN found ON true
+ORDER BY found.idx`
+
+const hexBytes = (hex: string) => Buffer.from(hex, 'hex')
+
+export interface PostgresStoreOptions {
+  /** Connections in the pool (reads and commits share it). */
+  poolSize?: number
+  /** Called before each commit's statement; a throw fails that commit as a failing database would. */
+  beforeWrite?: () => void
+}
+
+/** Thrown when a commit finds the state moved by another writer: this process is no longer the sequencer. */
+export class LostWriterError extends Error {
+  override name = 'LostWriterError'
+}
+
+/**
+ * LogStore (and WitnessedStore) over PostgreSQL, through node-postgres. Each commit is one statement
+ * (data-modifying CTEs: one transaction, synced by PostgreSQL's commit), fenced by the previous size: a
+ * commit that finds the state moved by another process writes nothing and throws LostWriterError, so two
+ * processes that both believe they sequence can never interleave their batches. Lookups are one statement
+ * each, so one snapshot. Several processes may open the same database: every one reads; one writes.
+ * The schema is migrated at open (postgres-schema.ts), under an advisory lock.
+ */
+export class PostgresStore implements LogBackend {
+  private constructor(
+    readonly pool: pg.Pool,
+    private readonly options: PostgresStoreOptions,
+  ) {}
+
+  /**
+   * Connects to `url` (postgres://...) and migrates the schema. Throws when the database cannot be
+   * reached or its schema is newer than this program's.
+   */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 8 })
+    // An idle connection that the server drops is replaced on the next query; it must not end the process.
+    pool.on('error', (err) => console.error('postgres: idle connection error:', err.message))
+    try {
+      await migrate(pool)
+    } catch (err) {
+      await pool.end()
+      throw err
+    }
+    return new PostgresStore(pool, options)
+  }
+
+  async readMeta(): Promise<LogMeta | undefined> {
+    const { rows } = await this.pool.query<{ origin: string; verifier_key: string; created_at: string }>(
+      'SELECT origin, verifier_key, created_at FROM ledger_meta',
+    )
+    const row = rows[0]
+    return row === undefined
+      ? undefined
+      : { origin: row.origin, verifierKey: row.verifier_key, createdAt: row.created_at }
+  }
+
+  async writeMeta(meta: LogMeta): Promise<void> {
+    await this.pool.query('INSERT INTO ledger_meta (origin, verifier_key, created_at) VALUES ($1, $2, $3)', [
+      meta.origin,
+      meta.verifierKey,
+      meta.createdAt,
+    ])
+  }
+
+  async readState(): Promise<CommittedState | undefined> {
+    const { rows } = await this.pool.query<{ size: string; compact_range: Buffer; checkpoint: Buffer }>(
+      'SELECT size, compact_range, checkpoint FROM ledger_state',
+    )
+    const row = rows[0]
+    return row === undefined
+      ? undefined
+      : { size: BigInt(row.size), compactRange: row.compact_range, checkpoint: row.checkpoint }
+  }
+
+  async commit(batch: IntegratedBatch): Promise<void> {
+    this.options.beforeWrite?.()
+    const { state, entries, tiles } = batch
+    const previous = entries.length === 0 ? undefined : entries[0]!.index
+    if (previous === undefined) {
+      // Only the first commit carries no entry (the empty tree's checkpoint).
+      await this.pool.query(FIRST_COMMIT_SQL, [state.size.toString(), state.compactRange, state.checkpoint])
+      const stored = await this.readState()
+      if (stored === undefined || stored.size !== state.size) {
+        throw new LostWriterError('another process committed the first state of this log')
+      }
+      return
+    }
+    const kinds: number[] = []
+    const values: string[] = []
+    const rowIndexes: string[] = []
+    const rowKeys: Buffer[] = []
+    const counts = new Map<string, { kind: number; value: string; n: number }>()
+    for (const entry of entries) {
+      const key = hexBytes(entry.keyId)
+      const index = entry.index.toString()
+      for (const [kind, list] of [
+        [KIND.digest, entry.digests],
+        [KIND.commit, entry.commits],
+      ] as const) {
+        for (const value of new Set(list)) {
+          kinds.push(kind)
+          values.push(value)
+          rowIndexes.push(index)
+          rowKeys.push(key)
+          const id = `${kind}/${value}`
+          const count = counts.get(id)
+          if (count === undefined) counts.set(id, { kind, value, n: 1 })
+          else count.n++
+        }
+      }
+    }
+    const countList = [...counts.values()]
+    const { rows } = await this.pool.query<{ moved: number }>(COMMIT_SQL, [
+      state.size.toString(),
+      state.compactRange,
+      state.checkpoint,
+      previous.toString(),
+      entries.map((e) => e.index.toString()),
+      entries.map((e) => Buffer.from(e.leaf.buffer, e.leaf.byteOffset, e.leaf.byteLength)),
+      entries.map((e) => hexBytes(e.keyId)),
+      entries.map((e) => hexBytes(e.payloadHash)),
+      kinds,
+      values,
+      rowIndexes,
+      rowKeys,
+      countList.map((c) => c.kind),
+      countList.map((c) => c.value),
+      countList.map((c) => String(c.n)),
+      tiles.map((t) => t.level),
+      tiles.map((t) => t.index.toString()),
+      tiles.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+    ])
+    if (rows[0]?.moved !== 1) {
+      throw new LostWriterError(`the log's state is no longer at size ${previous}: another process sequences`)
+    }
+  }
+
+  async readTile(level: number, index: bigint): Promise<Uint8Array | undefined> {
+    const { rows } = await this.pool.query<{ data: Buffer }>(
+      'SELECT data FROM ledger_tiles WHERE level = $1 AND idx = $2',
+      [level, index.toString()],
+    )
+    return rows[0]?.data
+  }
+
+  async readLeaf(index: bigint): Promise<Uint8Array | undefined> {
+    const { rows } = await this.pool.query<{ leaf: Buffer }>(
+      'SELECT leaf FROM ledger_leaves WHERE idx = $1',
+      [index.toString()],
+    )
+    return rows[0]?.leaf
+  }
+
+  async readLeaves(start: bigint, count: number): Promise<Uint8Array[]> {
+    if (count <= 0) return []
+    const { rows } = await this.pool.query<{ leaf: Buffer }>(
+      'SELECT leaf FROM ledger_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx',
+      [start.toString(), (start + BigInt(count)).toString()],
+    )
+    return rows.map((row) => row.leaf)
+  }
+
+  async findEntries(keys: readonly DedupKey[]): Promise<(bigint | undefined)[]> {
+    const found: (bigint | undefined)[] = new Array<bigint | undefined>(keys.length).fill(undefined)
+    if (keys.length === 0) return found
+    const { rows } = await this.pool.query<{ ord: string; idx: string }>(
+      `SELECT k.ord, d.idx FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS k(key_id, payload_hash, ord)
+       JOIN ledger_dedup d ON d.key_id = k.key_id AND d.payload_hash = k.payload_hash`,
+      [keys.map((k) => hexBytes(k.keyId)), keys.map((k) => hexBytes(k.payloadHash))],
+    )
+    for (const row of rows) found[Number(row.ord) - 1] = BigInt(row.idx)
+    return found
+  }
+
+  async lookup(query: LookupQuery): Promise<LookupResult> {
+    const keyIds = query.keyIds === undefined || query.keyIds.length === 0 ? null : query.keyIds.map(hexBytes)
+    const { rows } = await this.pool.query<{ total: string; idx: string | null; key_id: Buffer | null }>(
+      LOOKUP_SQL,
+      [KIND[query.kind], query.value, query.size.toString(), query.from.toString(), query.limit + 1, keyIds],
+    )
+    const total = Number(rows[0]?.total ?? 0)
+    const found = rows
+      .filter((row) => row.idx !== null)
+      .map((row) => ({ index: BigInt(row.idx!), keyId: row.key_id!.toString('hex') }))
+    const matches = found.slice(0, query.limit)
+    const next = found.length > query.limit ? found[query.limit]!.index : undefined
+    return { total, matches, next }
+  }
+
+  async readWitnessed(): Promise<Uint8Array | undefined> {
+    const { rows } = await this.pool.query<{ note: Buffer }>('SELECT note FROM ledger_witnessed')
+    return rows[0]?.note
+  }
+
+  async writeWitnessed(note: Uint8Array): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ledger_witnessed (note) VALUES ($1) ON CONFLICT (singleton) DO UPDATE SET note = excluded.note`,
+      [Buffer.from(note.buffer, note.byteOffset, note.byteLength)],
+    )
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end()
+  }
+}
+
+/** Applies the migrations the database lacks, in order, under an advisory lock, in one transaction. */
+async function migrate(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY])
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS ledger_schema (version int PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+    )
+    const { rows } = await client.query<{ version: number | null }>(
+      'SELECT max(version) AS version FROM ledger_schema',
+    )
+    const current = rows[0]?.version ?? 0
+    const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version
+    if (current > latest) {
+      throw new Error(`the database's schema is version ${current}, newer than this program's ${latest}`)
+    }
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue
+      await client.query(migration.sql)
+      await client.query('INSERT INTO ledger_schema (version, description) VALUES ($1, $2)', [
+        migration.version,
+        migration.description,
+      ])
+    }
+    await client.query('COMMIT')
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw err
+  } finally {
+    client.release()
+  }
+}
