@@ -116,7 +116,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
       // Another process took the port between the probe and the start: try another one.
       if (attempt >= 4) {
         await rm(dir, { recursive: true, force: true })
-        throw new Error(`PostgreSQL did not start: ${(err as Error).message}`)
+        throw new Error(`PostgreSQL did not start: ${(err as Error).message}`, { cause: err })
       }
     }
   }
