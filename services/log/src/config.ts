@@ -10,8 +10,16 @@ import type { WitnessEndpoint } from './witnessing.js'
  * `process.env`; every option has a flag, an environment variable and a default, listed in OPTIONS.
  */
 export interface LogConfig {
-  /** Directory holding `log.key` and the LevelDB database (`db/`). Created when missing. */
+  /** Directory holding `log.key` and, with the LevelDB store, the database (`db/`). Created when missing. */
   dataDir: string
+  /**
+   * Where the log is stored: `leveldb` (the embedded default, in `<dataDir>/db`, one process) or a
+   * PostgreSQL URL (`postgres://user@host:port/db`): then several processes may serve one log, one of them
+   * sequencing at a time.
+   */
+  store: string
+  /** With PostgreSQL: longest wait of a submission queued for the sequencing process before 503, ms. */
+  pendingWaitMs: number
   /** Address to listen on. */
   host: string
   /** TCP port; 0 lets the OS pick one (the chosen port is printed and returned by startLogServer). */
@@ -82,6 +90,8 @@ export const DEFAULT_BATCH_WAIT_MS = 1
 export function defaultConfig(): LogConfig {
   return {
     dataDir: resolve('data'),
+    store: 'leveldb',
+    pendingWaitMs: 30_000,
     host: '127.0.0.1',
     port: 8080,
     origin: undefined,
@@ -104,6 +114,23 @@ export function defaultConfig(): LogConfig {
 
 const OPTIONS: readonly (OptionSpec & { key: keyof LogConfig })[] = [
   { flag: 'data', env: 'LEDGER_DATA', key: 'dataDir', kind: 'path', help: 'data directory (default ./data)' },
+  {
+    flag: 'store',
+    env: 'LEDGER_STORE',
+    key: 'store',
+    kind: 'string',
+    arg: ' leveldb|postgres://...',
+    help: 'where the log is stored: leveldb (in the data directory) or a PostgreSQL URL (default leveldb)',
+  },
+  {
+    flag: 'pending-wait-ms',
+    env: 'LEDGER_PENDING_WAIT_MS',
+    key: 'pendingWaitMs',
+    kind: 'int',
+    min: 100,
+    max: 600_000,
+    help: 'PostgreSQL: longest wait for the sequencing process before a submission gets 503, ms (default 30000)',
+  },
   {
     flag: 'host',
     env: 'LEDGER_HOST',
@@ -311,6 +338,12 @@ export function parseConfig(
       target[key] = value
     }
   }
+  if (config.store !== 'leveldb' && !/^postgres(?:ql)?:\/\//.test(config.store)) {
+    throw new LogServerError(
+      'INVALID_CONFIG',
+      `--store must be leveldb or a postgres:// URL, not ${JSON.stringify(redactUrl(config.store))}`,
+    )
+  }
   const keys = new Set(config.witnesses.map((w) => w.verifierKey))
   if (keys.size !== config.witnesses.length) {
     throw new LogServerError('INVALID_CONFIG', 'the same witness key is given twice')
@@ -333,4 +366,9 @@ export function parseConfig(
 /** Reads this process's command line and environment (the only place that does). */
 export function loadConfig(): ConfigRequest {
   return parseConfig(process.argv.slice(2), process.env)
+}
+
+/** A store URL as it may be printed: without its password. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@/]*@/i, '$1:***@')
 }

@@ -35,6 +35,12 @@ export type LogServerErrorCode =
   | 'OVERLOADED'
   /** The server is shutting down and takes no new submissions (503 + Retry-After). */
   | 'SHUTTING_DOWN'
+  /**
+   * A submission queued for the sequencing process (PostgreSQL, several processes) was not sequenced in
+   * time, e.g. while a new sequencer takes over (503 + Retry-After). It stays queued: a retry is answered
+   * from the log once it is in.
+   */
+  | 'NOT_SEQUENCED'
   /** The log holds 2^53-1 entries, the most its JSON API can number, and takes no more. */
   | 'LOG_FULL'
   /** Anything unexpected; the answer never carries the internal message. */
@@ -59,6 +65,7 @@ export const STATUS_BY_CODE: Readonly<Record<LogServerErrorCode, number>> = {
   SIZE_OUT_OF_RANGE: 400,
   OVERLOADED: 503,
   SHUTTING_DOWN: 503,
+  NOT_SEQUENCED: 503,
   LOG_FULL: 507,
   INTERNAL: 500,
   INVALID_CONFIG: 500,

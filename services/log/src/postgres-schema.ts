@@ -71,4 +71,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'submissions verified by processes that do not sequence, waiting for the one that does',
+    sql: `
+      CREATE TABLE ledger_pending (
+        id bigserial PRIMARY KEY,
+        leaf bytea NOT NULL,
+        leaf_hash bytea NOT NULL,
+        key_id bytea NOT NULL,
+        payload_hash bytea NOT NULL,
+        digests text[] NOT NULL,
+        commits text[] NOT NULL,
+        queued_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ]

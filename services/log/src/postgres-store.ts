@@ -19,6 +19,13 @@ import type {
 
 const KIND: Record<LookupKind, number> = { digest: 0, commit: 1 }
 
+/** Every commit notifies this channel with the new size (delivered when the commit is). */
+export const COMMIT_CHANNEL = 'ledger_commit'
+/** Every new witnessed checkpoint notifies this channel. */
+export const WITNESSED_CHANNEL = 'ledger_witnessed'
+/** Every submission queued by a process that does not sequence notifies this channel. */
+export const PENDING_CHANNEL = 'ledger_pending'
+
 /** A batch is written by ONE statement: data-modifying CTEs run in one transaction, one round trip. */
 const COMMIT_SQL = `
 WITH updated AS (
@@ -50,8 +57,10 @@ WITH updated AS (
   SELECT t.level, t.idx, t.data FROM unnest($16::smallint[], $17::bigint[], $18::bytea[]) AS t(level, idx, data), moved
   ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data
     WHERE length(excluded.data) > length(ledger_tiles.data)
+), notified AS (
+  SELECT pg_notify('${COMMIT_CHANNEL}', $1::text) FROM moved
 )
-SELECT count(*)::int AS moved FROM moved`
+SELECT (SELECT count(*)::int FROM moved) AS moved, (SELECT count(*)::int FROM notified) AS notified`
 
 /** The first commit of a log (the empty tree): creates the state row, only if there is none. */
 const FIRST_COMMIT_SQL = `
@@ -132,11 +141,11 @@ export class PostgresStore implements LogBackend {
   }
 
   async writeMeta(meta: LogMeta): Promise<void> {
-    await this.pool.query('INSERT INTO ledger_meta (origin, verifier_key, created_at) VALUES ($1, $2, $3)', [
-      meta.origin,
-      meta.verifierKey,
-      meta.createdAt,
-    ])
+    // Two processes starting a new log at once: the first one's is kept (the caller reads it back).
+    await this.pool.query(
+      'INSERT INTO ledger_meta (origin, verifier_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (singleton) DO NOTHING',
+      [meta.origin, meta.verifierKey, meta.createdAt],
+    )
   }
 
   async readState(): Promise<CommittedState | undefined> {
@@ -271,7 +280,11 @@ export class PostgresStore implements LogBackend {
 
   async writeWitnessed(note: Uint8Array): Promise<void> {
     await this.pool.query(
-      `INSERT INTO ledger_witnessed (note) VALUES ($1) ON CONFLICT (singleton) DO UPDATE SET note = excluded.note`,
+      `WITH saved AS (
+         INSERT INTO ledger_witnessed (note) VALUES ($1) ON CONFLICT (singleton) DO UPDATE SET note = excluded.note
+         RETURNING 1
+       )
+       SELECT pg_notify('${WITNESSED_CHANNEL}', '') FROM saved`,
       [Buffer.from(note.buffer, note.byteOffset, note.byteLength)],
     )
   }
@@ -312,5 +325,81 @@ async function migrate(pool: pg.Pool): Promise<void> {
     throw err
   } finally {
     client.release()
+  }
+}
+
+/** A submission queued for the sequencer by another process (ledger_pending), as the sequencer reads it. */
+export interface PendingEntry {
+  id: bigint
+  leaf: Uint8Array
+  leafHash: Uint8Array
+  keyId: string
+  payloadHash: string
+  digests: string[]
+  commits: string[]
+}
+
+/**
+ * The queue of verified submissions between the processes of one log (ledger_pending): any process adds
+ * what it verified; the sequencing process takes them in id order and removes them once committed. Rows
+ * outlive their writer: a submission queued by a process that then died is still sequenced.
+ */
+export class PendingQueue {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** Queues entries (one statement) and notifies the sequencer. */
+  async add(entries: readonly Omit<PendingEntry, 'id'>[]): Promise<void> {
+    if (entries.length === 0) return
+    await this.pool.query(
+      `WITH queued AS (
+         INSERT INTO ledger_pending (leaf, leaf_hash, key_id, payload_hash, digests, commits)
+         SELECT l, h, k, p, string_to_array(d, ' '), string_to_array(c, ' ')
+         FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[], $5::text[], $6::text[]) AS q(l, h, k, p, d, c)
+         RETURNING 1
+       )
+       SELECT pg_notify('${PENDING_CHANNEL}', ''), (SELECT count(*) FROM queued)`,
+      [
+        entries.map((e) => Buffer.from(e.leaf.buffer, e.leaf.byteOffset, e.leaf.byteLength)),
+        entries.map((e) => Buffer.from(e.leafHash.buffer, e.leafHash.byteOffset, e.leafHash.byteLength)),
+        entries.map((e) => hexBytes(e.keyId)),
+        entries.map((e) => hexBytes(e.payloadHash)),
+        // A text[][] parameter must be rectangular: each list travels as one string.
+        entries.map((e) => e.digests.join(' ')),
+        entries.map((e) => e.commits.join(' ')),
+      ],
+    )
+  }
+
+  /** Up to `limit` queued entries with ids above `after`, in id order. */
+  async take(after: bigint, limit: number): Promise<PendingEntry[]> {
+    const { rows } = await this.pool.query<{
+      id: string
+      leaf: Buffer
+      leaf_hash: Buffer
+      key_id: Buffer
+      payload_hash: Buffer
+      digests: string
+      commits: string
+    }>(
+      `SELECT id, leaf, leaf_hash, key_id, payload_hash, array_to_string(digests, ' ') AS digests,
+              array_to_string(commits, ' ') AS commits
+       FROM ledger_pending WHERE id > $1 ORDER BY id LIMIT $2`,
+      [after.toString(), limit],
+    )
+    return rows.map((row) => ({
+      id: BigInt(row.id),
+      leaf: row.leaf,
+      leafHash: row.leaf_hash,
+      keyId: row.key_id.toString('hex'),
+      payloadHash: row.payload_hash.toString('hex'),
+      digests: row.digests === '' ? [] : row.digests.split(' '),
+      commits: row.commits === '' ? [] : row.commits.split(' '),
+    }))
+  }
+
+  /** Removes sequenced entries. */
+  async remove(ids: readonly bigint[]): Promise<void> {
+    if (ids.length === 0) return
+    await this.pool.query('DELETE FROM ledger_pending WHERE id = ANY($1::bigint[])', [ids.map(String)])
   }
 }

@@ -7,18 +7,20 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createApp } from './app.js'
-import { DEFAULT_ORIGIN, witnessEndpoint, type LogConfig } from './config.js'
+import { DEFAULT_ORIGIN, redactUrl, witnessEndpoint, type LogConfig } from './config.js'
 import { LogServerError } from './errors.js'
 import { createRequestHandler } from './http.js'
 import { Ingest, type Admission } from './ingest.js'
 import { LevelStore } from './level-store.js'
 import { loadOrCreateLogKey } from './log-key.js'
 import { LogReader } from './log-reader.js'
+import { ClusterNode } from './cluster-node.js'
 import { LocalNode, type LogNode } from './node.js'
+import { PostgresStore } from './postgres-store.js'
 import type { LogBackend } from './store.js'
 import { TileCache } from './tile-cache.js'
 import { VerifyPool } from './verify-pool.js'
-import type { WitnessEndpoint, WitnessPost } from './witnessing.js'
+import type { WitnessEndpoint, WitnessingOptions, WitnessPost } from './witnessing.js'
 
 /** A log server running in this process. */
 export interface RunningLog {
@@ -51,6 +53,20 @@ export interface StartOptions {
   openStore?: (location: string) => Promise<LogBackend>
   /** How witnesses are reached (default: fetch). Tests pass slow or failing transports. */
   witnessPost?: WitnessPost
+  /**
+   * PostgreSQL: what to do when this process sequenced and lost its lock (default: report and exit 1 at
+   * once, so that it never writes beside the process that took over).
+   */
+  onFatal?: (err: Error) => void
+}
+
+/** PostgreSQL: how often a process that does not sequence tries to take over, and reads the head, ms. */
+const LEASE_RETRY_MS = 500
+const POLL_MS = 1000
+
+function defaultOnFatal(err: Error): never {
+  console.error(`fatal: ${err.message}; exiting so that another process sequences`)
+  process.exit(1)
 }
 
 /** How long close() lets open connections finish their answers before cutting them. */
@@ -111,12 +127,16 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       ? { kind: 'open' }
       : { kind: 'allowlist', keyIds: await readAllowlist(config.allowlistFile) }
   const witnesses = await readWitnesses(config)
+  const postgres = config.store !== 'leveldb'
   let store: LogBackend
   try {
-    store = await (options.openStore ?? LevelStore.open)(join(config.dataDir, 'db'))
+    if (options.openStore !== undefined) store = await options.openStore(join(config.dataDir, 'db'))
+    else if (postgres) store = await PostgresStore.open(config.store)
+    else store = await LevelStore.open(join(config.dataDir, 'db'))
   } catch (cause) {
     const detail = (cause as { cause?: Error }).cause?.message ?? (cause as Error).message
-    throw new LogServerError('DATA_MISMATCH', `cannot open the database in ${config.dataDir}: ${detail}`, {
+    const where = postgres ? redactUrl(config.store) : config.dataDir
+    throw new LogServerError('DATA_MISMATCH', `cannot open the database in ${where}: ${detail}`, {
       cause,
     })
   }
@@ -130,39 +150,62 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       DEFAULT_ORIGIN,
       meta === undefined,
     )
-    let createdAt: string
-    if (meta === undefined) {
-      createdAt = new Date().toISOString()
-      await store.writeMeta({ origin: key.origin, verifierKey: key.verifierKey, createdAt })
-    } else {
-      if (meta.verifierKey !== key.verifierKey || meta.origin !== key.origin) {
-        throw new LogServerError(
-          'DATA_MISMATCH',
-          `the database belongs to ${meta.verifierKey}, but log.key is ${key.verifierKey}`,
-        )
-      }
-      createdAt = meta.createdAt
+    let stored = meta
+    if (stored === undefined) {
+      await store.writeMeta({
+        origin: key.origin,
+        verifierKey: key.verifierKey,
+        createdAt: new Date().toISOString(),
+      })
+      // Another process of the same log (PostgreSQL) may have written it first: read what was kept.
+      stored = await store.readMeta()
     }
+    if (stored === undefined || stored.verifierKey !== key.verifierKey || stored.origin !== key.origin) {
+      throw new LogServerError(
+        'DATA_MISMATCH',
+        `the database belongs to ${stored?.verifierKey ?? 'no log'}, but log.key is ${key.verifierKey}`,
+      )
+    }
+    const createdAt = stored.createdAt
     const tiles = new TileCache(store, config.cacheBytes)
     const reader = new LogReader(tiles)
-    node = await LocalNode.open({
-      store,
-      tiles,
-      signer: key.signer,
-      origin: key.origin,
-      sequencer: { batchSize: config.batchSize, batchWaitMs: config.batchWaitMs },
-      ...(witnesses.length > 0 && {
-        witnessing: {
-          witnesses,
-          quorum: config.witnessQuorum ?? witnesses.length,
-          timeoutMs: config.witnessTimeoutMs,
-          logVerifier: parseVerifierKey(key.verifierKey),
-          store,
-          consistencyProof: (from, to) => reader.consistencyProof(from, to),
-          ...(options.witnessPost !== undefined ? { post: options.witnessPost } : {}),
-        },
-      }),
-    })
+    const witnessing: WitnessingOptions | undefined =
+      witnesses.length === 0
+        ? undefined
+        : {
+            witnesses,
+            quorum: config.witnessQuorum ?? witnesses.length,
+            timeoutMs: config.witnessTimeoutMs,
+            logVerifier: parseVerifierKey(key.verifierKey),
+            store,
+            consistencyProof: (from, to) => reader.consistencyProof(from, to),
+            ...(options.witnessPost !== undefined ? { post: options.witnessPost } : {}),
+          }
+    const sequencer = { batchSize: config.batchSize, batchWaitMs: config.batchWaitMs }
+    if (store instanceof PostgresStore) {
+      node = await ClusterNode.start({
+        url: config.store,
+        store,
+        tiles,
+        signer: key.signer,
+        origin: key.origin,
+        sequencer,
+        ...(witnessing !== undefined && { witnessing }),
+        leaseRetryMs: LEASE_RETRY_MS,
+        pollMs: POLL_MS,
+        pendingWaitMs: config.pendingWaitMs,
+        onFatal: options.onFatal ?? defaultOnFatal,
+      })
+    } else {
+      node = await LocalNode.open({
+        store,
+        tiles,
+        signer: key.signer,
+        origin: key.origin,
+        sequencer,
+        ...(witnessing !== undefined && { witnessing }),
+      })
+    }
     const running = node
     const served = () => running.served()
     pool = new VerifyPool(config.verifyWorkers, {

@@ -155,57 +155,9 @@ export class Witnessing {
     if (!Number.isSafeInteger(options.quorum) || options.quorum < 1 || options.quorum > verifiers.length) {
       throw problem(`witness quorum ${options.quorum} is not in 1..${verifiers.length}`)
     }
-    let served = head
-    let slots = new Set<number>()
-    const stored = await options.store.readWitnessed()
-    if (stored !== undefined) {
-      const text = Buffer.from(stored).toString('utf8')
-      let checkpoint
-      try {
-        checkpoint = openCheckpoint(text, options.logVerifier).checkpoint
-      } catch (cause) {
-        throw new LogServerError(
-          'DATA_MISMATCH',
-          'the stored witnessed checkpoint is not signed by the log',
-          {
-            cause,
-          },
-        )
-      }
-      if (checkpoint.size > head.size) {
-        throw new LogServerError('DATA_MISMATCH', 'the stored witnessed checkpoint is ahead of the tree')
-      }
-      try {
-        const proof = await options.consistencyProof(checkpoint.size, head.size)
-        verifyConsistency(checkpoint.size, head.size, proof, checkpoint.root, head.root)
-      } catch (cause) {
-        throw new LogServerError('DATA_MISMATCH', 'the stored witnessed checkpoint is not of this tree', {
-          cause,
-        })
-      }
-      let cosigned: Set<number>
-      try {
-        cosigned = cosignedSlots(text, options.logVerifier, verifiers)
-      } catch (cause) {
-        throw new LogServerError('DATA_MISMATCH', 'the stored witnessed checkpoint has a bad cosignature', {
-          cause,
-        })
-      }
-      if (cosigned.size >= options.quorum) {
-        served = {
-          size: checkpoint.size,
-          root: checkpoint.root,
-          checkpoint: text,
-          checkpointBytes: Buffer.from(stored),
-        }
-        slots = cosigned
-      } else {
-        // The witness list changed: the old cosignatures do not make today's quorum.
-        ;(options.report ?? console.error)(
-          'the stored witnessed checkpoint lacks the quorum of the configured witnesses; serving the latest until it gathers',
-        )
-      }
-    }
+    const stored = await loadWitnessed(options, verifiers, head)
+    const served = stored?.head ?? head
+    const slots = stored?.slots ?? new Set<number>()
     const witnessing = new Witnessing(options, served, slots, head)
     witnessing.advance()
     return witnessing
@@ -448,5 +400,64 @@ async function fetchPost(url: string, body: string, signal: AbortSignal): Promis
     status: res.status,
     contentType: res.headers.get('content-type') ?? undefined,
     body: await res.text(),
+  }
+}
+
+/**
+ * The stored witnessed checkpoint, when it is one of this log's checkpoints (signature, origin), consistent
+ * with `head`, and carries the quorum of the configured witnesses (`verifiers`, by slot); undefined when
+ * there is none or it lacks the quorum (the witness list changed: reported). Throws LogServerError
+ * DATA_MISMATCH for a stored checkpoint that is not one of this log's checkpoints of this tree.
+ */
+export async function loadWitnessed(
+  options: Pick<WitnessingOptions, 'store' | 'logVerifier' | 'consistencyProof' | 'quorum' | 'report'>,
+  verifiers: readonly CosignatureVerifier[],
+  head: TreeHead,
+): Promise<{ head: TreeHead; slots: Set<number> } | undefined> {
+  const stored = await options.store.readWitnessed()
+  if (stored === undefined) return undefined
+  const text = Buffer.from(stored).toString('utf8')
+  let checkpoint
+  try {
+    checkpoint = openCheckpoint(text, options.logVerifier).checkpoint
+  } catch (cause) {
+    throw new LogServerError('DATA_MISMATCH', 'the stored witnessed checkpoint is not signed by the log', {
+      cause,
+    })
+  }
+  if (checkpoint.size > head.size) {
+    throw new LogServerError('DATA_MISMATCH', 'the stored witnessed checkpoint is ahead of the tree')
+  }
+  try {
+    const proof = await options.consistencyProof(checkpoint.size, head.size)
+    verifyConsistency(checkpoint.size, head.size, proof, checkpoint.root, head.root)
+  } catch (cause) {
+    throw new LogServerError('DATA_MISMATCH', 'the stored witnessed checkpoint is not of this tree', {
+      cause,
+    })
+  }
+  let cosigned: Set<number>
+  try {
+    cosigned = cosignedSlots(text, options.logVerifier, verifiers)
+  } catch (cause) {
+    throw new LogServerError('DATA_MISMATCH', 'the stored witnessed checkpoint has a bad cosignature', {
+      cause,
+    })
+  }
+  if (cosigned.size < options.quorum) {
+    // The witness list changed: the old cosignatures do not make today's quorum.
+    ;(options.report ?? console.error)(
+      'the stored witnessed checkpoint lacks the quorum of the configured witnesses; serving the latest until it gathers',
+    )
+    return undefined
+  }
+  return {
+    head: {
+      size: checkpoint.size,
+      root: checkpoint.root,
+      checkpoint: text,
+      checkpointBytes: Buffer.from(stored),
+    },
+    slots: cosigned,
   }
 }
