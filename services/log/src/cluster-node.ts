@@ -11,6 +11,7 @@ import {
   LostWriterError,
   PENDING_CHANNEL,
   PendingQueue,
+  type PendingEntry,
   WITNESSED_CHANNEL,
   type PostgresStore,
 } from './postgres-store.js'
@@ -66,8 +67,15 @@ interface Waiter {
 interface Leading {
   sequencer: Sequencer
   witnessing: Witnessing | undefined
-  /** The id of the last queued entry taken from the database. */
+  /**
+   * The highest queued id taken so far. Ids are handed out when a row is inserted but become visible when
+   * its transaction commits, so a lower id can appear after a higher one was taken: the sweep on every tick
+   * reads the queue from its start and takes what is neither in flight nor sequenced.
+   */
   taken: bigint
+  /** Ids handed to the sequencer and not yet removed from the queue. */
+  inFlight: Set<bigint>
+  sweeping: boolean
   pumping: boolean
   pumpAgain: boolean
 }
@@ -344,6 +352,7 @@ export class ClusterNode implements LogNode {
     void this.refresh()
     if (this.leading !== undefined) {
       void this.pump()
+      void this.sweep()
       return
     }
     void tryLock(this.lockClient).then(
@@ -368,7 +377,15 @@ export class ClusterNode implements LogNode {
     if (this.options.witnessing !== undefined) {
       witnessing = await Witnessing.open(this.options.witnessing, sequencer.head)
     }
-    this.leading = { sequencer, witnessing, taken: 0n, pumping: false, pumpAgain: false }
+    this.leading = {
+      sequencer,
+      witnessing,
+      taken: 0n,
+      inFlight: new Set(),
+      sweeping: false,
+      pumping: false,
+      pumpAgain: false,
+    }
     this.setHead(sequencer.head)
     sequencer.onCommit((head, batch) => {
       witnessing?.onCheckpoint(head)
@@ -395,28 +412,61 @@ export class ClusterNode implements LogNode {
         if (rows.length === 0 && !leading.pumpAgain) break
         if (rows.length === 0) continue
         leading.taken = rows[rows.length - 1]!.id
-        const done = rows.map((row) =>
-          leading.sequencer.append(row).then(
-            () => row.id,
-            (err: unknown) => {
-              // Taken again from the start on the next pump: the sequencer finds what is already in.
-              console.error('a queued submission failed to sequence:', err)
-              leading.taken = 0n
-              return undefined
-            },
-          ),
-        )
-        void Promise.all(done).then((ids) =>
-          this.queue.remove(ids.filter((id): id is bigint => id !== undefined)).catch((err: unknown) => {
-            console.error('removing sequenced submissions from the queue failed:', err)
-          }),
-        )
+        this.sequenceQueued(leading, rows)
         if (rows.length < PENDING_BATCH && !leading.pumpAgain) break
       }
     } catch (err) {
       console.error('reading the submission queue failed:', err)
     } finally {
       leading.pumping = false
+    }
+  }
+
+  /** Appends queued rows not already in flight; each is removed from the queue once it is in the log. */
+  private sequenceQueued(leading: Leading, rows: readonly PendingEntry[]): void {
+    const fresh = rows.filter((row) => !leading.inFlight.has(row.id))
+    for (const row of fresh) leading.inFlight.add(row.id)
+    const done = fresh.map((row) =>
+      leading.sequencer.append(row).then(
+        () => row.id,
+        (err: unknown) => {
+          // Left in the queue: the next sweep takes it again and the sequencer finds what is already in.
+          console.error('a queued submission failed to sequence:', err)
+          leading.inFlight.delete(row.id)
+          return undefined
+        },
+      ),
+    )
+    void Promise.all(done).then(async (results) => {
+      const ids = results.filter((id): id is bigint => id !== undefined)
+      try {
+        await this.queue.remove(ids)
+      } catch (err) {
+        console.error('removing sequenced submissions from the queue failed:', err)
+      } finally {
+        for (const id of ids) leading.inFlight.delete(id)
+      }
+    })
+  }
+
+  /** Reads the whole queue below the pump's mark: rows whose transaction committed after a higher id's. */
+  private async sweep(): Promise<void> {
+    const leading = this.leading
+    if (leading === undefined || this.closed || leading.sweeping) return
+    leading.sweeping = true
+    try {
+      let after = 0n
+      while (after < leading.taken) {
+        const rows = await this.queue.take(after, PENDING_BATCH)
+        const below = rows.filter((row) => row.id <= leading.taken)
+        this.sequenceQueued(leading, below)
+        if (rows.length < PENDING_BATCH || below.length < rows.length) break
+        after = rows[rows.length - 1]!.id
+      }
+    } catch (err) {
+      if (!this.closed) console.error('sweeping the submission queue failed:', err)
+    } finally {
+      leading.sweeping = false
     }
   }
 

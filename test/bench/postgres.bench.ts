@@ -1,0 +1,189 @@
+// The log on PostgreSQL beside LevelDB, in one run (so the figures share the machine's state):
+// - the unit: raw single-thread ECDSA P-256 verifications/s;
+// - verified, durable ingest (64 raw-socket clients) into a LevelDB log process, then into one PostgreSQL
+//   log process, then into two processes on one database (clients spread over both);
+// - the sequencer's own ceiling on PostgreSQL: the real Sequencer over PostgresStore, in this process, fed
+//   pre-verified leaves (what it integrates when verification happens elsewhere), and from it the number of
+//   front ends one sequencer can feed, on paper;
+// - tile and lookup reads per PostgreSQL process.
+// The database is a throwaway cluster of the machine's own PostgreSQL (test/support/postgres.ts) with its
+// defaults: fsync on, synchronous commit.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { encodeLogEntry, publicKeyFromPEM } from '@ledger/attestation'
+import { PostgresStore, Sequencer, TileCache } from '@ledger/log-server'
+import { TILE_WIDTH, generateNoteKey, hashLeaf, parseSignerKey, tilePath } from '@ledger/tlog'
+import { getLoad, requestLoad } from '../support/http-load.js'
+import { spawnLog, type LogChild } from '../support/log-process.js'
+import { newRebuilder, rebuildStatement, signSubmissionsFast } from '../support/load.js'
+import { startPostgresCluster } from '../support/postgres.js'
+import { CLIENTS, getRow, presign, rawVerifyRate, submitAllTimed } from './log-load.js'
+import { percentile, ratio, row } from './measure.js'
+
+const REBUILDERS = 16
+const LOAD_SECONDS = 10
+const GET_SECONDS = 3
+const ORIGIN = 'bench.example/pg'
+
+/** Submits `bodies` spread over `urls` (one connection pool per process); returns submissions/s. */
+async function ingest(label: string, urls: readonly string[], bodies: readonly string[]): Promise<number> {
+  let next = 0
+  const per = Math.floor(CLIENTS / urls.length)
+  const started = performance.now()
+  const loads = await Promise.all(
+    urls.map((url) =>
+      requestLoad(
+        url,
+        () => (next < bodies.length ? { path: '/api/v1/entries', body: bodies[next++]! } : undefined),
+        per,
+        {
+          expect: 201,
+        },
+      ),
+    ),
+  )
+  const seconds = (performance.now() - started) / 1000
+  const count = loads.reduce((n, load) => n + load.requests, 0)
+  for (const load of loads) {
+    if (load.failures.size > 0) throw new Error(`${label}: failures ${JSON.stringify([...load.failures])}`)
+  }
+  const latencies = loads.flatMap((load) => load.latencies).sort((a, b) => a - b)
+  const perSecond = count / seconds
+  row(`${label}, ${count} in ${seconds.toFixed(1)} s`, perSecond, 'submissions/s')
+  row('  submit -> receipt latency p50', percentile(latencies, 50), 'ms')
+  row('  submit -> receipt latency p99', percentile(latencies, 99), 'ms')
+  return perSecond
+}
+
+async function started(child: LogChild): Promise<string> {
+  return child.listening
+}
+
+export async function run(): Promise<void> {
+  const rebuilders = Array.from({ length: REBUILDERS }, () => newRebuilder('ecdsa-p256'))
+  const payloadBytes = Buffer.byteLength(JSON.stringify(rebuildStatement('bench', 123_456)))
+  const rawVerify = rawVerifyRate(payloadBytes)
+  row(`raw ECDSA P-256 verify, ${payloadBytes}-byte payload PAE (1 thread)`, rawVerify, 'verifies/s')
+
+  const cluster = await startPostgresCluster()
+  const dir = await mkdtemp(join(tmpdir(), 'ledger-bench-pg-'))
+  const children: LogChild[] = []
+  try {
+    // Warm-up on LevelDB sizes the timed phases: enough bodies for LOAD_SECONDS at that rate.
+    const level = spawnLog(['--data', join(dir, 'level'), '--port', '0', '--origin', ORIGIN])
+    children.push(level)
+    const levelUrl = await started(level)
+    const warm = await submitAllTimed(levelUrl, presign(rebuilders, 'warm', 3000))
+    const count = Math.min(300_000, Math.ceil((warm.count / warm.seconds) * LOAD_SECONDS))
+    const levelRate = await ingest(
+      'LevelDB, 1 process, 64 clients',
+      [levelUrl],
+      presign(rebuilders, 'level', count),
+    )
+    await level.stop()
+
+    // One PostgreSQL process.
+    const url = await cluster.createDatabase()
+    const pgArgs = ['--data', join(dir, 'pg'), '--store', url, '--port', '0', '--origin', ORIGIN]
+    const first = spawnLog(pgArgs)
+    children.push(first)
+    const firstUrl = await started(first)
+    await submitAllTimed(firstUrl, presign(rebuilders, 'pg-warm', 2000))
+    const pgOne = await ingest(
+      'PostgreSQL, 1 process, 64 clients',
+      [firstUrl],
+      presign(rebuilders, 'pg-one', count),
+    )
+    ratio('PostgreSQL (1 process) : LevelDB ingest', pgOne, levelRate, '>= 0.5')
+
+    // Two processes on the same database; the first still sequences.
+    const second = spawnLog(pgArgs)
+    children.push(second)
+    const secondUrl = await started(second)
+    const pgTwo = await ingest(
+      'PostgreSQL, 2 processes, 32 clients each',
+      [firstUrl, secondUrl],
+      presign(rebuilders, 'pg-two', count),
+    )
+    ratio('PostgreSQL 2 processes : 1 process', pgTwo, pgOne)
+    ratio('PostgreSQL (2 processes) : raw verify/s', pgTwo, rawVerify)
+
+    // Reads from each process: full hash tiles and lookups of digests with REBUILDERS entries each.
+    const size = Number((await (await fetch(`${firstUrl}/checkpoint`)).text()).split('\n')[1] ?? '0')
+    const tilePaths = Array.from(
+      { length: Math.floor(size / TILE_WIDTH) },
+      (_, i) => '/' + tilePath({ level: 0, index: BigInt(i), width: TILE_WIDTH }),
+    )
+    const perRebuilder = Math.floor(count / REBUILDERS)
+    const lookups = Array.from({ length: 1000 }, (_, i) => {
+      const statement = rebuildStatement('pg-one', Math.floor((i * perRebuilder) / 1000))
+      return `/api/v1/lookup?digest=sha256:${statement.subject[0]!.digest.sha256}`
+    })
+    for (const [name, base] of [
+      ['sequencing process', firstUrl],
+      ['other process', secondUrl],
+    ] as const) {
+      let n = 0
+      getRow(
+        `PostgreSQL ${name}: GET full hash tiles, ${CLIENTS} conns`,
+        await getLoad(base, () => tilePaths[n++ % tilePaths.length]!, CLIENTS, GET_SECONDS),
+      )
+      getRow(
+        `PostgreSQL ${name}: GET lookup (${REBUILDERS} matches), ${CLIENTS} conns`,
+        await getLoad(base, () => lookups[n++ % lookups.length]!, CLIENTS, GET_SECONDS),
+      )
+    }
+    for (const child of children) await child.stop()
+
+    // The sequencer's ceiling: pre-verified leaves straight into the real Sequencer over PostgresStore.
+    const ceilingUrl = await cluster.createDatabase()
+    const store = await PostgresStore.open(ceilingUrl)
+    const signer = parseSignerKey(generateNoteKey(ORIGIN).signerKey)
+    const sequencer = await Sequencer.open(store, new TileCache(store, 64 << 20), signer, ORIGIN, {
+      batchSize: 1000,
+      batchWaitMs: 1,
+    })
+    const sample = JSON.parse(signSubmissionsFast(rebuilders[0]!, 'ceiling', 0, 1)[0]!) as {
+      bundle: { dsseEnvelope: { payload: string; signatures: { sig: string }[] } }
+      publicKey: string
+    }
+    const key = publicKeyFromPEM(sample.publicKey)
+    const template = Buffer.from(
+      encodeLogEntry({
+        payload: Buffer.from(sample.bundle.dsseEnvelope.payload, 'base64'),
+        signature: Buffer.from(sample.bundle.dsseEnvelope.signatures[0]!.sig, 'base64'),
+        spkiDer: key.spkiDer,
+        keyDetails: key.keyDetails,
+      }),
+    )
+    const entries = Array.from({ length: 60_000 }, (_, i) => {
+      const leaf = Buffer.from(template)
+      leaf.writeUInt32BE(i, 20)
+      const hex = i.toString(16).padStart(64, '0')
+      return {
+        leaf,
+        leafHash: hashLeaf(leaf),
+        keyId: rebuilders[i % REBUILDERS]!.keyId,
+        payloadHash: hex,
+        digests: [`sha256:${hex}`],
+        commits: [hex.slice(24)],
+      }
+    })
+    // 4,000 in flight at a time, as the queue of a busy log holds them.
+    const begin = performance.now()
+    for (let i = 0; i < entries.length; i += 4000) {
+      await Promise.all(entries.slice(i, i + 4000).map((entry) => sequencer.append(entry)))
+    }
+    const ceiling = (entries.length * 1000) / (performance.now() - begin)
+    await sequencer.drain()
+    await store.close()
+    row('sequencer ceiling on PostgreSQL (pre-verified leaves)', ceiling, 'entries/s')
+    ratio('sequencer ceiling : 20,000', ceiling, 20_000, '>= 1')
+    ratio('front ends one sequencer feeds (ceiling : 1-process ingest)', ceiling, pgOne)
+  } finally {
+    for (const child of children) await child.kill9()
+    await cluster.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
