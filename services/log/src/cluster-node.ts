@@ -237,7 +237,7 @@ export class ClusterNode implements LogNode {
       if (slot === undefined) this.waiters.set(key, { entry, waiters: [waiter] })
       else slot.waiters.push(waiter)
       this.toQueue.push(entry)
-      this.flushing ??= new Promise<void>((done) => setImmediate(done)).then(() => this.flush())
+      this.flushing ??= this.flush()
     })
   }
 
@@ -268,11 +268,19 @@ export class ClusterNode implements LogNode {
     await this.listenClient.end().catch(() => undefined)
   }
 
-  /** Sends what was appended in this turn to the database queue, in one statement. */
+  /**
+   * Sends what was appended to the database queue, one statement at a time: what arrives while one is in
+   * flight goes in the next, so that a busy process sends few large inserts rather than many small ones.
+   */
   private async flush(): Promise<void> {
+    await new Promise<void>((done) => setImmediate(done))
+    while (this.toQueue.length > 0) await this.flushOnce()
+    this.flushing = undefined
+  }
+
+  private async flushOnce(): Promise<void> {
     const entries = this.toQueue
     this.toQueue = []
-    this.flushing = undefined
     try {
       await this.queue.add(
         entries.map((e) => ({

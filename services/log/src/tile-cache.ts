@@ -94,6 +94,8 @@ function leafKey(index: bigint): string {
 export class TileCache {
   private readonly raw: ByteLRU<Uint8Array>
   private readonly expanded: ByteLRU<ExpandedTile>
+  /** Store reads in flight, by cache key. */
+  private readonly reading = new Map<string, Promise<Uint8Array | undefined>>()
 
   constructor(
     private readonly store: LogStore,
@@ -160,7 +162,21 @@ export class TileCache {
   ): Promise<Uint8Array | undefined> {
     const hit = this.raw.get(key)
     if (hit !== undefined && hit.length >= minBytes) return hit
-    const data = await fromStore()
+    // After a commit every receipt of the batch asks for the same new tiles at once: one store read
+    // serves them all (on a process that does not sequence, each read is a database round trip).
+    const inFlight = this.reading.get(key)
+    if (inFlight !== undefined) {
+      const shared = await inFlight
+      if (shared !== undefined && shared.length >= minBytes) return shared
+    }
+    const reading = fromStore()
+    this.reading.set(key, reading)
+    let data: Uint8Array | undefined
+    try {
+      data = await reading
+    } finally {
+      if (this.reading.get(key) === reading) this.reading.delete(key)
+    }
     if (data === undefined || data.length < minBytes) return undefined
     this.setIfWider(key, data)
     return data

@@ -176,6 +176,27 @@ describe('Sequencer', () => {
     expect(checked).toBe(4 * pairs.length)
   })
 
+  test('a cache that did not write the tiles reads each from the store once when many ask at once', async () => {
+    const store = new MemoryStore()
+    const { sequencer } = await open(store)
+    await Promise.all(Array.from({ length: 300 }, (_, i) => sequencer.append(entry(i))))
+    // A process that does not sequence: its cache is empty and every tile comes from the store.
+    let reads = 0
+    const counting = Object.assign(Object.create(store) as MemoryStore, {
+      readTile: (level: number, index: bigint) => {
+        reads++
+        return store.readTile(level, index)
+      },
+    })
+    const reader = new LogReader(new TileCache(counting, 1 << 20))
+    const proofs = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => reader.inclusionProof(BigInt(i), 300n)),
+    )
+    expect(proofs).toHaveLength(300)
+    // Tiles 0/0 (full), 0/1 (partial) and 1/0: one read each, not one per receipt.
+    expect(reads).toBe(3)
+  })
+
   test('batches group: appends queued during a commit go into the next batch together', async () => {
     const store = new MemoryStore()
     const { sequencer } = await open(store, 100, 50)
