@@ -24,7 +24,14 @@ import type { MonitorConfig } from './config.js'
 import { MonitorError } from './errors.js'
 import { LogFetcher } from './fetcher.js'
 import { Progress, type ProgressStream } from './progress.js'
-import { MonitorStore, recordOf, type MonitorState, type SubjectRecord } from './state-store.js'
+import {
+  LevelMonitorStore,
+  recordOf,
+  subjectKey,
+  type MonitorState,
+  type MonitorStore,
+  type SubjectRecord,
+} from './state-store.js'
 import { VerifyPool } from './verify-pool.js'
 
 /** The monitor's I/O: alerts on stdout, progress and warnings on stderr, the network, randomness. */
@@ -35,6 +42,8 @@ export interface MonitorIo {
   fetch?: typeof fetch
   /** Default: Math.random (which digests a pass samples). */
   random?: () => number
+  /** Opens the monitor's store at a path in its data folder. Default: LevelMonitorStore (LevelDB). */
+  openStore?: (location: string) => Promise<MonitorStore>
 }
 
 /** What one pass did. */
@@ -113,7 +122,7 @@ export class Monitor {
     const { verify, verifyLogOnly, logKeys } = await loadTrust(config)
     let store: MonitorStore
     try {
-      store = await MonitorStore.open(join(config.dataDir, 'db'))
+      store = await (io.openStore ?? LevelMonitorStore.open)(join(config.dataDir, 'db'))
     } catch (cause) {
       const detail = (cause as { cause?: Error }).cause?.message ?? (cause as Error).message
       throw new MonitorError('DATA_MISMATCH', `cannot open the database in ${config.dataDir}: ${detail}`, {
@@ -305,7 +314,7 @@ export class Monitor {
         if (outcome.digests.length > 0) newDigests.push(outcome.digests[0]!)
         for (const commit of outcome.commits) {
           for (const [name, sha256] of outcome.subjects) {
-            const key = MonitorStore.subjectKey(commit, name)
+            const key = subjectKey(commit, name)
             const seen = subjects.get(key) ?? []
             const digest = `sha256:${sha256}`
             if (seen.some((s) => s.digest === digest)) continue

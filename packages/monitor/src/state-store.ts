@@ -33,13 +33,36 @@ function hex16(index: bigint | number): string {
   return index.toString(16).padStart(16, '0')
 }
 
-function subjectKey(commit: string, name: string): string {
+/** The key of the subject record of (commit, subject name) in IndexBatch.subjects and readSubjects. */
+export function subjectKey(commit: string, name: string): string {
   // The commit has a fixed alphabet and no '/', so the name after it cannot be confused with it.
   return `s/${commit}/${name}`
 }
 
+/**
+ * Where the monitor keeps its position and its index of the log (the contract every backend keeps; one
+ * conformance suite, packages/monitor/test/monitor-store-conformance.ts, runs against each):
+ * - readState returns what the last writeState or writeIndexBatch wrote (undefined before any); each
+ *   write is durable when its promise resolves, and atomic: after a crash, a reader sees all of a batch
+ *   and its state or none of it.
+ * - writeIndexBatch stores records of entries [from, from + records.length): readEntry(i) returns them;
+ *   matches() finds each good record under each of its digests and commits (bad records under none);
+ *   subject records replace the stored ones of the same key.
+ * - matches(query, below) returns only entries with index < below, each with the key id it was stored with.
+ * - The store is used by one monitor at a time; open fails when another holds it.
+ */
+export interface MonitorStore {
+  readState(): Promise<MonitorState | undefined>
+  writeState(state: MonitorState): Promise<void>
+  writeIndexBatch(state: MonitorState, batch: IndexBatch): Promise<void>
+  readSubjects(pairs: readonly [commit: string, name: string][]): Promise<Map<string, SubjectRecord>>
+  readEntry(index: bigint): Promise<EntryRecord | undefined>
+  matches(query: { digest: string } | { commit: string }, below: bigint): Promise<Map<number, string>>
+  close(): Promise<void>
+}
+
 /*
- * Key layout (utf8 keys, utf8 values):
+ * LevelMonitorStore, the default: key layout (utf8 keys, utf8 values):
  *   state                      JSON MonitorState (bigints and bytes as strings)
  *   e/<index hex16>            JSON EntryRecord
  *   d/<sha256:hex>/<hex16>     key id: every entry naming that subject digest
@@ -48,13 +71,13 @@ function subjectKey(commit: string, name: string): string {
  * A LevelDB database, not a JSON state file: the index grows with the log, and a state file rewritten
  * whole on every batch would cost O(log size) per batch. Every write is one synced, atomic batch.
  */
-export class MonitorStore {
+export class LevelMonitorStore implements MonitorStore {
   private constructor(private readonly db: Level<string, string>) {}
 
-  static async open(location: string): Promise<MonitorStore> {
+  static async open(location: string): Promise<LevelMonitorStore> {
     const db = new Level<string, string>(location, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
     await db.open()
-    return new MonitorStore(db)
+    return new LevelMonitorStore(db)
   }
 
   async readState(): Promise<MonitorState | undefined> {
@@ -118,8 +141,6 @@ export class MonitorStore {
     })
     return out
   }
-
-  static subjectKey = subjectKey
 
   async readEntry(index: bigint): Promise<EntryRecord | undefined> {
     const text = await this.db.get(`e/${hex16(index)}`)

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MemoryMonitorStore } from './memory-monitor-store.js'
 import type { PrivateKeyInfo } from '@ledger/attestation'
 import { defaultConfig, type MonitorConfig } from '../src/config.js'
 import { Monitor } from '../src/monitor.js'
@@ -68,58 +69,64 @@ function io() {
 const types = (alerts: Alert[]) => alerts.map((a) => a.type).sort()
 
 describe('monitor over a statically built log', () => {
-  it('re-verifies every entry and raises bad-entry, conflict and watched-entry alerts, nothing else', async () => {
-    const log = buildStaticLog(entries)
-    const server = await serveStaticLog(log)
-    const { out, io: monitorIo } = io()
-    const monitor = await Monitor.open(
-      config(server.url, log.verifierKey, 'a', {
-        watchDigests: [`sha256:${hex(11)}`],
-        watchCommits: [hex(42, 40)],
-        watchKeys: [keys[3]!.publicKey.keyId],
-      }),
-      monitorIo,
-    )
-    try {
-      const result = await monitor.pass()
-      expect(result.size).toBe(BigInt(SIZE))
-      expect(result.indexed).toBe(BigInt(SIZE))
-      const bad = result.alerts.filter((a) => a.type === 'bad-entry')
-      expect(bad).toEqual([
-        expect.objectContaining({ index: BAD, code: 'BAD_SIGNATURE', origin: 'static.example/log' }),
-      ])
-      const conflicts = result.alerts.filter((a) => a.type === 'conflicting-attestations')
-      expect(conflicts).toHaveLength(1)
-      expect(conflicts[0]).toMatchObject({
-        commit: hex(0xc0ffee, 40),
-        subject: 'app.tgz',
-        entries: [
-          { index: 100, digest: `sha256:${hex(101)}`, keyId: keys[0]!.publicKey.keyId },
-          { index: 450, digest: `sha256:${hex(451)}`, keyId: keys[2]!.publicKey.keyId },
-        ],
-      })
-      const watched = result.alerts.filter((a) => a.type === 'watched-entry')
-      // Digest hex(11) is entry 10; commit hex(42) is entries 41, 141, ...; key 3 signs i % 4 == 3.
-      const expectedCommit = Array.from({ length: SIZE }, (_, i) => i).filter(
-        (i) => (i % 100) + 1 === 42 && !CONFLICT.includes(i) && i !== BAD,
+  // The same pass on each MonitorStore implementation: the monitor depends on the contract only.
+  it.each(['LevelDB', 'memory'] as const)(
+    're-verifies every entry and raises bad-entry, conflict and watched-entry alerts, nothing else (%s store)',
+    async (backend) => {
+      const log = buildStaticLog(entries)
+      const server = await serveStaticLog(log)
+      const { out, io: plainIo } = io()
+      const monitorIo =
+        backend === 'memory' ? { ...plainIo, openStore: async () => new MemoryMonitorStore() } : plainIo
+      const monitor = await Monitor.open(
+        config(server.url, log.verifierKey, 'a', {
+          watchDigests: [`sha256:${hex(11)}`],
+          watchCommits: [hex(42, 40)],
+          watchKeys: [keys[3]!.publicKey.keyId],
+        }),
+        monitorIo,
       )
-      const expectedKey = Array.from({ length: SIZE }, (_, i) => i).filter((i) => i % 4 === 3 && i !== BAD)
-      expect(watched.filter((a) => a.match === 'digest').map((a) => a.index)).toEqual([10])
-      expect(watched.filter((a) => a.match === 'commit').map((a) => a.index)).toEqual(expectedCommit)
-      expect(watched.filter((a) => a.match === 'key').map((a) => a.index)).toEqual(expectedKey)
-      expect(new Set(types(result.alerts))).toEqual(
-        new Set(['bad-entry', 'conflicting-attestations', 'watched-entry']),
-      )
-      // Every alert is one JSON line on stdout.
-      expect(out.map((line) => JSON.parse(line) as Alert)).toEqual(result.alerts)
-      // A second pass over the same checkpoint finds nothing new, and audits the watched values again.
-      const again = await monitor.pass()
-      expect(again.alerts).toEqual([])
-    } finally {
-      await monitor.close()
-      await server.close()
-    }
-  })
+      try {
+        const result = await monitor.pass()
+        expect(result.size).toBe(BigInt(SIZE))
+        expect(result.indexed).toBe(BigInt(SIZE))
+        const bad = result.alerts.filter((a) => a.type === 'bad-entry')
+        expect(bad).toEqual([
+          expect.objectContaining({ index: BAD, code: 'BAD_SIGNATURE', origin: 'static.example/log' }),
+        ])
+        const conflicts = result.alerts.filter((a) => a.type === 'conflicting-attestations')
+        expect(conflicts).toHaveLength(1)
+        expect(conflicts[0]).toMatchObject({
+          commit: hex(0xc0ffee, 40),
+          subject: 'app.tgz',
+          entries: [
+            { index: 100, digest: `sha256:${hex(101)}`, keyId: keys[0]!.publicKey.keyId },
+            { index: 450, digest: `sha256:${hex(451)}`, keyId: keys[2]!.publicKey.keyId },
+          ],
+        })
+        const watched = result.alerts.filter((a) => a.type === 'watched-entry')
+        // Digest hex(11) is entry 10; commit hex(42) is entries 41, 141, ...; key 3 signs i % 4 == 3.
+        const expectedCommit = Array.from({ length: SIZE }, (_, i) => i).filter(
+          (i) => (i % 100) + 1 === 42 && !CONFLICT.includes(i) && i !== BAD,
+        )
+        const expectedKey = Array.from({ length: SIZE }, (_, i) => i).filter((i) => i % 4 === 3 && i !== BAD)
+        expect(watched.filter((a) => a.match === 'digest').map((a) => a.index)).toEqual([10])
+        expect(watched.filter((a) => a.match === 'commit').map((a) => a.index)).toEqual(expectedCommit)
+        expect(watched.filter((a) => a.match === 'key').map((a) => a.index)).toEqual(expectedKey)
+        expect(new Set(types(result.alerts))).toEqual(
+          new Set(['bad-entry', 'conflicting-attestations', 'watched-entry']),
+        )
+        // Every alert is one JSON line on stdout.
+        expect(out.map((line) => JSON.parse(line) as Alert)).toEqual(result.alerts)
+        // A second pass over the same checkpoint finds nothing new, and audits the watched values again.
+        const again = await monitor.pass()
+        expect(again.alerts).toEqual([])
+      } finally {
+        await monitor.close()
+        await server.close()
+      }
+    },
+  )
 
   it('resumes from its stored position after a reopening, and detects growth from tiles', async () => {
     const first = buildStaticLog(entries.slice(0, 260), 'static.example/grow')
