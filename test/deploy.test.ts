@@ -18,6 +18,7 @@ import {
 } from '@ledger/log-server'
 import { parseConfig as parseWitnessConfig, readLogsFile } from '@ledger/witness'
 import { parseConfig as parseMonitorConfig } from '@ledger/monitor'
+import { postgresDatabase } from './support/postgres-test.js'
 
 const root = new URL('../', import.meta.url)
 const readText = (path: string) => readFileSync(new URL(path, root), 'utf8')
@@ -303,6 +304,113 @@ describe('docker-compose.yml', () => {
         expect(log.verifierKey).toBe(vkey)
       } finally {
         await log.close()
+      }
+    })
+  })
+})
+
+describe('docker-compose.postgres.yml', () => {
+  const pgCompose = parseYamlSubset(readText('docker-compose.postgres.yml')) as unknown as Compose
+  const pg = pgCompose.services
+  const logs = ['log-a', 'log-b'] as const
+  const logConfig = (name: string) =>
+    run(parseLogConfig(pg[name]!.command.slice(2), pg[name]!.environment ?? {}))
+
+  it('has PostgreSQL pinned by digest, two log processes on it, the witness and the monitor', () => {
+    expect(Object.keys(pg).sort()).toEqual(['init', 'log-a', 'log-b', 'monitor', 'postgres', 'witness'])
+    expect(pg.postgres!.image).toMatch(/^postgres:15-bookworm@sha256:[0-9a-f]{64}$/)
+    // The database is reached by the logs on the compose network only.
+    expect(pg.postgres!.ports).toBeUndefined()
+    expect(pg.postgres!.healthcheck!.test.slice(0, 2)).toEqual(['CMD', 'pg_isready'])
+    // init, the witness and the monitor are those of docker-compose.yml (the monitor follows log-a).
+    expect(pg.init).toEqual(services.init)
+    expect(pg.witness).toEqual(services.witness)
+    expect(pg.monitor!.command).toEqual(
+      services.monitor!.command.map((arg) => (arg === 'http://log:8080' ? 'http://log-a:8080' : arg)),
+    )
+    for (const [name, service] of Object.entries(pg)) {
+      if (name !== 'postgres') expect(service.image, name).toBe(pg.init!.image)
+      for (const spec of service.volumes ?? []) {
+        expect(Object.keys(pgCompose.volumes), `${name}: ${spec}`).toContain(spec.split(':')[0])
+      }
+    }
+  })
+
+  it('runs both logs with flags the log parser accepts, on the compose database, with one key', () => {
+    const env = pg.postgres!.environment!
+    const url = `postgres://${env.POSTGRES_USER}:${env.POSTGRES_PASSWORD}@postgres:5432/${env.POSTGRES_DB}`
+    const ports = new Set<number>()
+    for (const name of logs) {
+      const service = pg[name]!
+      const config = logConfig(name)
+      expect(config.store, name).toBe(url)
+      expect(config.host).toBe('0.0.0.0')
+      expect(config.port).toBe(healthPort(service))
+      expect(config.port).toBe(publishedPort(service))
+      ports.add(config.port)
+      expect(config.origin).toBe(pg.init!.environment!.LEDGER_ORIGIN)
+      // Both read the key init wrote; the store is the database, not the folder.
+      expect(mountOf(service, config.dataDir).volume).toBe('log-data')
+      expect(mountOf(pg.init!, config.dataDir).volume).toBe('log-data')
+      expect(service.depends_on).toEqual({
+        init: { condition: 'service_completed_successfully' },
+        postgres: { condition: 'service_healthy' },
+        witness: { condition: 'service_healthy' },
+      })
+      expect(service.environment!.LEDGER_WITNESS_URL).toBe(services.log!.environment!.LEDGER_WITNESS_URL)
+    }
+    expect(ports.size).toBe(2)
+  })
+
+  describe('run for real on a PostgreSQL database', () => {
+    let dir: string
+    let database: Awaited<ReturnType<typeof postgresDatabase>>
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'deploy-pg-'))
+      database = await postgresDatabase()
+    })
+    afterAll(async () => {
+      await database?.drop()
+      await rm(dir, { recursive: true, force: true })
+    })
+
+    it('init writes the key, both logs start on one database and serve the same log', async () => {
+      const { mkdir } = await import('node:fs/promises')
+      await mkdir(join(dir, 'log'))
+      await mkdir(join(dir, 'shared'))
+      const script = pg
+        .init!.command[3]!.replaceAll('/data/log', join(dir, 'log'))
+        .replaceAll('/shared', join(dir, 'shared'))
+      await promisify(execFile)('node', ['--input-type=module', '-e', script], {
+        env: { ...process.env, ...pg.init!.environment },
+        cwd: new URL('.', root).pathname,
+      })
+      const started = await Promise.all(
+        logs.map((name) =>
+          startLogServer({
+            ...logDefaults(),
+            ...logConfig(name),
+            store: database.url,
+            dataDir: join(dir, 'log'),
+            host: '127.0.0.1',
+            port: 0,
+            verifyWorkers: 0,
+            witnesses: [],
+            witnessUrl: undefined,
+            witnessKeyFile: undefined,
+          }),
+        ),
+      )
+      try {
+        const vkey = (await readFile(join(dir, 'shared', 'log.vkey'), 'utf8')).trim()
+        for (const log of started) expect(log.verifierKey).toBe(vkey)
+        const checkpoints = await Promise.all(
+          started.map(async (log) => (await fetch(`${log.url}/checkpoint`)).text()),
+        )
+        expect(checkpoints[0]).toBe(checkpoints[1])
+        expect(checkpoints[0]!.split('\n')[0]).toBe(pg.init!.environment!.LEDGER_ORIGIN)
+      } finally {
+        for (const log of started) await log.close()
       }
     })
   })
