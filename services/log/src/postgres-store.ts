@@ -40,14 +40,17 @@ WITH updated AS (
   SELECT 1 FROM updated UNION ALL SELECT 1 FROM created
 ), leaves AS (
   INSERT INTO ledger_leaves (idx, leaf)
-  SELECT l.idx, l.leaf FROM unnest($5::bigint[], $6::bytea[]) AS l(idx, leaf), moved
+  SELECT $4::bigint + l.i - 1, substring($5::bytea FROM l.off FOR l.len)
+  FROM unnest($6::int[], $7::int[]) WITH ORDINALITY AS l(off, len, i), moved
 ), dedup AS (
   INSERT INTO ledger_dedup (key_id, payload_hash, idx)
-  SELECT d.k, d.p, d.idx FROM unnest($7::bytea[], $8::bytea[], $5::bigint[]) AS d(k, p, idx), moved
+  SELECT substring($8::bytea FROM d.i * 32 - 31 FOR 32), substring($9::bytea FROM d.i * 32 - 31 FOR 32),
+         $4::bigint + d.i - 1
+  FROM generate_series(1, cardinality($6::int[])) AS d(i), moved
 ), rows AS (
   INSERT INTO ledger_index (kind, value, idx, key_id)
-  SELECT r.kind, r.value, r.idx, r.k FROM unnest($9::smallint[], $10::text[], $11::bigint[], $12::bytea[])
-    AS r(kind, value, idx, k), moved
+  SELECT r.kind, r.value, $4::bigint + r.i - 1, substring($8::bytea FROM r.i * 32 - 31 FOR 32)
+  FROM unnest($10::smallint[], $11::text[], $12::int[]) AS r(kind, value, i), moved
 ), counts AS (
   INSERT INTO ledger_counts (kind, value, n)
   SELECT c.kind, c.value, c.n FROM unnest($13::smallint[], $14::text[], $15::bigint[]) AS c(kind, value, n), moved
@@ -171,14 +174,26 @@ export class PostgresStore implements LogBackend {
       }
       return
     }
+    // Leaves, key ids and payload hashes travel as one binary parameter each (node-postgres sends a Buffer
+    // in binary, but an array of them as escaped text: twice the bytes and a parse per element), cut
+    // apart by the statement; entry i of the batch has index previous + i.
+    const leafOffsets: number[] = []
+    const leafLengths: number[] = []
+    let offset = 1
+    entries.forEach((entry, i) => {
+      if (entry.index !== previous + BigInt(i)) throw new Error('a batch holds consecutive indexes')
+      if (!/^[0-9a-f]{64}$/.test(entry.keyId) || !/^[0-9a-f]{64}$/.test(entry.payloadHash)) {
+        throw new Error('key ids and payload hashes are 64 lowercase hex digits')
+      }
+      leafOffsets.push(offset)
+      leafLengths.push(entry.leaf.length)
+      offset += entry.leaf.length
+    })
     const kinds: number[] = []
     const values: string[] = []
-    const rowIndexes: string[] = []
-    const rowKeys: Buffer[] = []
+    const rowEntries: number[] = []
     const counts = new Map<string, { kind: number; value: string; n: number }>()
-    for (const entry of entries) {
-      const key = hexBytes(entry.keyId)
-      const index = entry.index.toString()
+    entries.forEach((entry, i) => {
       for (const [kind, list] of [
         [KIND.digest, entry.digests],
         [KIND.commit, entry.commits],
@@ -186,29 +201,28 @@ export class PostgresStore implements LogBackend {
         for (const value of new Set(list)) {
           kinds.push(kind)
           values.push(value)
-          rowIndexes.push(index)
-          rowKeys.push(key)
+          rowEntries.push(i + 1)
           const id = `${kind}/${value}`
           const count = counts.get(id)
           if (count === undefined) counts.set(id, { kind, value, n: 1 })
           else count.n++
         }
       }
-    }
+    })
     const countList = [...counts.values()]
     const { rows } = await this.pool.query<{ moved: number }>(COMMIT_SQL, [
       state.size.toString(),
       state.compactRange,
       state.checkpoint,
       previous.toString(),
-      entries.map((e) => e.index.toString()),
-      entries.map((e) => Buffer.from(e.leaf.buffer, e.leaf.byteOffset, e.leaf.byteLength)),
-      entries.map((e) => hexBytes(e.keyId)),
-      entries.map((e) => hexBytes(e.payloadHash)),
+      Buffer.concat(entries.map((e) => e.leaf)),
+      leafOffsets,
+      leafLengths,
+      Buffer.from(entries.map((e) => e.keyId).join(''), 'hex'),
+      Buffer.from(entries.map((e) => e.payloadHash).join(''), 'hex'),
       kinds,
       values,
-      rowIndexes,
-      rowKeys,
+      rowEntries,
       countList.map((c) => c.kind),
       countList.map((c) => c.value),
       countList.map((c) => String(c.n)),
