@@ -12,12 +12,10 @@
 //   the sequencer's and not the disk's. The sequencer resumes each tree from the store as after a restart:
 //   its state, edge tiles and edge leaves are made from precomputed leaves in memory (building 1M entries
 //   through HTTP and LevelDB would take far longer than a benchmark run).
-import { generateKeyPairSync, sign, verify } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { IN_TOTO_PAYLOAD_TYPE, dssePAE, encodeLogEntry, publicKeyFromPEM } from '@ledger/attestation'
+import { encodeLogEntry, publicKeyFromPEM } from '@ledger/attestation'
 import {
   Sequencer,
   TileCache,
@@ -44,7 +42,7 @@ import {
 } from '@ledger/tlog'
 import { getLoad } from '../support/http-load.js'
 import { spawnLog } from '../support/log-process.js'
-import { newRebuilder, rebuildStatement, signSubmissionsFast, type Rebuilder } from '../support/load.js'
+import { newRebuilder, rebuildStatement, signSubmissionsFast } from '../support/load.js'
 import { CLIENTS, getRow, presign, rawVerifyRate, submitAllTimed, submitPhase } from './log-load.js'
 import { percentile, ratio, row } from './measure.js'
 

@@ -76,7 +76,8 @@ describe('ClusterNode', () => {
       while ((await store.findEntries([slow]))[0] === undefined) await sleep(20)
       expect(node.head.size).toBeGreaterThanOrEqual(2n)
       // The queue empties once both are in.
-      while ((await late.query('SELECT count(*)::int AS n FROM ledger_pending')).rows[0].n !== 0) await sleep(20)
+      while ((await late.query('SELECT count(*)::int AS n FROM ledger_pending')).rows[0].n !== 0)
+        await sleep(20)
       expect(fatal).toEqual([])
     } finally {
       await late.end()
