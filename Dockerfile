@@ -26,6 +26,7 @@ COPY --chown=node:node schemas/package.json schemas/
 COPY --chown=node:node packages/durable-file/package.json packages/durable-file/
 COPY --chown=node:node packages/service/package.json packages/service/
 COPY --chown=node:node packages/tlog/package.json packages/tlog/
+COPY --chown=node:node packages/vindex/package.json packages/vindex/
 COPY --chown=node:node packages/attestation/package.json packages/attestation/
 COPY --chown=node:node packages/client/package.json packages/client/
 COPY --chown=node:node packages/cli/package.json packages/cli/

@@ -11,6 +11,7 @@ export default defineConfig({
       '@ledger/durable-file': src('./packages/durable-file/src/index.ts'),
       '@ledger/service': src('./packages/service/src/index.ts'),
       '@ledger/tlog': src('./packages/tlog/src/index.ts'),
+      '@ledger/vindex': src('./packages/vindex/src/index.ts'),
       '@ledger/attestation': src('./packages/attestation/src/index.ts'),
       '@ledger/client': src('./packages/client/src/index.ts'),
       '@ledger/cli': src('./packages/cli/src/index.ts'),

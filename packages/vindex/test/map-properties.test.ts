@@ -1,0 +1,111 @@
+// Property tests of the map and its proofs: a proof of every present key and of absent keys verifies; the
+// root does not depend on insertion order; any flipped bit of a proof, a wrong value or a wrong root fails.
+import fc from 'fast-check'
+import { describe, expect, test } from 'vitest'
+import { sha256 } from '@ledger/tlog'
+import {
+  encodeMapProof,
+  decodeMapProof,
+  EMPTY,
+  innerHash,
+  keyBit,
+  mapLeafHash,
+  valueHash,
+  verifyMapProof,
+  VerifiableMap,
+} from '../src/index.js'
+
+const key = (n: number) => sha256(new Uint8Array([n >> 8, n & 0xff, 7]))
+
+/** The map root straight from the definition (docs/design/verifiable-index.md §2), by recursion. */
+function definitionRoot(items: { key: Uint8Array; vh: Uint8Array }[], depth = 0): Uint8Array {
+  if (items.length === 0) return EMPTY
+  if (items.length === 1) return mapLeafHash(items[0]!.key, items[0]!.vh)
+  return innerHash(
+    definitionRoot(
+      items.filter((i) => keyBit(i.key, depth) === 0),
+      depth + 1,
+    ),
+    definitionRoot(
+      items.filter((i) => keyBit(i.key, depth) === 1),
+      depth + 1,
+    ),
+  )
+}
+
+const listsArb = fc.dictionary(
+  fc.integer({ min: 0, max: 2000 }).map(String),
+  fc.uniqueArray(fc.integer({ min: 0, max: 10_000 }), { minLength: 1, maxLength: 5 }),
+  { maxKeys: 60 },
+)
+
+function mapOf(lists: Record<string, number[]>, order: string[]): VerifiableMap {
+  const map = new VerifiableMap()
+  for (const name of order)
+    for (const index of [...lists[name]!].sort((a, b) => a - b)) map.add(key(Number(name)), index)
+  return map
+}
+
+describe('map properties', () => {
+  test('root matches the definition, in any insertion order; every key proves present, others absent', () => {
+    fc.assert(
+      fc.property(listsArb, fc.integer(), (lists, seed) => {
+        const names = Object.keys(lists)
+        const shuffled = [...names].sort(
+          (a, b) => ((Number(a) * 7919 + seed) % 101) - ((Number(b) * 7919 + seed) % 101),
+        )
+        const map = mapOf(lists, names)
+        const other = mapOf(lists, shuffled)
+        const root = map.rootHash()
+        expect(other.rootHash()).toEqual(root)
+        const items = names.map((name) => ({
+          key: key(Number(name)),
+          vh: valueHash([...lists[name]!].sort((a, b) => a - b)),
+        }))
+        expect(root).toEqual(definitionRoot(items))
+        for (const item of items) verifyMapProof(root, item.key, map.prove(item.key), item.vh)
+        for (let n = 3000; n < 3010; n++) verifyMapProof(root, key(n), map.prove(key(n)))
+      }),
+      { numRuns: 60 },
+    )
+  })
+
+  test('any flipped bit of a proof fails, as do a wrong value, a wrong claim and a wrong root', () => {
+    const map = new VerifiableMap()
+    for (let n = 0; n < 200; n++) map.add(key(n), n)
+    const root = map.rootHash()
+    for (const n of [0, 57, 199, 5000, 5001, 5002]) {
+      const k = key(n)
+      const proof = map.prove(k)
+      const vh = n < 200 ? valueHash([n]) : undefined
+      verifyMapProof(root, k, proof, vh)
+      // Every single-bit change anywhere in the proof.
+      for (let bit = 0; bit < proof.length * 8; bit++) {
+        const bad = proof.slice()
+        bad[bit >> 3]! ^= 0x80 >> (bit & 7)
+        expect(() => verifyMapProof(root, k, bad, vh), `key ${n} bit ${bit}`).toThrow()
+      }
+      expect(() => verifyMapProof(root, k, proof, vh === undefined ? valueHash([n]) : undefined)).toThrow()
+      if (vh !== undefined) expect(() => verifyMapProof(root, k, proof, valueHash([n, n + 1]))).toThrow()
+      const otherRoot = root.slice()
+      otherRoot[0]! ^= 1
+      expect(() => verifyMapProof(otherRoot, k, proof, vh)).toThrow()
+      // Encoding is canonical: decode then encode gives the same bytes.
+      expect(encodeMapProof(decodeMapProof(proof))).toEqual(proof)
+    }
+  })
+
+  test('the empty map and a map of one key', () => {
+    const empty = new VerifiableMap()
+    expect(empty.rootHash()).toEqual(EMPTY)
+    verifyMapProof(EMPTY, key(1), empty.prove(key(1)))
+    const one = new VerifiableMap()
+    one.add(key(1), 5)
+    one.add(key(1), 9)
+    const root = one.rootHash()
+    expect(root).toEqual(mapLeafHash(key(1), valueHash([5, 9])))
+    verifyMapProof(root, key(1), one.prove(key(1)), valueHash([5, 9]))
+    verifyMapProof(root, key(2), one.prove(key(2)))
+    expect(() => one.add(key(1), 9)).toThrow(/not above/)
+  })
+})
