@@ -54,6 +54,8 @@ function hashFrom(node: MapNode, d: number): Hash {
   if (node.leaf) return leafHash(node)
   if (node.fromHash !== undefined && node.fromDepth === d) return node.fromHash
   node.hash ??= innerHash(hashFrom(node.left, node.depth + 1), hashFrom(node.right, node.depth + 1))
+  // Most branches sit right below their parent's bit: nothing to add, nothing more to keep.
+  if (d === node.depth) return node.hash
   let h = node.hash
   for (let j = node.depth - 1; j >= d; j--) {
     h = keyBit(node.key, j) === 0 ? innerHash(h, EMPTY) : innerHash(EMPTY, h)
