@@ -1,0 +1,194 @@
+// The verifiable index's builder (docs/design/verifiable-index.md): follows the log's commits, files every
+// new entry in the map (MapFn), and appends to the output log one leaf per step saying "after the first N
+// entries of the log, whose root is R, the map root is M". The output log is an ordinary log (its own
+// store, key and origin `<origin>/index`, its own Sequencer), so its checkpoint, tiles and proofs are served
+// and witnessed like the log's.
+//
+// Crash safety: a leaf is computed only from committed input, and the map is rebuilt from the log's leaves
+// at start, checked against the last output leaf (its input root and map root must come out the same, or
+// the start is refused). An input commit whose output leaf was lost to a crash is covered by the first leaf
+// after the restart. So an output leaf never disagrees with the log.
+import { CompactRange, hashLeaf, sha256, toHex } from '@ledger/tlog'
+import {
+  decodeOutputLeaf,
+  encodeOutputLeaf,
+  VerifiableMap,
+  type MapFnInput,
+  type OutputLeaf,
+} from '@ledger/vindex'
+import { LogServerError } from './errors.js'
+import type { TreeHead } from './log-tree.js'
+import { indexedEntryOf } from './migrate.js'
+import type { CommittedBatch, Sequencer } from './sequencer.js'
+import type { LogStore } from './store.js'
+
+/** Output leaves carry no signer: the dedup key's key id is all zeros. */
+const OUTPUT_KEY_ID = '0'.repeat(64)
+/** Input leaves read at a time while rebuilding. */
+const REBUILD_CHUNK = 4096
+
+export interface IndexBuilderOptions {
+  /** The log the index follows (its leaves are read at start). */
+  input: LogStore
+  /** The log's committed head at start. */
+  inputHead: TreeHead
+  /** The output log's store and its sequencer. */
+  output: LogStore
+  sequencer: Sequencer
+  /** What MapFn reads of an input leaf (default: the log entry's key id, digests and commits). */
+  entryOf?: (index: bigint, leaf: Uint8Array) => MapFnInput
+  /** Rebuild progress, every few thousand entries. */
+  progress?: (done: bigint, total: bigint) => void
+}
+
+export class IndexBuilder {
+  private readonly map = new VerifiableMap()
+  /** Input entries filed in the map. */
+  private filed = 0n
+  private last: OutputLeaf | undefined
+  private readonly pending: CommittedBatch[] = []
+  private working: Promise<void> | undefined
+  private failure: unknown
+
+  private constructor(private readonly options: IndexBuilderOptions) {}
+
+  /**
+   * Rebuilds the map from the log up to its committed head, checks it against the last output leaf, and
+   * publishes a leaf for the head if the output log trails it. Throws LogServerError DATA_MISMATCH when
+   * the output log does not describe this log.
+   */
+  static async open(options: IndexBuilderOptions): Promise<IndexBuilder> {
+    const builder = new IndexBuilder(options)
+    await builder.rebuild()
+    return builder
+  }
+
+  /** The newest output leaf (undefined before the first). */
+  get published(): OutputLeaf | undefined {
+    return this.last
+  }
+
+  /** The map as of the input entries filed so far (ahead of `published` while a leaf is being appended). */
+  get current(): VerifiableMap {
+    return this.map
+  }
+
+  /** Entries of `inputSize` the newest output leaf does not cover yet. */
+  trailing(inputSize: bigint): bigint {
+    return inputSize - (this.last?.inputSize ?? 0n)
+  }
+
+  /** Give it every input commit, in order (Sequencer.onCommit / LogNode.onCommit). */
+  onCommit(head: TreeHead, batch: CommittedBatch): void {
+    this.pending.push({ head, entries: batch.entries })
+    this.working ??= this.work()
+  }
+
+  /** Resolves once every commit given so far is covered by an output leaf; rejects if the index failed. */
+  async settled(): Promise<void> {
+    while (this.working !== undefined) await this.working
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  private async work(): Promise<void> {
+    try {
+      while (this.pending.length > 0 && this.failure === undefined) {
+        // Everything committed meanwhile goes into one output leaf.
+        const batches = this.pending.splice(0)
+        for (const batch of batches) {
+          for (const entry of batch.entries) {
+            if (entry.index < this.filed) continue // filed by the rebuild already
+            if (entry.index !== this.filed) {
+              throw new Error(`the index expected entry ${this.filed}, got ${entry.index}`)
+            }
+            this.map.addEntry(Number(entry.index), entry)
+            this.filed++
+          }
+        }
+        const head = batches[batches.length - 1]!.head
+        if (head.size > (this.last?.inputSize ?? -1n) && head.size === this.filed) await this.publish(head)
+      }
+    } catch (err) {
+      // The log goes on; the index stops and says why (a restart rebuilds it from the log).
+      this.failure = err
+      console.error('the verifiable index stopped:', err)
+    } finally {
+      this.working = undefined
+    }
+  }
+
+  private async publish(head: TreeHead): Promise<void> {
+    const leaf: OutputLeaf = { inputSize: head.size, inputRoot: head.root, mapRoot: this.map.rootHash() }
+    const bytes = encodeOutputLeaf(leaf)
+    await this.options.sequencer.append({
+      leaf: bytes,
+      leafHash: hashLeaf(bytes),
+      keyId: OUTPUT_KEY_ID,
+      payloadHash: toHex(sha256(bytes)),
+      digests: [],
+      commits: [],
+    })
+    this.last = leaf
+  }
+
+  private async rebuild(): Promise<void> {
+    const { input, inputHead, output, sequencer } = this.options
+    const entryOf = this.options.entryOf ?? indexedEntryOf
+    const outputSize = sequencer.head.size
+    let last: OutputLeaf | undefined
+    if (outputSize > 0n) {
+      const bytes = await output.readLeaf(outputSize - 1n)
+      if (bytes === undefined)
+        throw new LogServerError('DATA_MISMATCH', `the index lost its leaf ${outputSize - 1n}`)
+      last = decodeOutputLeaf(bytes)
+      if (last.inputSize > inputHead.size) {
+        throw new LogServerError(
+          'DATA_MISMATCH',
+          `the index covers ${last.inputSize} entries but the log holds ${inputHead.size}: it belongs to another log`,
+        )
+      }
+    }
+    const range = CompactRange.empty()
+    const check = () => {
+      if (last === undefined || this.filed !== last.inputSize) return
+      if (!equal(range.root(), last.inputRoot) || !equal(this.map.rootHash(), last.mapRoot)) {
+        throw new LogServerError(
+          'DATA_MISMATCH',
+          `the index's last leaf (input size ${last.inputSize}) does not match the map rebuilt from the log`,
+        )
+      }
+    }
+    check()
+    while (this.filed < inputHead.size) {
+      const count = Number(minBig(BigInt(REBUILD_CHUNK), inputHead.size - this.filed))
+      // Stop at the last leaf's size exactly, to check it there.
+      const upTo =
+        last !== undefined && this.filed < last.inputSize
+          ? Number(minBig(BigInt(count), last.inputSize - this.filed))
+          : count
+      const leaves = await input.readLeaves(this.filed, upTo)
+      if (leaves.length !== upTo)
+        throw new LogServerError('DATA_MISMATCH', `the log lost leaves after ${this.filed}`)
+      for (const leaf of leaves) {
+        this.map.addEntry(Number(this.filed), entryOf(this.filed, leaf))
+        range.append(hashLeaf(leaf))
+        this.filed++
+      }
+      check()
+      this.options.progress?.(this.filed, inputHead.size)
+    }
+    if (!equal(range.root(), inputHead.root)) {
+      throw new LogServerError('DATA_MISMATCH', "the log's leaves do not give its committed root")
+    }
+    this.last = last
+    if (last === undefined || last.inputSize < inputHead.size) await this.publish(inputHead)
+  }
+}
+
+function minBig(a: bigint, b: bigint): bigint {
+  return a < b ? a : b
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i])
+}

@@ -1,0 +1,133 @@
+// The verifiable index's builder over real sequencers (in-memory stores): it follows the log's commits,
+// each output leaf states the log's size and root and the map of exactly those entries; a restart rebuilds
+// the map from the log's leaves and checks it against the last output leaf; an output log that does not
+// describe the log is refused.
+import { generateNoteKey, hashLeaf, parseSignerKey, sha256, toHex } from '@ledger/tlog'
+import {
+  decodeOutputLeaf,
+  mapKey,
+  valueHash,
+  VerifiableMap,
+  verifyMapProof,
+  type MapFnInput,
+} from '@ledger/vindex'
+import { describe, expect, test } from 'vitest'
+import { IndexBuilder } from '../src/index-builder.js'
+import { Sequencer } from '../src/sequencer.js'
+import { TileCache } from '../src/tile-cache.js'
+import { MemoryStore } from './memory-store.js'
+
+const ORIGIN = 'index-builder.test/log'
+const signer = parseSignerKey(generateNoteKey(ORIGIN, new Uint8Array(32).fill(3)).signerKey)
+const indexSigner = parseSignerKey(generateNoteKey(`${ORIGIN}/index`, new Uint8Array(32).fill(4)).signerKey)
+
+function input(i: number): MapFnInput {
+  return {
+    keyId: toHex(sha256(new Uint8Array([i % 4]))),
+    digests: [
+      `sha256:${toHex(sha256(new Uint8Array([i % 50, 1])))}`,
+      `sha512:${'ab'.repeat(32)}${i % 7}`.padEnd(135, '0'),
+    ],
+    commits: [toHex(sha256(new Uint8Array([i % 9, 2]))).slice(0, 40)],
+  }
+}
+
+/** The leaf carries its MapFn input as JSON, so that a rebuild can read it back (entryOf below). */
+function entry(i: number) {
+  const fields = input(i)
+  const leaf = new TextEncoder().encode(JSON.stringify({ i, ...fields }))
+  return { leaf, leafHash: hashLeaf(leaf), payloadHash: toHex(sha256(leaf)), ...fields }
+}
+const entryOf = (_index: bigint, leaf: Uint8Array) => JSON.parse(new TextDecoder().decode(leaf)) as MapFnInput
+
+async function openLog(store: MemoryStore, key = signer, origin = ORIGIN) {
+  return Sequencer.open(store, new TileCache(store, 1 << 20), key, origin, { batchSize: 50, batchWaitMs: 0 })
+}
+
+async function openIndex(logStore: MemoryStore, log: Sequencer, outputStore: MemoryStore) {
+  const output = await openLog(outputStore, indexSigner, `${ORIGIN}/index`)
+  const builder = await IndexBuilder.open({
+    input: logStore,
+    inputHead: log.head,
+    output: outputStore,
+    sequencer: output,
+    entryOf,
+  })
+  log.onCommit((head, batch) => builder.onCommit(head, batch))
+  return { builder, output }
+}
+
+function expectedMap(count: number): VerifiableMap {
+  const map = new VerifiableMap()
+  for (let i = 0; i < count; i++) map.addEntry(i, input(i))
+  return map
+}
+
+describe('IndexBuilder', () => {
+  test('each output leaf states the log size and root and the map of exactly those entries', async () => {
+    const logStore = new MemoryStore()
+    const outputStore = new MemoryStore()
+    const log = await openLog(logStore)
+    const { builder, output } = await openIndex(logStore, log, outputStore)
+    // The empty log's leaf first.
+    expect(decodeOutputLeaf(outputStore.leaves[0]!).inputSize).toBe(0n)
+    for (let round = 0; round < 4; round++) {
+      await Promise.all(Array.from({ length: 120 }, (_, k) => log.append(entry(round * 120 + k))))
+    }
+    await builder.settled()
+    await output.drain()
+    const last = decodeOutputLeaf(outputStore.leaves[outputStore.leaves.length - 1]!)
+    expect(last.inputSize).toBe(480n)
+    expect(last.inputRoot).toEqual(log.head.root)
+    const map = expectedMap(480)
+    expect(last.mapRoot).toEqual(map.rootHash())
+    // Every output leaf: input sizes strictly increase, each a committed size of the log.
+    const sizes = outputStore.leaves.map((leaf) => decodeOutputLeaf(leaf).inputSize)
+    expect([...sizes].sort((a, b) => (a < b ? -1 : 1))).toEqual(sizes)
+    expect(new Set(sizes).size).toBe(sizes.length)
+    // Proofs from the builder's map verify against the published root.
+    const key = mapKey(`subject:${input(7).digests[0]}`)
+    const indexes = builder.current.get(key)!
+    expect(indexes).toEqual(Array.from({ length: 480 }, (_, i) => i).filter((i) => i % 50 === 7))
+    verifyMapProof(last.mapRoot, key, builder.current.prove(key), valueHash(indexes))
+    expect(builder.trailing(log.head.size)).toBe(0n)
+  })
+
+  test('a restart rebuilds the map from the log and covers what was committed while it was down', async () => {
+    const logStore = new MemoryStore()
+    const outputStore = new MemoryStore()
+    let log = await openLog(logStore)
+    const first = await openIndex(logStore, log, outputStore)
+    await Promise.all(Array.from({ length: 300 }, (_, i) => log.append(entry(i))))
+    await first.builder.settled()
+    await first.output.drain()
+    const before = outputStore.leaves.length
+    // The index is down while 200 more entries are committed.
+    log = await openLog(logStore)
+    await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(entry(300 + i))))
+    const second = await openIndex(logStore, log, outputStore)
+    await second.output.drain()
+    expect(outputStore.leaves.length).toBe(before + 1)
+    const last = decodeOutputLeaf(outputStore.leaves[before]!)
+    expect(last.inputSize).toBe(500n)
+    expect(last.mapRoot).toEqual(expectedMap(500).rootHash())
+    expect(second.builder.published).toEqual(last)
+  })
+
+  test('an output log that does not describe the log is refused', async () => {
+    const logStore = new MemoryStore()
+    const log = await openLog(logStore)
+    await Promise.all(Array.from({ length: 60 }, (_, i) => log.append(entry(i))))
+    // Another log's index (other entries at the same size).
+    const otherStore = new MemoryStore()
+    const other = await openLog(otherStore)
+    await Promise.all(Array.from({ length: 60 }, (_, i) => other.append(entry(1000 + i))))
+    const outputStore = new MemoryStore()
+    await openIndex(otherStore, other, outputStore)
+    await expect(openIndex(logStore, log, outputStore)).rejects.toMatchObject({ code: 'DATA_MISMATCH' })
+    // An index ahead of the log.
+    const shortStore = new MemoryStore()
+    const short = await openLog(shortStore)
+    await expect(openIndex(shortStore, short, outputStore)).rejects.toMatchObject({ code: 'DATA_MISMATCH' })
+  })
+})
