@@ -30,3 +30,19 @@ export { toTlogProof, verifyBundleReceipt, verifyReceipt, verifyTlogProofReceipt
 export type { ReceiptVerifyOptions, SigstoreBundleJSON, VerifiedReceipt } from './receipt.js'
 export { countReproductions } from './count.js'
 export type { Conflict, CountedParty, CountOptions, ReproductionCount } from './count.js'
+export {
+  chainToDot,
+  DEFAULT_CHAIN_DEPTH,
+  distinctToolchains,
+  evaluateChain,
+  renderChainTree,
+} from './chain.js'
+export type {
+  ArtifactEvidence,
+  BuildInput,
+  ChainAnswer,
+  ChainEdge,
+  ChainNode,
+  ChainPolicy,
+  ChainVerdict,
+} from './chain.js'
