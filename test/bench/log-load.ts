@@ -3,7 +3,7 @@
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { IN_TOTO_PAYLOAD_TYPE, dssePAE } from '@ledger/attestation'
+import { IN_TOTO_PAYLOAD_TYPE, dssePAE, encodeLogEntry, publicKeyFromPEM } from '@ledger/attestation'
 import { requestLoad, type LoadResult } from '../support/http-load.js'
 import { signSubmissionsFast, type Rebuilder } from '../support/load.js'
 import { percentile, rate, row } from './measure.js'
@@ -127,4 +127,24 @@ export async function submitPhase(
     row('  whole machine CPU busy (all processes)', share * availableParallelism(), 'cores')
   }
   return load
+}
+
+/**
+ * A real leaf of this bench's statements (DESIGN §4), signed by `rebuilder`; benches vary bytes 20..23
+ * (inside the signature) per entry so that no two leaves hash alike.
+ */
+export function realLeafTemplate(rebuilder: Rebuilder, series: string): Buffer {
+  const submitted = JSON.parse(signSubmissionsFast(rebuilder, series, 0, 1)[0]!) as {
+    bundle: { dsseEnvelope: { payload: string; signatures: { sig: string }[] } }
+    publicKey: string
+  }
+  const key = publicKeyFromPEM(submitted.publicKey)
+  return Buffer.from(
+    encodeLogEntry({
+      payload: Buffer.from(submitted.bundle.dsseEnvelope.payload, 'base64'),
+      signature: Buffer.from(submitted.bundle.dsseEnvelope.signatures[0]!.sig, 'base64'),
+      spkiDer: key.spkiDer,
+      keyDetails: key.keyDetails,
+    }),
+  )
 }

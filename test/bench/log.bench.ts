@@ -15,7 +15,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { encodeLogEntry, publicKeyFromPEM } from '@ledger/attestation'
 import {
   Sequencer,
   TileCache,
@@ -42,8 +41,16 @@ import {
 } from '@ledger/tlog'
 import { getLoad } from '../support/http-load.js'
 import { spawnLog } from '../support/log-process.js'
-import { newRebuilder, rebuildStatement, signSubmissionsFast } from '../support/load.js'
-import { CLIENTS, getRow, presign, rawVerifyRate, submitAllTimed, submitPhase } from './log-load.js'
+import { newRebuilder, rebuildStatement } from '../support/load.js'
+import {
+  CLIENTS,
+  getRow,
+  presign,
+  rawVerifyRate,
+  realLeafTemplate,
+  submitAllTimed,
+  submitPhase,
+} from './log-load.js'
 import { percentile, ratio, row } from './measure.js'
 
 const REBUILDERS = 16
@@ -261,19 +268,7 @@ export async function run(): Promise<void> {
   // 4. The append path at 10k and at 1M entries, through the real Sequencer.
   const signer = parseSignerKey(generateNoteKey(APPEND_ORIGIN).signerKey)
   // A real leaf of this bench's statements (DESIGN §4), varied per entry so no two hash alike.
-  const submitted = JSON.parse(signSubmissionsFast(rebuilders[0]!, 'bench-leaf', 0, 1)[0]!) as {
-    bundle: { dsseEnvelope: { payload: string; signatures: { sig: string }[] } }
-    publicKey: string
-  }
-  const key = publicKeyFromPEM(submitted.publicKey)
-  const leafTemplate = Buffer.from(
-    encodeLogEntry({
-      payload: Buffer.from(submitted.bundle.dsseEnvelope.payload, 'base64'),
-      signature: Buffer.from(submitted.bundle.dsseEnvelope.signatures[0]!.sig, 'base64'),
-      spkiDer: key.spkiDer,
-      keyDetails: key.keyDetails,
-    }),
-  )
+  const leafTemplate = realLeafTemplate(rebuilders[0]!, 'bench-leaf')
   const leaves = Array.from({ length: BATCH }, (_, i) => {
     const leaf = Buffer.from(leafTemplate)
     leaf.writeUInt32BE(i, 20)

@@ -11,14 +11,13 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { encodeLogEntry, publicKeyFromPEM } from '@ledger/attestation'
 import { PostgresStore, Sequencer, TileCache } from '@ledger/log-server'
 import { TILE_WIDTH, generateNoteKey, hashLeaf, parseSignerKey, tilePath } from '@ledger/tlog'
 import { getLoad, requestLoad } from '../support/http-load.js'
 import { spawnLog, type LogChild } from '../support/log-process.js'
-import { newRebuilder, rebuildStatement, signSubmissionsFast } from '../support/load.js'
+import { newRebuilder, rebuildStatement } from '../support/load.js'
 import { startPostgresCluster } from '../support/postgres.js'
-import { CLIENTS, getRow, presign, rawVerifyRate, submitAllTimed } from './log-load.js'
+import { CLIENTS, getRow, presign, rawVerifyRate, realLeafTemplate, submitAllTimed } from './log-load.js'
 import { percentile, ratio, row } from './measure.js'
 
 const REBUILDERS = 16
@@ -144,19 +143,7 @@ export async function run(): Promise<void> {
       batchSize: 1000,
       batchWaitMs: 1,
     })
-    const sample = JSON.parse(signSubmissionsFast(rebuilders[0]!, 'ceiling', 0, 1)[0]!) as {
-      bundle: { dsseEnvelope: { payload: string; signatures: { sig: string }[] } }
-      publicKey: string
-    }
-    const key = publicKeyFromPEM(sample.publicKey)
-    const template = Buffer.from(
-      encodeLogEntry({
-        payload: Buffer.from(sample.bundle.dsseEnvelope.payload, 'base64'),
-        signature: Buffer.from(sample.bundle.dsseEnvelope.signatures[0]!.sig, 'base64'),
-        spkiDer: key.spkiDer,
-        keyDetails: key.keyDetails,
-      }),
-    )
+    const template = realLeafTemplate(rebuilders[0]!, 'ceiling')
     const entries = Array.from({ length: 60_000 }, (_, i) => {
       const leaf = Buffer.from(template)
       leaf.writeUInt32BE(i, 20)

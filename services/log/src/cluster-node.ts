@@ -142,26 +142,14 @@ export class ClusterNode implements LogNode {
       let sequencer: Sequencer | undefined
       let state = await options.store.readState()
       if (leader) {
-        sequencer = await Sequencer.open(
-          fenced(options.store, options.onFatal),
-          options.tiles,
-          options.signer,
-          options.origin,
-          options.sequencer,
-        )
+        sequencer = await openSequencer(options)
       } else {
         // A new database: the first sequencer creates the state. Wait for it, or become it.
         while (state === undefined) {
           await sleep(options.leaseRetryMs)
           leader = await tryLock(lockClient)
           if (leader) {
-            sequencer = await Sequencer.open(
-              fenced(options.store, options.onFatal),
-              options.tiles,
-              options.signer,
-              options.origin,
-              options.sequencer,
-            )
+            sequencer = await openSequencer(options)
             break
           }
           state = await options.store.readState()
@@ -367,10 +355,7 @@ export class ClusterNode implements LogNode {
       async (ok) => {
         if (!ok || this.closed || this.leading !== undefined) return
         try {
-          const { store, tiles, signer, origin, sequencer } = this.options
-          await this.lead(
-            await Sequencer.open(fenced(store, this.options.onFatal), tiles, signer, origin, sequencer),
-          )
+          await this.lead(await openSequencer(this.options))
         } catch (err) {
           this.options.onFatal(new Error(`taking over the sequencer failed: ${(err as Error).message}`))
         }
@@ -542,6 +527,12 @@ async function tryLock(client: pg.Client): Promise<boolean> {
     SEQUENCER_LOCK_KEY,
   ])
   return rows[0]?.ok === true
+}
+
+/** The sequencer of a process that holds the lock, over the fenced store. */
+function openSequencer(options: ClusterNodeOptions): Promise<Sequencer> {
+  const { store, tiles, signer, origin, sequencer, onFatal } = options
+  return Sequencer.open(fenced(store, onFatal), tiles, signer, origin, sequencer)
 }
 
 /** The store as the sequencer sees it: a commit that finds another writer stops this process. */

@@ -181,30 +181,25 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
             consistencyProof: (from, to) => reader.consistencyProof(from, to),
             ...(options.witnessPost !== undefined ? { post: options.witnessPost } : {}),
           }
-    const sequencer = { batchSize: config.batchSize, batchWaitMs: config.batchWaitMs }
+    const common = {
+      tiles,
+      signer: key.signer,
+      origin: key.origin,
+      sequencer: { batchSize: config.batchSize, batchWaitMs: config.batchWaitMs },
+      ...(witnessing !== undefined && { witnessing }),
+    }
     if (store instanceof PostgresStore) {
       node = await ClusterNode.start({
+        ...common,
         url: config.store,
         store,
-        tiles,
-        signer: key.signer,
-        origin: key.origin,
-        sequencer,
-        ...(witnessing !== undefined && { witnessing }),
         leaseRetryMs: LEASE_RETRY_MS,
         pollMs: POLL_MS,
         pendingWaitMs: config.pendingWaitMs,
         onFatal: options.onFatal ?? defaultOnFatal,
       })
     } else {
-      node = await LocalNode.open({
-        store,
-        tiles,
-        signer: key.signer,
-        origin: key.origin,
-        sequencer,
-        ...(witnessing !== undefined && { witnessing }),
-      })
+      node = await LocalNode.open({ ...common, store })
     }
     const running = node
     const served = () => running.served()
