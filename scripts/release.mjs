@@ -12,6 +12,7 @@ import { join } from 'node:path'
 export const RELEASED = [
   'schemas',
   'packages/tlog',
+  'packages/vindex',
   'packages/durable-file',
   'packages/service',
   'packages/attestation',

@@ -46,3 +46,5 @@ export type {
   ChainPolicy,
   ChainVerdict,
 } from './chain.js'
+export { verifyIndexAnswer } from './index-verify.js'
+export type { IndexedAnswer } from './index-verify.js'

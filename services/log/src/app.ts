@@ -1,3 +1,4 @@
+import type { IndexService } from './index-service.js'
 import express from 'express'
 import type { NextFunction, Request, Response } from 'express'
 import type { Hash } from '@ledger/tlog'
@@ -19,6 +20,8 @@ export const DEFAULT_LOOKUP_LIMIT = 100
 export const MAX_LOOKUP_LIMIT = 1000
 /** Most `keyid=` filters one lookup takes. */
 export const MAX_LOOKUP_KEY_IDS = 100
+/** The key strings MapFn files entries under. */
+const INDEX_KEY_RE = /^(?:subject:[a-z0-9]{1,16}:[0-9a-f]{40,128}|commit:[0-9a-f]{40,64}|key:[0-9a-f]{64})$/
 
 const DECIMAL_RE = /^(?:0|[1-9][0-9]{0,15})$/
 const SHA256_DIGEST_RE = /^sha256:[0-9a-f]{64}$/
@@ -82,6 +85,8 @@ export interface AppContext {
   store: LogStore
   reader: LogReader
   trustedRoot: Record<string, unknown>
+  /** The verifiable index, when it runs (--index). */
+  index?: IndexService
 }
 
 /**
@@ -105,7 +110,27 @@ export function createApp(ctx: AppContext): express.Express {
       verifierKey: ctx.key.verifierKey,
       size: Number(served().size),
       trustedRoot: ctx.trustedRoot,
+      ...(ctx.index !== undefined && {
+        index: {
+          origin: ctx.index.origin,
+          verifierKey: ctx.index.verifierKey,
+          size: Number(ctx.index.head().size),
+          trailing: Number(ctx.index.trailing()),
+        },
+      }),
     })
+  })
+
+  // The verifiable index: one key's complete list, proven (docs/design/verifiable-index.md).
+  app.get('/api/v1/index/lookup', async (req, res) => {
+    rejectUnknown(req, ['key'])
+    if (ctx.index === undefined) throw new LogServerError('NOT_FOUND', 'this log runs no verifiable index')
+    const key = required(req, 'key')
+    if (!INDEX_KEY_RE.test(key)) {
+      throw malformed('key must be subject:<alg>:<hex>, commit:<hex> or key:<key id>, lowercase')
+    }
+    res.set('Cache-Control', 'no-cache')
+    res.json(await ctx.index.lookup(key))
   })
 
   app.get('/api/v1/entries/:index', async (req, res) => {

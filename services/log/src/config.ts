@@ -73,6 +73,11 @@ export interface LogConfig {
    * cosignatures gets them with a lookup. After the wait the receipt carries the log-signed checkpoint.
    */
   receiptWitnessWaitMs: number
+  /**
+   * Run the verifiable index (docs/design/verifiable-index.md): the output log `<origin>/index` under
+   * /index/ and GET /api/v1/index/lookup. LevelDB only, for now.
+   */
+  index: boolean
 }
 
 /** The origin used on a first start without `--origin`. */
@@ -109,10 +114,18 @@ export function defaultConfig(): LogConfig {
     witnessQuorum: undefined,
     witnessTimeoutMs: 2000,
     receiptWitnessWaitMs: 0,
+    index: false,
   }
 }
 
 const OPTIONS: readonly (OptionSpec & { key: keyof LogConfig })[] = [
+  {
+    flag: 'index',
+    env: 'LEDGER_INDEX',
+    key: 'index',
+    kind: 'bool',
+    help: 'run the verifiable index: the output log under /index/ and /api/v1/index/lookup (LevelDB only)',
+  },
   { flag: 'data', env: 'LEDGER_DATA', key: 'dataDir', kind: 'path', help: 'data directory (default ./data)' },
   {
     flag: 'store',
@@ -343,6 +356,9 @@ export function parseConfig(
       'INVALID_CONFIG',
       `--store must be leveldb or a postgres:// URL, not ${JSON.stringify(redactUrl(config.store))}`,
     )
+  }
+  if (config.index && config.store !== 'leveldb') {
+    throw new LogServerError('INVALID_CONFIG', '--index runs on the LevelDB store only, for now')
   }
   const keys = new Set(config.witnesses.map((w) => w.verifierKey))
   if (keys.size !== config.witnesses.length) {

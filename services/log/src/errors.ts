@@ -41,6 +41,7 @@ export type LogServerErrorCode =
    * from the log once it is in.
    */
   | 'NOT_SEQUENCED'
+  | 'INDEX_UNAVAILABLE'
   /** The log holds 2^53-1 entries, the most its JSON API can number, and takes no more. */
   | 'LOG_FULL'
   /** Anything unexpected; the answer never carries the internal message. */
@@ -66,6 +67,7 @@ export const STATUS_BY_CODE: Readonly<Record<LogServerErrorCode, number>> = {
   OVERLOADED: 503,
   SHUTTING_DOWN: 503,
   NOT_SEQUENCED: 503,
+  INDEX_UNAVAILABLE: 503,
   LOG_FULL: 507,
   INTERNAL: 500,
   INVALID_CONFIG: 500,

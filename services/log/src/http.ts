@@ -39,6 +39,8 @@ export interface FastPathContext {
   tiles: TileCache
   ingest: Ingest
   bodyLimit: number
+  /** The verifiable index's output log, served under /index/ (when it runs). */
+  index?: { head: () => TreeHead; tiles: TileCache }
 }
 
 /**
@@ -61,6 +63,14 @@ export function createRequestHandler(ctx: FastPathContext, app: RequestListener)
       }
       if (url.startsWith('/tile/')) {
         serveTile(ctx.tiles, url.slice(1), res)
+        return
+      }
+      if (ctx.index !== undefined && url === '/index/checkpoint') {
+        sendBytes(res, 'text/plain; charset=utf-8', 'no-cache', ctx.index.head().checkpointBytes)
+        return
+      }
+      if (ctx.index !== undefined && url.startsWith('/index/tile/')) {
+        serveTile(ctx.index.tiles, url.slice('/index/'.length), res)
         return
       }
     } else if (method === 'POST' && url === '/api/v1/entries') {

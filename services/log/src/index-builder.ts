@@ -46,6 +46,10 @@ export class IndexBuilder {
   /** Input entries filed in the map. */
   private filed = 0n
   private last: OutputLeaf | undefined
+  /** The output log index of `last`. */
+  private lastIndex: bigint | undefined
+  /** Reads waiting for the map to equal the published leaf's (run between steps). */
+  private readonly reads: { run: () => void; fail: (err: unknown) => void }[] = []
   private readonly pending: CommittedBatch[] = []
   private working: Promise<void> | undefined
   private failure: unknown
@@ -78,6 +82,29 @@ export class IndexBuilder {
     return inputSize - (this.last?.inputSize ?? 0n)
   }
 
+  /**
+   * Runs `read` on the map exactly as the newest output leaf states it (not ahead of it), with that leaf
+   * and its index in the output log: at once when the builder is idle, else between two of its steps.
+   */
+  atPublished<T>(read: (map: VerifiableMap, leaf: OutputLeaf, leafIndex: bigint) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const run = () => {
+        try {
+          if (this.last === undefined || this.lastIndex === undefined || this.filed !== this.last.inputSize) {
+            throw new LogServerError('INDEX_UNAVAILABLE', 'the index has no published state to answer from')
+          }
+          resolve(read(this.map, this.last, this.lastIndex))
+        } catch (err) {
+          reject(err)
+        }
+      }
+      if (this.failure !== undefined) {
+        reject(new LogServerError('INDEX_UNAVAILABLE', 'the index stopped; a restart rebuilds it'))
+      } else if (this.working === undefined) run()
+      else this.reads.push({ run, fail: reject })
+    })
+  }
+
   /** Give it every input commit, in order (Sequencer.onCommit / LogNode.onCommit). */
   onCommit(head: TreeHead, batch: CommittedBatch): void {
     this.pending.push({ head, entries: batch.entries })
@@ -107,11 +134,15 @@ export class IndexBuilder {
         }
         const head = batches[batches.length - 1]!.head
         if (head.size > (this.last?.inputSize ?? -1n) && head.size === this.filed) await this.publish(head)
+        // The map is the published one until the next batch is filed: answer the reads waiting for it.
+        for (const read of this.reads.splice(0)) read.run()
       }
     } catch (err) {
       // The log goes on; the index stops and says why (a restart rebuilds it from the log).
       this.failure = err
       console.error('the verifiable index stopped:', err)
+      for (const read of this.reads.splice(0))
+        read.fail(new LogServerError('INDEX_UNAVAILABLE', 'the index stopped'))
     } finally {
       this.working = undefined
     }
@@ -120,7 +151,7 @@ export class IndexBuilder {
   private async publish(head: TreeHead): Promise<void> {
     const leaf: OutputLeaf = { inputSize: head.size, inputRoot: head.root, mapRoot: this.map.rootHash() }
     const bytes = encodeOutputLeaf(leaf)
-    await this.options.sequencer.append({
+    const sequenced = await this.options.sequencer.append({
       leaf: bytes,
       leafHash: hashLeaf(bytes),
       keyId: OUTPUT_KEY_ID,
@@ -129,6 +160,7 @@ export class IndexBuilder {
       commits: [],
     })
     this.last = leaf
+    this.lastIndex = sequenced.index
   }
 
   private async rebuild(): Promise<void> {
@@ -181,6 +213,7 @@ export class IndexBuilder {
       throw new LogServerError('DATA_MISMATCH', "the log's leaves do not give its committed root")
     }
     this.last = last
+    if (last !== undefined) this.lastIndex = outputSize - 1n
     if (last === undefined || last.inputSize < inputHead.size) await this.publish(inputHead)
   }
 }

@@ -61,6 +61,7 @@ export async function loadOrCreateLogKey(
   origin: string | undefined,
   defaultOrigin: string,
   mayCreate: boolean,
+  file = LOG_KEY_FILE,
 ): Promise<{ key: LogKey; created: boolean }> {
   if (origin !== undefined && !isValidKeyName(origin)) {
     throw new LogServerError(
@@ -68,7 +69,7 @@ export async function loadOrCreateLogKey(
       `origin ${JSON.stringify(origin)} is not a valid note key name`,
     )
   }
-  const path = join(dataDir, LOG_KEY_FILE)
+  const path = join(dataDir, file)
   let text: string | undefined
   try {
     text = await readFile(path, 'utf8')

@@ -10,6 +10,7 @@ import { createApp } from './app.js'
 import { DEFAULT_ORIGIN, redactUrl, witnessEndpoint, type LogConfig } from './config.js'
 import { LogServerError } from './errors.js'
 import { createRequestHandler } from './http.js'
+import { openIndexService, type IndexService } from './index-service.js'
 import { Ingest, type Admission } from './ingest.js'
 import { LevelStore } from './level-store.js'
 import { loadOrCreateLogKey } from './log-key.js'
@@ -142,6 +143,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
   }
   let pool: VerifyPool | undefined
   let node: LogNode | undefined
+  let index: IndexService | undefined
   try {
     const meta = await store.readMeta()
     const { key, created } = await loadOrCreateLogKey(
@@ -211,6 +213,16 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       witnessed: witnesses.length > 0,
       waitMs: config.receiptWitnessWaitMs,
     })
+    index = config.index
+      ? await openIndexService({
+          dataDir: config.dataDir,
+          origin: key.origin,
+          input: store,
+          inputReader: reader,
+          node: running,
+          cacheBytes: Math.floor(config.cacheBytes / 4),
+        })
+      : undefined
     const app = createApp({
       key,
       head: () => running.head,
@@ -218,10 +230,14 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       store,
       reader,
       trustedRoot: buildLogTrustedRoot(key.verifierKey, createdAt),
+      ...(index !== undefined && { index }),
     })
     const server = createServer(
       { keepAliveTimeout: 5_000 },
-      createRequestHandler({ served, tiles, ingest, bodyLimit: config.bodyLimit }, app),
+      createRequestHandler(
+        { served, tiles, ingest, bodyLimit: config.bodyLimit, ...(index !== undefined && { index }) },
+        app,
+      ),
     )
     await listen(server, config.port, config.host)
     const port = (server.address() as AddressInfo).port
@@ -238,6 +254,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
         // as they become idle; cut whatever is still open after the grace period.
         await closeServer(server, CLOSE_GRACE_MS, 50)
         await running.close()
+        await index?.close()
         await stopPool.close()
         await store.close()
       })()
@@ -254,6 +271,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
     }
   } catch (err) {
     await node?.close()
+    await index?.close()
     await pool?.close()
     await store.close()
     throw err

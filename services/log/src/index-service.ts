@@ -1,0 +1,139 @@
+// The verifiable index in the log process (docs/design/verifiable-index.md), for a LevelDB log: the output
+// log `<origin>/index` in `<data>/index-db` with its key `<data>/index.key`, the builder that follows the
+// log's commits, and the lookup that proves its answer complete.
+import { join } from 'node:path'
+import { encodeOutputLeaf, mapKey } from '@ledger/vindex'
+import { IndexBuilder } from './index-builder.js'
+import { LevelStore } from './level-store.js'
+import { loadOrCreateLogKey } from './log-key.js'
+import { LogReader } from './log-reader.js'
+import type { TreeHead } from './log-tree.js'
+import type { LogNode } from './node.js'
+import { Sequencer } from './sequencer.js'
+import type { LogStore } from './store.js'
+import { TileCache } from './tile-cache.js'
+import { LogServerError } from './errors.js'
+
+export const INDEX_KEY_FILE = 'index.key'
+
+/** GET /api/v1/index/lookup: one key's complete list, proven. */
+export interface IndexLookupAnswer {
+  /** The output log's checkpoint (signed by the index key) and its newest leaf, proven in it. */
+  checkpoint: string
+  leafIndex: number
+  leaf: string
+  leafProof: string[]
+  /** The key string asked about, its map proof, and every log index filed under it (ascending). */
+  key: string
+  mapProof: string
+  indexes: number[]
+  /** Each listed entry, with its inclusion proof in the log at the leaf's input size. */
+  entries: { index: number; leaf: string; proof: string[] }[]
+}
+
+export interface IndexService {
+  readonly origin: string
+  readonly verifierKey: string
+  /** The output log's committed head (its checkpoint and tiles are served under /index/). */
+  head(): TreeHead
+  tiles: TileCache
+  /** Input entries committed but not yet covered by an output leaf. */
+  trailing(): bigint
+  lookup(key: string): Promise<IndexLookupAnswer>
+  close(): Promise<void>
+}
+
+export interface IndexServiceOptions {
+  dataDir: string
+  /** The log's origin; the index's is `<origin>/index`. */
+  origin: string
+  input: LogStore
+  inputReader: LogReader
+  node: LogNode
+  cacheBytes: number
+}
+
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64')
+
+export async function openIndexService(options: IndexServiceOptions): Promise<IndexService> {
+  const origin = `${options.origin}/index`
+  const store = await LevelStore.open(join(options.dataDir, 'index-db'))
+  try {
+    const meta = await store.readMeta()
+    const { key } = await loadOrCreateLogKey(
+      options.dataDir,
+      origin,
+      origin,
+      meta === undefined,
+      INDEX_KEY_FILE,
+    )
+    if (meta === undefined) {
+      await store.writeMeta({ origin, verifierKey: key.verifierKey, createdAt: new Date().toISOString() })
+    } else if (meta.verifierKey !== key.verifierKey || meta.origin !== origin) {
+      throw new LogServerError(
+        'DATA_MISMATCH',
+        `the index database belongs to ${meta.verifierKey}, not ${key.verifierKey}`,
+      )
+    }
+    const tiles = new TileCache(store, options.cacheBytes)
+    const reader = new LogReader(tiles)
+    const sequencer = await Sequencer.open(store, tiles, key.signer, origin, {
+      batchSize: 64,
+      batchWaitMs: 0,
+    })
+    const builder = await IndexBuilder.open({
+      input: options.input,
+      inputHead: options.node.head,
+      output: store,
+      sequencer,
+    })
+    options.node.onCommit((head, batch) => builder.onCommit(head, batch))
+    return {
+      origin,
+      verifierKey: key.verifierKey,
+      head: () => sequencer.head,
+      tiles,
+      trailing: () => builder.trailing(options.node.head.size),
+      async lookup(keyString: string): Promise<IndexLookupAnswer> {
+        // The map and the leaf that states its root, taken together (see IndexBuilder.atPublished).
+        const snapshot = await builder.atPublished((map, leaf, leafIndex) => {
+          const k = mapKey(keyString)
+          const indexes = [...(map.get(k) ?? [])]
+          return { leaf, leafIndex, indexes, mapProof: map.prove(k) }
+        })
+        const head = sequencer.head
+        const inputSize = snapshot.leaf.inputSize
+        const [leafProof, entries] = await Promise.all([
+          reader.inclusionProof(snapshot.leafIndex, head.size),
+          Promise.all(
+            snapshot.indexes.map(async (index) => {
+              const [leaf, proof] = await Promise.all([
+                options.inputReader.leaf(BigInt(index)),
+                options.inputReader.inclusionProof(BigInt(index), inputSize),
+              ])
+              return { index, leaf: b64(leaf), proof: proof.map(b64) }
+            }),
+          ),
+        ])
+        return {
+          checkpoint: head.checkpoint,
+          leafIndex: Number(snapshot.leafIndex),
+          leaf: b64(encodeOutputLeaf(snapshot.leaf)),
+          leafProof: leafProof.map(b64),
+          key: keyString,
+          mapProof: b64(snapshot.mapProof),
+          indexes: snapshot.indexes,
+          entries,
+        }
+      },
+      async close() {
+        await builder.settled().catch(() => undefined)
+        await sequencer.drain()
+        await store.close()
+      },
+    }
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+}
