@@ -4,6 +4,12 @@
 // records), one source commit shared by the three rebuilders who reproduced it, and one of 16 keys.
 // `VINDEX_ENTRIES` sets N (default 1,000,000).
 import { createHash } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { spawnLog } from '../support/log-process.js'
+import { newRebuilder } from '../support/load.js'
+import { CLIENTS, presign, submitAllTimed, submitPhase } from './log-load.js'
 import { sha256 } from '@ledger/tlog'
 import { mapKey, VerifiableMap, type MapFnInput } from '@ledger/vindex'
 import { row } from './measure.js'
@@ -22,7 +28,56 @@ function entry(i: number): MapFnInput {
   }
 }
 
+/** Ingest into a log process with and without --index, in one run; then how far the index trails. */
+async function ingestWithIndex(): Promise<void> {
+  const rebuilders = Array.from({ length: 16 }, () => newRebuilder('ecdsa-p256'))
+  const dir = await mkdtemp(join(tmpdir(), 'ledger-bench-vindex-'))
+  try {
+    const rates: number[] = []
+    for (const withIndex of [false, true]) {
+      const server = spawnLog([
+        '--data',
+        join(dir, withIndex ? 'indexed' : 'plain'),
+        '--port',
+        '0',
+        '--origin',
+        'bench.example/vindex',
+        ...(withIndex ? ['--index'] : []),
+      ])
+      try {
+        const url = await server.listening
+        await submitAllTimed(url, presign(rebuilders, `warm-${withIndex}`, 2000))
+        console.log(withIndex ? 'with --index:' : 'without the index:')
+        const load = await submitPhase(
+          url,
+          server.child.pid!,
+          presign(rebuilders, `run-${withIndex}`, 20_000),
+          CLIENTS,
+        )
+        rates.push(load.count / load.seconds)
+        if (withIndex) {
+          // How far the index trails the log right after the load: entries, and time until it caught up.
+          const info = async () =>
+            ((await (await fetch(`${url}/api/v1/log`)).json()) as { index: { trailing: number } }).index
+              .trailing
+          const trailing = await info()
+          const begin = performance.now()
+          while ((await info()) > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+          row('  index trails the log at the end of the load by', trailing, 'entries')
+          row('  ... and catches up in', performance.now() - begin, 'ms')
+        }
+      } finally {
+        await server.stop()
+      }
+    }
+    row('ingest with --index : without', rates[1]! / rates[0]!, '(target >= 0.85)')
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
 export async function run(): Promise<void> {
+  await ingestWithIndex()
   const inputs = Array.from({ length: ENTRIES }, (_, i) => entry(i))
   const heapBefore = process.memoryUsage()
   const map = new VerifiableMap()
