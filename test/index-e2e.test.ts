@@ -166,6 +166,26 @@ describe('the verifiable index', () => {
     expect(after.entries.map((e) => e.index)).toEqual(before.entries.map((e) => e.index))
   })
 
+  test('an index key without its index database is refused at start, not reused for a new history', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'ledger-index-lost-'))
+    try {
+      const config = {
+        ...defaultConfig(),
+        dataDir: other,
+        host: '127.0.0.1',
+        port: 0,
+        verifyWorkers: 0,
+        index: true,
+      }
+      await (await startLogServer(config)).close()
+      await rm(join(other, 'index-db'), { recursive: true })
+      await expect(startLogServer(config)).rejects.toMatchObject({ code: 'DATA_MISMATCH' })
+      await expect(startLogServer(config)).rejects.toThrow(/index\.key exists but .*index-db holds no index/)
+    } finally {
+      await rm(other, { recursive: true, force: true })
+    }
+  })
+
   test('bad lookups are refused with 400', async () => {
     for (const query of ['', '?key=sha256:abc', '?key=subject:sha256:XYZ', `?key=commit:${COMMIT}&x=1`]) {
       const res = await fetch(`${log.url}/api/v1/index/lookup${query}`)

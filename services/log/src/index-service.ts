@@ -1,6 +1,7 @@
 // The verifiable index in the log process (docs/design/verifiable-index.md), for a LevelDB log: the output
 // log `<origin>/index` in `<data>/index-db` with its key `<data>/index.key`, the builder that follows the
 // log's commits, and the lookup that proves its answer complete.
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { encodeOutputLeaf, mapKey } from '@ledger/vindex'
 import { IndexBuilder } from './index-builder.js'
@@ -60,6 +61,15 @@ export async function openIndexService(options: IndexServiceOptions): Promise<In
   const store = await LevelStore.open(join(options.dataDir, 'index-db'))
   try {
     const meta = await store.readMeta()
+    if (meta === undefined && existsSync(join(options.dataDir, INDEX_KEY_FILE))) {
+      // The key has signed output checkpoints; a new output log under it would contradict them.
+      throw new LogServerError(
+        'DATA_MISMATCH',
+        `${join(options.dataDir, INDEX_KEY_FILE)} exists but ${join(options.dataDir, 'index-db')} holds no index: ` +
+          'restore the index database, or move index.key away to start a new index under a new key ' +
+          '(clients that pinned the old key will refuse the new one until told)',
+      )
+    }
     const { key } = await loadOrCreateLogKey(
       options.dataDir,
       origin,
