@@ -16,3 +16,5 @@ export {
 export type { MapProof } from './proof.js'
 export { decodeOutputLeaf, encodeOutputLeaf, OUTPUT_LEAF_SIZE, OUTPUT_LEAF_VERSION } from './output-leaf.js'
 export type { OutputLeaf } from './output-leaf.js'
+export { IndexAuditor } from './audit.js'
+export type { IndexFinding } from './audit.js'

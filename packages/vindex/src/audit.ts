@@ -1,0 +1,68 @@
+// The monitor's side of the verifiable index (docs/design/verifiable-index.md): rebuild the map from the
+// log's entries alone, in log order, and check every output leaf when the rebuild reaches its input size:
+// its input root must be the log's root there, and its map root the rebuilt map's. A leaf that differs is a
+// finding, with what it should have said. Pure: the caller feeds entries and leaves.
+import { CompactRange, type Hash } from '@ledger/tlog'
+import { hashesEqual } from './hashing.js'
+import { VerifiableMap } from './map.js'
+import type { MapFnInput } from './mapfn.js'
+import type { OutputLeaf } from './output-leaf.js'
+
+export interface IndexFinding {
+  /** The output leaf's index in the output log, and what it says. */
+  leafIndex: bigint
+  leaf: OutputLeaf
+  /** What it should say, from the log's own entries. */
+  inputRoot: Hash
+  mapRoot: Hash
+}
+
+export class IndexAuditor {
+  private readonly map = new VerifiableMap()
+  private readonly range = CompactRange.empty()
+  private filed = 0n
+  private readonly waiting: { leafIndex: bigint; leaf: OutputLeaf }[] = []
+  private lastSize = -1n
+  readonly findings: IndexFinding[] = []
+  /** Output leaves checked so far. */
+  checked = 0
+
+  /** Entries of the log filed so far. */
+  get size(): bigint {
+    return this.filed
+  }
+
+  /**
+   * An output leaf, in output log order, given before the entries up to its input size: checked when the
+   * rebuild gets there. Input sizes must increase strictly (else it is a finding by itself: throws).
+   */
+  addOutputLeaf(leafIndex: bigint, leaf: OutputLeaf): void {
+    if (leaf.inputSize <= this.lastSize) {
+      throw new RangeError(`output leaf ${leafIndex} goes back to input size ${leaf.inputSize}`)
+    }
+    if (leaf.inputSize < this.filed) throw new RangeError('an output leaf came after its entries were filed')
+    this.lastSize = leaf.inputSize
+    this.waiting.push({ leafIndex, leaf })
+    this.checkReached()
+  }
+
+  /** The log's next entry: its leaf hash and what MapFn reads of it. */
+  addEntry(leafHash: Hash, input: MapFnInput): void {
+    this.map.addEntry(Number(this.filed), input)
+    this.range.append(leafHash)
+    this.filed++
+    this.checkReached()
+  }
+
+  private checkReached(): void {
+    while (this.waiting.length > 0 && this.waiting[0]!.leaf.inputSize === this.filed) {
+      const { leafIndex, leaf } = this.waiting.shift()!
+      const inputRoot = this.range.root()
+      const mapRoot = this.map.rootHash()
+      this.checked++
+      if (!hashesEqual(inputRoot, leaf.inputRoot) || !hashesEqual(mapRoot, leaf.mapRoot)) {
+        this.findings.push({ leafIndex, leaf, inputRoot, mapRoot })
+      }
+    }
+  }
+}
