@@ -86,10 +86,23 @@ describe('several processes on PostgreSQL', () => {
       for (const waiter of progress.splice(0)) waiter()
     }
     const verifierKeys = new Set<string>()
+    let selfExit: string | undefined
+    /** Waits for `predicate`, failing at once if a process stopped without being killed. */
+    const waitFor = async (predicate: () => boolean) => {
+      await until(() => predicate() || selfExit !== undefined, progress)
+      if (selfExit !== undefined) throw new Error(selfExit)
+    }
     const start = (): { child: LogChild; url: string | undefined } => {
       const slot = { child: spawnLog(args), url: undefined as string | undefined }
       children.push(slot.child)
       slot.child.child.stderr!.on('data', wake)
+      // A process that stops by itself (not killed here) would leave the test waiting for two: say why.
+      void slot.child.exited.then(({ code, signal }) => {
+        if (signal !== 'SIGKILL' && !stopped) {
+          selfExit ??= `a log process exited by itself (${code ?? signal}):\n${slot.child.stderr()}`
+        }
+        wake()
+      })
       void slot.child.listening.then(
         (url) => {
           slot.url = url
@@ -186,18 +199,17 @@ describe('several processes on PostgreSQL', () => {
     }
 
     slots.push(start())
-    await until(() => sequencer() !== undefined && up().length === 1, progress)
+    await waitFor(() => sequencer() !== undefined && up().length === 1)
     slots.push(start())
-    await until(() => up().length === 2, progress)
+    await waitFor(() => up().length === 2)
     const workers = [...Array.from({ length: LANES }, lane), poller()]
 
     const takeovers: number[] = []
     for (let kill = 0; kill < KILLS; kill++) {
       // Work first: the current sequencer answers some submissions, and both processes are up.
       const before = receipts.length
-      await until(
+      await waitFor(
         () => receipts.length >= before + WORK_PER_CYCLE && up().length === 2 && sequencer() !== undefined,
-        progress,
       )
       const victim = sequencer()!
       debug(
@@ -228,7 +240,7 @@ describe('several processes on PostgreSQL', () => {
     // The end: no new submissions; every retry gets its answer.
     freshOpen = false
     debug(`end: receipts ${receipts.length} of ${submitted.length}, retries ${retries.length}`)
-    await until(() => retries.length === 0 && receipts.length === submitted.length, progress)
+    await waitFor(() => retries.length === 0 && receipts.length === submitted.length)
     stopped = true
     wake()
     await Promise.all(workers)
