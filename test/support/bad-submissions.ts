@@ -383,12 +383,32 @@ export async function badSubmissions(series: string, bodyLimit: number): Promise
     submission(await signedPayload(statementWith((s) => (s.subject[0].digest.sha256 = 'ab'.repeat(31))))),
   )
   add(
-    'subject without a sha256 digest',
+    'subject with none of sha256, sha384, sha512, blake2b',
+    422,
+    'INVALID_STATEMENT',
+    submission(await signedPayload(statementWith((s) => (s.subject[0].digest = { sha1: 'ab'.repeat(20) })))),
+  )
+  add(
+    'subject sha512 digest in uppercase hex',
     422,
     'INVALID_STATEMENT',
     submission(
-      await signedPayload(statementWith((s) => (s.subject[0].digest = { sha512: 'ab'.repeat(64) }))),
+      await signedPayload(statementWith((s) => (s.subject[0].digest = { sha512: 'AB'.repeat(64) }))),
     ),
+  )
+  add(
+    'subject blake2b digest of 32 bytes',
+    422,
+    'INVALID_STATEMENT',
+    submission(
+      await signedPayload(statementWith((s) => (s.subject[0].digest = { blake2b: 'ab'.repeat(32) }))),
+    ),
+  )
+  add(
+    'subject sha384 digest that is not a string',
+    422,
+    'INVALID_STATEMENT',
+    submission(await signedPayload(statementWith((s) => (s.subject[0].digest = { sha384: 12 })))),
   )
   add(
     'no gitCommit dependency',

@@ -38,6 +38,21 @@ export {
 } from './schemas.js'
 export type { SchemaName } from './schemas.js'
 export {
+  DIGEST_ALGORITHMS,
+  DIGEST_LENGTHS,
+  digestBytes,
+  digestsDiffer,
+  formatDigest,
+  isDigestAlgorithm,
+  isDigestHex,
+  multiHash,
+  parseCanonicalDigest,
+  parseDigest,
+  subjectDigestKeys,
+  toSRI,
+} from './digest.js'
+export type { Digest, DigestAlgorithm, MultiHash, SubjectDigests } from './digest.js'
+export {
   assertRebuildStatement,
   buildStatement,
   parseStatement,

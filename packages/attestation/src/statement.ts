@@ -1,14 +1,32 @@
 // The rebuild statement (DESIGN §3): building one, parsing a signed one, and the keys the log indexes it by.
 import { IN_TOTO_STATEMENT_V1, REBUILD_BUILD_TYPE, SLSA_PROVENANCE_V1 } from './constants.js'
-import { decodeUTF8, GIT_COMMIT_HEX, isPlainObject, sha256, SHA256_HEX } from './bytes.js'
+import { decodeUTF8, GIT_COMMIT_HEX, isPlainObject, sha256 } from './bytes.js'
 import { AttestationError } from './errors.js'
 import type { AttestationErrorCode } from './errors.js'
 import { assertSchema } from './schemas.js'
+import {
+  DIGEST_ALGORITHMS,
+  DIGEST_LENGTHS,
+  digestBytes,
+  isDigestHex,
+  subjectDigestKeys,
+  type DigestAlgorithm,
+  type SubjectDigests,
+} from './digest.js'
 import type { RebuildStatement, ResourceDescriptor } from './types.js'
 
-/** One rebuilt artifact: its name and either its bytes or its precomputed SHA-256 (64 lowercase hex). */
-export type ArtifactInput =
-  { name: string; sha256: string; bytes?: undefined } | { name: string; bytes: Uint8Array; sha256?: string }
+/**
+ * One rebuilt artifact: its name and its digests (lowercase hex; `sha256` is a shorthand for
+ * `digest.sha256`), or its bytes, hashed here with `algorithms` (default sha256) and checked against any
+ * digest also given.
+ */
+export interface ArtifactInput {
+  name: string
+  sha256?: string
+  digest?: SubjectDigests
+  bytes?: Uint8Array
+  algorithms?: readonly DigestAlgorithm[]
+}
 
 export interface BuildStatementInput {
   /** The rebuilt artifacts, the statement's subjects, in this order. */
@@ -41,23 +59,10 @@ export function sha256Hex(bytes: Uint8Array): string {
  * or bytes that do not match a given sha256) or STATEMENT_INVALID (the result breaks the schema).
  */
 export function buildStatement(input: BuildStatementInput): RebuildStatement {
-  const subject = input.artifacts.map((artifact) => {
-    let digest = artifact.sha256
-    if (artifact.bytes !== undefined) {
-      const computed = sha256Hex(artifact.bytes)
-      if (digest !== undefined && digest !== computed) {
-        throw new AttestationError('DIGEST_INVALID', `artifact ${artifact.name}: bytes do not match sha256`)
-      }
-      digest = computed
-    }
-    if (typeof digest !== 'string' || !SHA256_HEX.test(digest)) {
-      throw new AttestationError(
-        'DIGEST_INVALID',
-        `artifact ${artifact.name}: sha256 is not 64 lowercase hex`,
-      )
-    }
-    return { name: artifact.name, digest: { sha256: digest } }
-  })
+  const subject = input.artifacts.map((artifact) => ({
+    name: artifact.name,
+    digest: artifactDigests(artifact),
+  }))
   if (!GIT_COMMIT_HEX.test(input.source.commit)) {
     throw new AttestationError('DIGEST_INVALID', 'source commit is not 40 or 64 lowercase hex')
   }
@@ -95,6 +100,55 @@ export function buildStatement(input: BuildStatementInput): RebuildStatement {
   return assertRebuildStatement(statement)
 }
 
+function artifactDigests(artifact: ArtifactInput): SubjectDigests {
+  const digest: SubjectDigests = { ...artifact.digest }
+  if (artifact.sha256 !== undefined) {
+    if (digest.sha256 !== undefined && digest.sha256 !== artifact.sha256) {
+      throw new AttestationError('DIGEST_INVALID', `artifact ${artifact.name}: two different sha256`)
+    }
+    digest.sha256 = artifact.sha256
+  }
+  if (artifact.bytes !== undefined) {
+    const computed = digestBytes(artifact.bytes, artifact.algorithms ?? ['sha256'])
+    for (const algorithm of DIGEST_ALGORITHMS) {
+      const value = computed[algorithm]
+      if (value === undefined) continue
+      if (digest[algorithm] !== undefined && digest[algorithm] !== value) {
+        throw new AttestationError(
+          'DIGEST_INVALID',
+          `artifact ${artifact.name}: bytes do not match ${algorithm}`,
+        )
+      }
+      digest[algorithm] = value
+    }
+  }
+  const out: SubjectDigests = {}
+  for (const [algorithm, value] of Object.entries(digest)) {
+    if (!(DIGEST_ALGORITHMS as readonly string[]).includes(algorithm)) {
+      throw new AttestationError(
+        'DIGEST_INVALID',
+        `artifact ${artifact.name}: algorithm ${algorithm} is not accepted`,
+      )
+    }
+    const alg = algorithm as DigestAlgorithm
+    if (typeof value !== 'string' || !isDigestHex(alg, value)) {
+      throw new AttestationError(
+        'DIGEST_INVALID',
+        `artifact ${artifact.name}: ${alg} is not ${DIGEST_LENGTHS[alg] * 2} lowercase hex`,
+      )
+    }
+  }
+  for (const algorithm of DIGEST_ALGORITHMS)
+    if (digest[algorithm] !== undefined) out[algorithm] = digest[algorithm]
+  if (Object.keys(out).length === 0) {
+    throw new AttestationError(
+      'DIGEST_INVALID',
+      `artifact ${artifact.name}: no digest (${DIGEST_ALGORITHMS.join(', ')})`,
+    )
+  }
+  return out
+}
+
 function timestamp(value: Date | string): string {
   if (typeof value === 'string') return value
   if (Number.isNaN(value.getTime()))
@@ -120,10 +174,16 @@ function assertDigests(value: unknown): void {
   }
   if (Array.isArray(value.subject)) {
     value.subject.forEach((subject: unknown, i) => {
-      if (!isPlainObject(subject) || !isPlainObject(subject.digest) || !('sha256' in subject.digest)) return
-      const digest = subject.digest.sha256
-      if (typeof digest !== 'string' || !SHA256_HEX.test(digest)) {
-        fail('DIGEST_INVALID', `/subject/${i}/digest/sha256 is not 64 lowercase hex`)
+      if (!isPlainObject(subject) || !isPlainObject(subject.digest)) return
+      for (const algorithm of DIGEST_ALGORITHMS) {
+        if (!(algorithm in subject.digest)) continue
+        const digest = subject.digest[algorithm]
+        if (typeof digest !== 'string' || !isDigestHex(algorithm, digest)) {
+          fail(
+            'DIGEST_INVALID',
+            `/subject/${i}/digest/${algorithm} is not ${DIGEST_LENGTHS[algorithm] * 2} lowercase hex`,
+          )
+        }
       }
     })
   }
@@ -162,18 +222,28 @@ export function parseStatement(payload: Uint8Array): RebuildStatement {
 
 /** What the log indexes a statement by. */
 export interface StatementIndexKeys {
-  /** Every distinct subject digest, as `sha256:<hex>`, in subject order. */
+  /**
+   * Every distinct (algorithm, value) of every subject, as `<alg>:<hex>`, in subject order (within a
+   * subject, in DIGEST_ALGORITHMS order). Only the accepted algorithms are indexed.
+   */
   digests: string[]
   /** The source commit(s): the gitCommit of the resolved dependencies (exactly one in a valid statement). */
   commits: string[]
-  /** Every subject, name and sha256, in subject order. */
-  subjects: { name: string; sha256: string }[]
+  /** Every subject, its name and its digests of the accepted algorithms, in subject order. */
+  subjects: { name: string; digest: SubjectDigests }[]
 }
 
 /** The index keys of a statement already checked by `parseStatement`/`assertRebuildStatement`. */
 export function statementIndexKeys(statement: RebuildStatement): StatementIndexKeys {
-  const subjects = statement.subject.map((s) => ({ name: s.name, sha256: s.digest.sha256 }))
-  const digests = [...new Set(subjects.map((s) => `sha256:${s.sha256}`))]
+  const subjects = statement.subject.map((s) => {
+    const digest: SubjectDigests = {}
+    for (const algorithm of DIGEST_ALGORITHMS) {
+      const value = s.digest[algorithm]
+      if (value !== undefined) digest[algorithm] = value
+    }
+    return { name: s.name, digest }
+  })
+  const digests = [...new Set(subjects.flatMap((s) => subjectDigestKeys(s.digest)))]
   const commits = [
     ...new Set(
       statement.predicate.buildDefinition.resolvedDependencies

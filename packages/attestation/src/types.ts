@@ -44,10 +44,10 @@ export interface SLSAProvenanceV1 {
   [field: string]: unknown
 }
 
-/** A rebuilt artifact: a named subject with a sha256. */
+/** A rebuilt artifact: a named subject with at least one of sha256, sha384, sha512, blake2b. */
 export interface RebuiltArtifact extends ResourceDescriptor {
   name: string
-  digest: DigestSet & { sha256: string }
+  digest: DigestSet
 }
 
 /** The statement a rebuilder signs (rebuild-provenance.schema.json, DESIGN §3). */

@@ -284,7 +284,11 @@ describe('rebuild-provenance.schema.json', () => {
       (s) => ((s as { predicateType: string }).predicateType = 'https://slsa.dev/provenance/v0.2'),
     ],
     ['a subject without name', (s) => delete (s.subject[0] as { name?: string }).name],
-    ['a subject without sha256', (s) => (s.subject[0]!.digest = { sha512: 'a'.repeat(128) } as never)],
+    [
+      'a subject with none of sha256, sha384, sha512, blake2b',
+      (s) => (s.subject[0]!.digest = { sha1: 'a'.repeat(40) } as never),
+    ],
+    ['a blake2b of the wrong length', (s) => (s.subject[0]!.digest = { blake2b: 'a'.repeat(64) } as never)],
     [
       'no externalParameters',
       (s) => delete (s.predicate.buildDefinition as { externalParameters?: unknown }).externalParameters,

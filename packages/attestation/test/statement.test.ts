@@ -195,9 +195,30 @@ describe('statementIndexKeys', () => {
       digests: [`sha256:${SHA256_ABC}`, `sha256:${SHA256_EMPTY}`],
       commits: [COMMIT],
       subjects: [
-        { name: 'a.tgz', sha256: SHA256_ABC },
-        { name: 'b.tgz', sha256: SHA256_EMPTY },
-        { name: 'a-copy.tgz', sha256: SHA256_ABC },
+        { name: 'a.tgz', digest: { sha256: SHA256_ABC } },
+        { name: 'b.tgz', digest: { sha256: SHA256_EMPTY } },
+        { name: 'a-copy.tgz', digest: { sha256: SHA256_ABC } },
+      ],
+    })
+  })
+
+  it('indexes every (algorithm, value) of every subject, and only the accepted algorithms', () => {
+    const sha512 = 'c'.repeat(128)
+    const blake2b = 'd'.repeat(128)
+    const statement = buildStatement({
+      ...input(),
+      artifacts: [
+        { name: 'a.tgz', digest: { sha512, blake2b } },
+        { name: 'b.tgz', digest: { sha384: 'e'.repeat(96) } },
+      ],
+    })
+    statement.subject[0]!.digest.sha1 = 'f'.repeat(40)
+    expect(statementIndexKeys(statement)).toEqual({
+      digests: [`sha512:${sha512}`, `blake2b:${blake2b}`, `sha384:${'e'.repeat(96)}`],
+      commits: [COMMIT],
+      subjects: [
+        { name: 'a.tgz', digest: { sha512, blake2b } },
+        { name: 'b.tgz', digest: { sha384: 'e'.repeat(96) } },
       ],
     })
   })

@@ -17,6 +17,7 @@ import {
   type TrustPolicy,
   type WitnessTrust,
 } from '@ledger/client'
+import { formatDigest, parseDigest, subjectDigestKeys, type SubjectDigests } from '@ledger/attestation'
 import { EXIT, type ExitCode } from './exit-codes.js'
 import type { Io } from './io.js'
 
@@ -218,11 +219,26 @@ export function toJSON(value: unknown): string {
   return `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`
 }
 
-/** Validates a `sha256:<hex>` digest flag. */
-export function parseDigestFlag(value: string): string {
-  const digest = value.startsWith('sha256:') ? value : `sha256:${value}`
-  if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw usage(`--digest ${value} is not sha256:<64 lowercase hex>`)
-  return digest
+/**
+ * A `--digest` flag: `ALG:HEX` (sha256, sha384, sha512, blake2b; hex in either case), bare 64 hex
+ * (sha256) or an SRI string (`sha512-<base64>`). Returns the canonical `alg:hex`; exit 2 otherwise.
+ */
+export function parseDigestFlag(value: string, flag = '--digest'): string {
+  try {
+    return formatDigest(parseDigest(value))
+  } catch (err) {
+    throw usage(`${flag} ${value}: ${(err as Error).message}`, err)
+  }
+}
+
+/** A subject in JSON output: its name, its first digest (sha256 when it has one) and all of them. */
+export function subjectJSON(subject: { name: string; digest: SubjectDigests }): {
+  name: string
+  digest: string
+  digests: string[]
+} {
+  const digests = subjectDigestKeys(subject.digest)
+  return { name: subject.name, digest: digests[0]!, digests }
 }
 
 /** Validates a commit flag. */

@@ -1,5 +1,5 @@
-// Streaming SHA-256 of artifact files: constant memory whatever their size, progress for large ones.
-import { createHash } from 'node:crypto'
+// Streaming digests of artifact files: constant memory whatever their size, progress for large ones.
+import { multiHash, type DigestAlgorithm, type SubjectDigests } from '@ledger/attestation'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import type { TextSink } from './io.js'
@@ -7,14 +7,24 @@ import type { TextSink } from './io.js'
 /** Files at least this large get progress lines on stderr. */
 export const PROGRESS_THRESHOLD = 64 * 1024 * 1024
 
-/**
- * The lowercase hex SHA-256 of the file at `path`, read as a stream. For files of PROGRESS_THRESHOLD bytes
- * or more, writes `hashing NAME: N%` to `progress` at every tenth (on one redrawn line when it is a TTY).
- * Rejects with the fs error when the file cannot be read.
- */
+/** The lowercase hex SHA-256 of the file at `path` (see hashFileWith). */
 export async function hashFile(path: string, progress?: TextSink, label = path): Promise<string> {
+  return (await hashFileWith(path, ['sha256'], progress, label)).sha256!
+}
+
+/**
+ * The digests of the file at `path` with each of `algorithms`, read once as a stream. For files of
+ * PROGRESS_THRESHOLD bytes or more, writes `hashing NAME: N%` to `progress` at every tenth (on one redrawn
+ * line when it is a TTY). Rejects with the fs error when the file cannot be read.
+ */
+export async function hashFileWith(
+  path: string,
+  algorithms: readonly DigestAlgorithm[],
+  progress?: TextSink,
+  label = path,
+): Promise<SubjectDigests> {
   const { size } = await stat(path)
-  const hash = createHash('sha256')
+  const hash = multiHash(algorithms)
   const show = progress !== undefined && size >= PROGRESS_THRESHOLD
   let done = 0
   let shown = -1
@@ -31,5 +41,5 @@ export async function hashFile(path: string, progress?: TextSink, label = path):
     }
   }
   if (show && progress.isTTY) progress.write('\n')
-  return hash.digest('hex')
+  return hash.digest()
 }

@@ -55,8 +55,16 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     )
     .requiredOption('--log <url>', 'log base URL')
     .requiredOption('--key <file>', 'private key (PKCS#8 PEM)')
-    .option('--artifact <file>', 'a rebuilt file, hashed with SHA-256 (repeatable)', collect)
-    .option('--subject <name=sha256:hex>', 'a rebuilt artifact by name and digest (repeatable)', collect)
+    .option('--artifact <file>', 'a rebuilt file, hashed with each of --digest-algs (repeatable)', collect)
+    .option(
+      '--digest-algs <list>',
+      'digests --artifact records, comma-separated: sha256, sha384, sha512, blake2b (default sha256,sha512,blake2b)',
+    )
+    .option(
+      '--subject <name=digest>',
+      'a rebuilt artifact by name and digest: NAME=ALG:HEX or NAME=<SRI string> such as sha512-<base64> (repeatable; one name may take several)',
+      collect,
+    )
     .requiredOption('--repo <uri>', 'source repository, e.g. git+https://github.com/o/r')
     .requiredOption('--commit <hex>', 'source commit (40 or 64 lowercase hex)')
     .option('--builder-id <uri>', 'the rebuilder (default urn:attest:key:<key id>)')
@@ -80,7 +88,10 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .requiredOption('--policy <file>', 'trust policy (log key, witnesses, parties, threshold)')
     .option('--tlog-policy <file>', 'the log key and witness quorum from a C2SP tlog-policy file')
     .option('--artifact <file>', 'the artifact to check (hashed with SHA-256)')
-    .option('--digest <sha256:hex>', 'the digest to check')
+    .option(
+      '--digest <digest>',
+      'the digest to check: ALG:HEX (sha256, sha384, sha512, blake2b), 64 hex (sha256) or an SRI string (sha512-<base64>)',
+    )
     .option('--commit <hex>', 'count only rebuilds from this source commit')
     .option('--threshold <n>', "parties required (default: the policy's threshold)")
     .addOption(stateDir())
@@ -93,7 +104,7 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .command('lookup')
     .description('List the verified entries naming a digest or a commit.')
     .requiredOption('--log <url>', 'log base URL')
-    .option('--digest <sha256:hex>', 'subject digest')
+    .option('--digest <digest>', 'subject digest: ALG:HEX, 64 hex (sha256) or an SRI string')
     .option('--commit <hex>', 'source commit')
     .option('--keyid <hex>', 'only entries by this key id (repeatable)', collect)
     .option('--log-key <key>', 'pin the log verifier key')

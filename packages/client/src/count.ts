@@ -1,5 +1,13 @@
 // Counting reproductions (DESIGN §8): how many independent parties of a trust policy reproduced digest H
 // (from commit C), proven against one signed checkpoint, with conflicts and unknown keys reported.
+import {
+  DIGEST_ALGORITHMS,
+  digestsDiffer,
+  formatDigest,
+  parseCanonicalDigest,
+  type Digest,
+  type SubjectDigests,
+} from '@ledger/attestation'
 import { ClientError } from './errors.js'
 import type { VerifiedCheckpoint } from './checkpoint-tracker.js'
 import type { VerifiedLeaf } from './entry.js'
@@ -11,7 +19,7 @@ export interface CountOptions {
   /** A client of the policy's log (LedgerClient.fromPolicy). */
   client: LedgerClient
   policy: TrustPolicy
-  /** `sha256:<64 lowercase hex>`. */
+  /** `<alg>:<lowercase hex>`, alg one of sha256, sha384, sha512, blake2b. */
   digest: string
   /** Count only entries whose source commit is this (40 or 64 lowercase hex). */
   commit?: string
@@ -38,7 +46,7 @@ export interface Conflict {
   keyid: string
   index: number
   subject: string
-  /** The other digest, `sha256:<hex>`. */
+  /** The other digest, `<alg>:<hex>` in the first algorithm both name and differ in. */
   digest: string
   commit: string
 }
@@ -63,7 +71,6 @@ export interface ReproductionCount {
   checkpoint: string
 }
 
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/
 const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
 // Key ids per lookup request: keeps URLs well under common 8 KiB limits (64 × 72 bytes).
 const KEYIDS_PER_QUERY = 64
@@ -85,8 +92,13 @@ const KEYIDS_PER_QUERY = 64
 export async function countReproductions(opts: CountOptions): Promise<ReproductionCount> {
   const { client, policy, digest, commit } = opts
   const threshold = opts.threshold ?? policy.threshold
-  if (!DIGEST_RE.test(digest))
-    throw new ClientError('INVALID_ARGUMENT', `digest ${digest} is not sha256:<64 hex>`)
+  const parsed = parseCanonicalDigest(digest)
+  if (parsed === undefined) {
+    throw new ClientError(
+      'INVALID_ARGUMENT',
+      `digest ${digest} is not <alg>:<lowercase hex> (${DIGEST_ALGORITHMS.join(', ')})`,
+    )
+  }
   if (commit !== undefined && !COMMIT_RE.test(commit)) {
     throw new ClientError('INVALID_ARGUMENT', `commit ${commit} is not 40 or 64 lowercase hex`)
   }
@@ -117,49 +129,105 @@ export async function countReproductions(opts: CountOptions): Promise<Reproducti
   }
 
   // 3. Count parties.
-  const byParty = new Map<string, { keyids: Set<string>; entries: number[] }>()
-  const unknownKeys = new Set<string>()
-  let unknownCount = 0
-  const namesByCommit = new Map<string, Set<string>>()
-  const hex = digest.slice('sha256:'.length)
-  for (const entry of entries) {
-    if (commit !== undefined && !entry.keys.commits.includes(commit)) continue
-    const party = policy.partyOf.get(entry.keyId)
-    if (party === undefined) {
-      unknownCount++
-      unknownKeys.add(entry.keyId)
-      continue
-    }
-    let counted = byParty.get(party)
-    if (counted === undefined) byParty.set(party, (counted = { keyids: new Set(), entries: [] }))
-    counted.keyids.add(entry.keyId)
-    counted.entries.push(Number(entry.index))
-    const names = entry.keys.subjects.filter((s) => s.sha256 === hex).map((s) => s.name)
-    for (const c of entry.keys.commits) {
-      if (commit !== undefined && c !== commit) continue
-      let set = namesByCommit.get(c)
-      if (set === undefined) namesByCommit.set(c, (set = new Set()))
-      for (const name of names) set.add(name)
-    }
-  }
+  const tally = tallyEntries(policy, parsed, commit, entries)
 
   // 4. Conflicts: same commit, same subject name, another digest, by any trusted party.
+  const sameCommit = new Map<string, VerifiedEntry[]>()
+  for (const c of [...tally.counted.keys()].sort()) {
+    sameCommit.set(c, await lookupByKeys(lookup, { commit: c, limit: pageSize }, policyKeys, newest))
+  }
+  return answerOf(policy, tally, sameCommit, {
+    digest: formatDigest(parsed),
+    commit,
+    threshold,
+    notFetched,
+    checkpoint: newest.note(),
+  })
+}
+
+/** Step 3 of a count, pure: the digest's verified entries sorted into parties and unknown keys. */
+export interface Tally {
+  byParty: Map<string, { keyids: Set<string>; entries: number[] }>
+  unknownKeys: Set<string>
+  unknownCount: number
+  /** For each source commit of a counted entry: subject name → the digest sets the counted entries gave it. */
+  counted: Map<string, Map<string, SubjectDigests[]>>
+}
+
+/**
+ * Sorts entries (already verified to name `digest`) into counted parties and unknown keys. An entry
+ * counts when one of its subjects carries that (algorithm, value), and, with `commit`, names that commit.
+ */
+export function tallyEntries(
+  policy: TrustPolicy,
+  digest: Digest,
+  commit: string | undefined,
+  entries: readonly VerifiedEntry[],
+): Tally {
+  const tally: Tally = { byParty: new Map(), unknownKeys: new Set(), unknownCount: 0, counted: new Map() }
+  for (const entry of entries) {
+    if (commit !== undefined && !entry.keys.commits.includes(commit)) continue
+    const subjects = entry.keys.subjects.filter((s) => s.digest[digest.algorithm] === digest.hex)
+    if (subjects.length === 0) continue
+    const party = policy.partyOf.get(entry.keyId)
+    if (party === undefined) {
+      tally.unknownCount++
+      tally.unknownKeys.add(entry.keyId)
+      continue
+    }
+    let counted = tally.byParty.get(party)
+    if (counted === undefined) tally.byParty.set(party, (counted = { keyids: new Set(), entries: [] }))
+    counted.keyids.add(entry.keyId)
+    counted.entries.push(Number(entry.index))
+    for (const c of entry.keys.commits) {
+      if (commit !== undefined && c !== commit) continue
+      let names = tally.counted.get(c)
+      if (names === undefined) tally.counted.set(c, (names = new Map()))
+      for (const subject of subjects) {
+        const sets = names.get(subject.name) ?? []
+        sets.push(subject.digest)
+        names.set(subject.name, sets)
+      }
+    }
+  }
+  return tally
+}
+
+/**
+ * Step 4 and the answer, pure: `sameCommit` holds, for each commit of `tally.counted`, the verified
+ * entries by the policy's keys naming that commit. A conflict is a trusted party's entry giving a counted
+ * subject name a digest that differs in an algorithm both name.
+ */
+export function answerOf(
+  policy: TrustPolicy,
+  tally: Tally,
+  sameCommit: ReadonlyMap<string, readonly VerifiedEntry[]>,
+  q: {
+    digest: string
+    commit: string | undefined
+    threshold: number
+    notFetched: number
+    checkpoint: string
+  },
+): ReproductionCount {
   const conflicts: Conflict[] = []
-  for (const [c, names] of [...namesByCommit].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const sameCommit = await lookupByKeys(lookup, { commit: c, limit: pageSize }, policyKeys, newest)
-    for (const entry of sameCommit) {
+  for (const [c, names] of [...tally.counted].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    for (const entry of sameCommit.get(c) ?? []) {
       const party = policy.partyOf.get(entry.keyId)
       if (party === undefined) continue
       for (const subject of entry.keys.subjects) {
-        if (names.has(subject.name) && subject.sha256 !== hex) {
+        for (const countedSet of names.get(subject.name) ?? []) {
+          const algorithm = digestsDiffer(countedSet, subject.digest)
+          if (algorithm === undefined) continue
           conflicts.push({
             party,
             keyid: entry.keyId,
             index: Number(entry.index),
             subject: subject.name,
-            digest: `sha256:${subject.sha256}`,
+            digest: `${algorithm}:${subject.digest[algorithm]!}`,
             commit: c,
           })
+          break
         }
       }
     }
@@ -167,9 +235,9 @@ export async function countReproductions(opts: CountOptions): Promise<Reproducti
   conflicts.sort((a, b) => a.index - b.index || (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0))
 
   const parties: CountedParty[] = policy.parties
-    .filter((p) => byParty.has(p.name))
+    .filter((p) => tally.byParty.has(p.name))
     .map((p) => {
-      const counted = byParty.get(p.name)!
+      const counted = tally.byParty.get(p.name)!
       return {
         name: p.name,
         keyids: [...counted.keyids].sort(),
@@ -178,15 +246,15 @@ export async function countReproductions(opts: CountOptions): Promise<Reproducti
     })
   const count = parties.length
   return {
-    digest,
-    ...(commit !== undefined && { commit }),
+    digest: q.digest,
+    ...(q.commit !== undefined && { commit: q.commit }),
     count,
-    threshold,
-    ok: count >= threshold && conflicts.length === 0,
+    threshold: q.threshold,
+    ok: count >= q.threshold && conflicts.length === 0,
     parties,
     conflicts,
-    unknown: { count: unknownCount, keyids: [...unknownKeys].sort(), notFetched },
-    checkpoint: newest.note(),
+    unknown: { count: tally.unknownCount, keyids: [...tally.unknownKeys].sort(), notFetched: q.notFetched },
+    checkpoint: q.checkpoint,
   }
 }
 

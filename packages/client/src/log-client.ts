@@ -1,5 +1,5 @@
 // LedgerClient: one log, every answer verified before it is returned (DESIGN §5, §6).
-import type { RebuildStatement, StatementIndexKeys } from '@ledger/attestation'
+import { parseCanonicalDigest, type RebuildStatement, type StatementIndexKeys } from '@ledger/attestation'
 import {
   entryBundlePath,
   hashLeaf,
@@ -64,7 +64,7 @@ export interface LogInfo {
   trustedRoot: unknown
 }
 
-/** One query of the lookup endpoint. Exactly one of `digest` (`sha256:<hex>`) or `commit` (lowercase hex). */
+/** One query of the lookup endpoint. Exactly one of `digest` (`<alg>:<hex>`) or `commit` (lowercase hex). */
 export interface LookupQuery {
   digest?: string
   commit?: string
@@ -91,7 +91,6 @@ export interface SubmitResult extends VerifiedReceipt {
   receipt: SigstoreBundleJSON
 }
 
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/
 const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
 const KEY_ID_RE = /^[0-9a-f]{64}$/
 
@@ -321,8 +320,11 @@ export class LedgerClient {
     if ((q.digest === undefined) === (q.commit === undefined)) {
       throw new ClientError('INVALID_ARGUMENT', 'a lookup takes exactly one of digest or commit')
     }
-    if (q.digest !== undefined && !DIGEST_RE.test(q.digest)) {
-      throw new ClientError('INVALID_ARGUMENT', `digest ${JSON.stringify(q.digest)} is not sha256:<64 hex>`)
+    if (q.digest !== undefined && parseCanonicalDigest(q.digest) === undefined) {
+      throw new ClientError(
+        'INVALID_ARGUMENT',
+        `digest ${JSON.stringify(q.digest)} is not <alg>:<lowercase hex>`,
+      )
     }
     if (q.commit !== undefined && !COMMIT_RE.test(q.commit)) {
       throw new ClientError(

@@ -266,7 +266,7 @@ describe('lookups and entries', () => {
   it('gets one entry, verified', async () => {
     const { entry, checkpoint } = await clientOf(log).entry(3n)
     expect(entry.index).toBe(3n)
-    expect(entry.keys.subjects).toEqual([{ name: 'f3', sha256: hexA }])
+    expect(entry.keys.subjects).toEqual([{ name: 'f3', digest: { sha256: hexA } }])
     expect(checkpoint.checkpoint.size).toBe(5n)
     expect((await failure(clientOf(log).entry(9n))).code).toBe('NOT_FOUND')
   })

@@ -33,6 +33,17 @@ import {
   type SubjectRecord,
 } from './state-store.js'
 import { VerifyPool } from './verify-pool.js'
+import { digestsDiffer, parseCanonicalDigest, type SubjectDigests } from '@ledger/attestation'
+
+/** A subject's digests from their stored spelling (`alg:hex` joined by commas). */
+function digestSet(text: string): SubjectDigests {
+  const out: SubjectDigests = {}
+  for (const part of text.split(',')) {
+    const digest = parseCanonicalDigest(part)
+    if (digest !== undefined) out[digest.algorithm] = digest.hex
+  }
+  return out
+}
 
 /** The monitor's I/O: alerts on stdout, progress and warnings on stderr, the network, randomness. */
 export interface MonitorIo {
@@ -313,12 +324,12 @@ export class Monitor {
         }
         if (outcome.digests.length > 0) newDigests.push(outcome.digests[0]!)
         for (const commit of outcome.commits) {
-          for (const [name, sha256] of outcome.subjects) {
+          for (const [name, digest] of outcome.subjects) {
             const key = subjectKey(commit, name)
             const seen = subjects.get(key) ?? []
-            const digest = `sha256:${sha256}`
             if (seen.some((s) => s.digest === digest)) continue
-            if (seen.length > 0) {
+            // A conflict is a difference in an algorithm both digest sets name (DESIGN §8).
+            if (seen.some((s) => digestsDiffer(digestSet(s.digest), digestSet(digest)) !== undefined)) {
               await emit({
                 type: 'conflicting-attestations',
                 commit,

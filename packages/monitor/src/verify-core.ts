@@ -1,4 +1,10 @@
-import { AttestationError, statementIndexKeys, verifyLogEntry, type PublicKeyInfo } from '@ledger/attestation'
+import {
+  AttestationError,
+  statementIndexKeys,
+  subjectDigestKeys,
+  verifyLogEntry,
+  type PublicKeyInfo,
+} from '@ledger/attestation'
 
 /** What re-verifying one leaf gives: its index keys, or why it failed (an AttestationError code). */
 export type EntryOutcome =
@@ -7,7 +13,8 @@ export type EntryOutcome =
       keyId: string
       digests: string[]
       commits: string[]
-      subjects: [name: string, sha256: string][]
+      /** Each subject's name and digests, `alg:hex` joined by commas (`sha256:<hex>` for most). */
+      subjects: [name: string, digests: string][]
     }
   | { ok: false; code: string; message: string }
 
@@ -28,7 +35,7 @@ export function verifyLeaf(leaf: Uint8Array, keyCache: Map<string, PublicKeyInfo
       keyId: entry.keyId,
       digests: keys.digests,
       commits: keys.commits,
-      subjects: keys.subjects.map((s) => [s.name, s.sha256]),
+      subjects: keys.subjects.map((s) => [s.name, subjectDigestKeys(s.digest).join(',')]),
     }
   } catch (err) {
     if (err instanceof AttestationError) return { ok: false, code: err.code, message: err.message }

@@ -1,5 +1,6 @@
 import type { IndexService } from './index-service.js'
 import express from 'express'
+import { parseCanonicalDigest } from '@ledger/attestation'
 import type { NextFunction, Request, Response } from 'express'
 import type { Hash } from '@ledger/tlog'
 import { LogServerError } from './errors.js'
@@ -24,7 +25,6 @@ export const MAX_LOOKUP_KEY_IDS = 100
 const INDEX_KEY_RE = /^(?:subject:[a-z0-9]{1,16}:[0-9a-f]{40,128}|commit:[0-9a-f]{40,64}|key:[0-9a-f]{64})$/
 
 const DECIMAL_RE = /^(?:0|[1-9][0-9]{0,15})$/
-const SHA256_DIGEST_RE = /^sha256:[0-9a-f]{64}$/
 const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
 const KEY_ID_RE = /^[0-9a-f]{64}$/
 
@@ -181,8 +181,8 @@ export function createApp(ctx: AppContext): express.Express {
     const commit = single(req, 'commit')
     if ((digest === undefined) === (commit === undefined))
       throw malformed('give exactly one of digest and commit')
-    if (digest !== undefined && !SHA256_DIGEST_RE.test(digest))
-      throw malformed('digest is not sha256:<64 hex>')
+    if (digest !== undefined && parseCanonicalDigest(digest) === undefined)
+      throw malformed('digest is not <alg>:<lowercase hex> with alg sha256, sha384, sha512 or blake2b')
     if (commit !== undefined && !COMMIT_RE.test(commit))
       throw malformed('commit is not 40 or 64 lowercase hex')
     const keyIds = all(req, 'keyid')

@@ -1,3 +1,4 @@
+import { subjectJSON } from '../context.js'
 import {
   clientFor,
   httpOptions,
@@ -52,7 +53,7 @@ export async function lookupCommand(io: Io, opts: LookupOptions): Promise<ExitCo
     index: entry.index,
     keyId: entry.keyId,
     ...(resolved.policy !== undefined && { party: partyOf(entry.keyId) ?? null }),
-    subjects: entry.keys.subjects.map((s) => ({ name: s.name, digest: `sha256:${s.sha256}` })),
+    subjects: entry.keys.subjects.map((s) => subjectJSON(s)),
     commits: entry.keys.commits,
     builderId: entry.statement.predicate.runDetails.builder.id,
   }))

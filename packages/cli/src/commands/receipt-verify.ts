@@ -1,3 +1,5 @@
+import { subjectDigestKeys } from '@ledger/attestation'
+import { subjectJSON } from '../context.js'
 import { fromTlogPolicy, verifyReceipt, type ReceiptVerifyOptions } from '@ledger/client'
 import { readBytesFile, readPolicy, readTextFile, toJSON, usage } from '../context.js'
 import { EXIT, type ExitCode } from '../exit-codes.js'
@@ -62,7 +64,7 @@ export async function receiptVerifyCommand(
         keyId: verified.entry.keyId,
         origin,
         treeSize: size,
-        subjects: verified.entry.keys.subjects.map((s) => ({ name: s.name, digest: `sha256:${s.sha256}` })),
+        subjects: verified.entry.keys.subjects.map((s) => subjectJSON(s)),
         commits: verified.entry.keys.commits,
         checkpoint: verified.checkpoint.note,
       }),
@@ -72,7 +74,9 @@ export async function receiptVerifyCommand(
       [
         `valid ${verified.format} receipt: entry ${verified.index} of ${origin} (tree size ${size})`,
         `signed by key ${verified.entry.keyId}`,
-        ...verified.entry.keys.subjects.map((s) => `  ${clean(s.name)}  sha256:${s.sha256}`),
+        ...verified.entry.keys.subjects.map(
+          (s) => `  ${clean(s.name)}  ${subjectDigestKeys(s.digest).join(' ')}`,
+        ),
         `from commit ${verified.entry.keys.commits.join(', ')}`,
       ].join('\n') + '\n',
     )

@@ -1,5 +1,16 @@
 import { basename } from 'node:path'
-import { buildStatement, privateKeyFromPEM, signStatement, type ArtifactInput } from '@ledger/attestation'
+import {
+  buildStatement,
+  DIGEST_ALGORITHMS,
+  isDigestAlgorithm,
+  parseDigest,
+  privateKeyFromPEM,
+  signStatement,
+  subjectDigestKeys,
+  type ArtifactInput,
+  type DigestAlgorithm,
+  type SubjectDigests,
+} from '@ledger/attestation'
 import { toTlogProof } from '@ledger/client'
 import {
   clientFor,
@@ -9,12 +20,13 @@ import {
   resolveLog,
   resolvePath,
   stateStore,
+  subjectJSON,
   toJSON,
   usage,
   writeFileAtomic,
 } from '../context.js'
 import { EXIT, type ExitCode } from '../exit-codes.js'
-import { hashFile } from '../hash-file.js'
+import { hashFileWith } from '../hash-file.js'
 import type { Io } from '../io.js'
 
 export interface SubmitOptions {
@@ -22,6 +34,7 @@ export interface SubmitOptions {
   key: string
   artifact?: string[]
   subject?: string[]
+  digestAlgs?: string
   repo: string
   commit: string
   builderId?: string
@@ -35,30 +48,76 @@ export interface SubmitOptions {
   json?: boolean
 }
 
-const SUBJECT_RE = /^(.+)=sha256:([0-9a-f]{64})$/
+/** What `--artifact` records by default: npm's, most tools', and Arch's b2sum algorithms. */
+export const DEFAULT_DIGEST_ALGS: readonly DigestAlgorithm[] = ['sha256', 'sha512', 'blake2b']
+
+/** `--digest-algs sha256,sha512`: a comma-separated list of accepted algorithms, each once. */
+export function parseDigestAlgs(value: string): DigestAlgorithm[] {
+  const names = value.split(',').map((name) => name.trim().toLowerCase())
+  const out: DigestAlgorithm[] = []
+  for (const name of names) {
+    if (!isDigestAlgorithm(name)) {
+      throw usage(
+        `--digest-algs ${value}: ${name || '(empty)'} is not one of ${DIGEST_ALGORITHMS.join(', ')}`,
+      )
+    }
+    if (out.includes(name)) throw usage(`--digest-algs ${value}: ${name} is named twice`)
+    out.push(name)
+  }
+  return out
+}
 
 /**
- * `attest submit`: hashes the artifacts (or takes NAME=sha256:HEX subjects), builds and signs the rebuild
+ * A `--subject` is NAME=DIGEST, the digest `alg:hex` or an SRI string whose base64 may end in `=`: the
+ * name is everything before the last `=` that is followed by something other than `=`.
+ */
+function subjectSplit(subject: string): [string, string] | undefined {
+  const at = subject.search(/=[^=]+=*$/)
+  return at > 0 ? [subject.slice(0, at), subject.slice(at + 1)] : undefined
+}
+
+/**
+ * `attest submit`: hashes the artifacts (sha256, sha512 and blake2b unless --digest-algs says otherwise;
+ * or takes NAME=ALG:HEX and NAME=<SRI> subjects), builds and signs the rebuild
  * statement, submits it, verifies the receipt (checkpoint signature and consistency with the state dir,
  * inclusion proof, leaf, Sigstore verification), saves it, and prints the entry's index.
  */
 export async function submitCommand(io: Io, opts: SubmitOptions): Promise<ExitCode> {
-  const artifacts: ArtifactInput[] = []
+  const algorithms = opts.digestAlgs !== undefined ? parseDigestAlgs(opts.digestAlgs) : DEFAULT_DIGEST_ALGS
+  // Subjects by name: `--subject a=sha256:X --subject a=sha512:Y` is one subject with two digests.
+  const byName = new Map<string, SubjectDigests>()
+  const add = (name: string, digest: SubjectDigests, what: string) => {
+    const digests = byName.get(name) ?? {}
+    for (const [algorithm, hex] of Object.entries(digest) as [DigestAlgorithm, string][]) {
+      if (digests[algorithm] !== undefined && digests[algorithm] !== hex) {
+        throw usage(`${what}: ${name} is given two different ${algorithm} digests`)
+      }
+      digests[algorithm] = hex
+    }
+    byName.set(name, digests)
+  }
   for (const subject of opts.subject ?? []) {
-    const match = SUBJECT_RE.exec(subject)
-    if (match === null) throw usage(`--subject ${subject}: expected NAME=sha256:<64 lowercase hex>`)
-    artifacts.push({ name: match[1]!, sha256: match[2]! })
+    const parts = subjectSplit(subject)
+    if (parts === undefined) throw usage(`--subject ${subject}: expected NAME=ALG:HEX or NAME=<SRI string>`)
+    let digest
+    try {
+      digest = parseDigest(parts[1])
+    } catch (err) {
+      throw usage(`--subject ${subject}: ${(err as Error).message}`, err)
+    }
+    add(parts[0], { [digest.algorithm]: digest.hex }, '--subject')
   }
   for (const file of opts.artifact ?? []) {
-    let sha256: string
+    let digests: SubjectDigests
     try {
-      sha256 = await hashFile(resolvePath(io, file), io.stderr, file)
+      digests = await hashFileWith(resolvePath(io, file), algorithms, io.stderr, file)
     } catch (err) {
       throw usage(`cannot read artifact ${file}: ${(err as Error).message}`, err)
     }
-    artifacts.push({ name: basename(file), sha256 })
+    add(basename(file), digests, `--artifact ${file}`)
   }
-  if (artifacts.length === 0) throw usage('give at least one --artifact FILE or --subject NAME=sha256:HEX')
+  const artifacts: ArtifactInput[] = [...byName].map(([name, digest]) => ({ name, digest }))
+  if (artifacts.length === 0) throw usage('give at least one --artifact FILE or --subject NAME=ALG:HEX')
   const commit = parseCommitFlag(opts.commit)
 
   const pem = await readTextFile(io, opts.key, 'private key')
@@ -100,7 +159,7 @@ export async function submitCommand(io: Io, opts: SubmitOptions): Promise<ExitCo
         keyId: result.entry.keyId,
         origin,
         treeSize: size,
-        subjects: artifacts.map((a) => ({ name: a.name, digest: `sha256:${a.sha256}` })),
+        subjects: artifacts.map((a) => subjectJSON({ name: a.name, digest: a.digest! })),
         commit,
         receipt: writtenReceipt,
         ...(writtenProof !== undefined && { tlogProof: writtenProof }),
@@ -110,7 +169,7 @@ export async function submitCommand(io: Io, opts: SubmitOptions): Promise<ExitCo
   } else {
     const lines = [
       `${result.created ? 'logged' : 'already logged'}: entry ${result.index} of ${origin} (tree size ${size})`,
-      ...artifacts.map((a) => `  ${a.name}  sha256:${a.sha256}`),
+      ...artifacts.flatMap((a) => [`  ${a.name}`, ...subjectDigestKeys(a.digest!).map((d) => `    ${d}`)]),
       `from commit ${commit}, signed by key ${result.entry.keyId}`,
       `receipt verified and saved to ${receiptPath}`,
     ]
