@@ -48,3 +48,13 @@ export type {
 } from './chain.js'
 export { verifyIndexAnswer } from './index-verify.js'
 export type { IndexedAnswer } from './index-verify.js'
+export { BATCH_MAX_KEY_IDS, BATCH_MAX_KEYS, countReproductionsBatch, lookupBatch } from './batch.js'
+export type {
+  BatchAnswer,
+  BatchCount,
+  BatchCountOptions,
+  BatchCountQuery,
+  BatchKeyAnswer,
+  BatchOptions,
+  BatchQuery,
+} from './batch.js'

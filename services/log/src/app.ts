@@ -3,6 +3,8 @@ import express from 'express'
 import { parseCanonicalDigest } from '@ledger/attestation'
 import type { NextFunction, Request, Response } from 'express'
 import type { Hash } from '@ledger/tlog'
+import { readBody } from '@ledger/service'
+import { answerBatch, MAX_BATCH_BODY, parseBatchRequest } from './batch-lookup.js'
 import { LogServerError } from './errors.js'
 import { sendError } from './http.js'
 import type { LogKey } from './log-key.js'
@@ -222,6 +224,28 @@ export function createApp(ctx: AppContext): express.Express {
       entries,
       ...(result.next !== undefined ? { nextCursor: result.next.toString() } : {}),
     })
+  })
+
+  // Many digests and commits, one checkpoint (batch-lookup.ts).
+  app.post('/api/v1/lookup', async (req, res) => {
+    rejectUnknown(req, [])
+    if ((req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase() !== 'application/json') {
+      res.setHeader('Connection', 'close')
+      req.resume()
+      throw new LogServerError('UNSUPPORTED_MEDIA_TYPE', 'the body must be application/json')
+    }
+    const body = await readBody(req, MAX_BATCH_BODY, {
+      tooLarge: () => new LogServerError('PAYLOAD_TOO_LARGE', `the body is over ${MAX_BATCH_BODY} bytes`),
+      aborted: () => malformed('the request was aborted'),
+    }).catch((err: unknown) => {
+      // An unread (or oversized) body: answer, then close the connection rather than read it.
+      res.setHeader('Connection', 'close')
+      req.resume()
+      throw err
+    })
+    const answer = await answerBatch({ store: ctx.store, reader, served, committed }, parseBatchRequest(body))
+    res.set('Cache-Control', 'no-store')
+    res.json(answer)
   })
 
   app.use((_req: Request, res: Response) => {

@@ -1,0 +1,400 @@
+// Batches (issue #12): many digests and commits answered through POST /api/v1/lookup, every entry proven
+// against ONE checkpoint, and reproductions counted for a whole lockfile at once.
+import { DIGEST_ALGORITHMS, formatDigest, parseCanonicalDigest, type Digest } from '@ledger/attestation'
+import type { VerifiedCheckpoint } from './checkpoint-tracker.js'
+import { answerOf, tallyEntries, type ReproductionCount, type Tally } from './count.js'
+import type { VerifiedLeaf } from './entry.js'
+import { ClientError, misbehaving } from './errors.js'
+import { verifyLookupEntry, type LedgerClient, type VerifiedEntry } from './log-client.js'
+import type { TrustPolicy } from './policy.js'
+import { asArray, asObject, getIndex, getOptionalString, toIndex, type JSONObject } from './wire.js'
+
+/** Most digests and commits, and key ids, one request of the log takes. */
+export const BATCH_MAX_KEYS = 1000
+export const BATCH_MAX_KEY_IDS = 100
+
+const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
+const KEY_ID_RE = /^[0-9a-f]{64}$/
+
+/** One batch: digests (`<alg>:<lowercase hex>`) and commits, at most BATCH_MAX_KEYS together, no repeats. */
+export interface BatchQuery {
+  digests?: readonly string[]
+  commits?: readonly string[]
+  /** Only entries by these key ids (at most BATCH_MAX_KEY_IDS); `total` still counts every match. */
+  keyIds?: readonly string[]
+  /** Matches per page (1..1000; default 1000). */
+  limit?: number
+}
+
+/** What the log answered for one digest or commit, verified. */
+export interface BatchKeyAnswer {
+  /** Every match in the checkpoint's tree, whatever the key filter (the log's claim). */
+  total: number
+  /** The matches sent (all of them, or those by the filtered keys), ascending, each verified. */
+  entries: VerifiedEntry[]
+}
+
+/** A batch answered and verified against one checkpoint. */
+export interface BatchAnswer {
+  checkpoint: VerifiedCheckpoint
+  digests: Map<string, BatchKeyAnswer>
+  commits: Map<string, BatchKeyAnswer>
+}
+
+export interface BatchOptions {
+  /**
+   * Prove the answer against this checkpoint (one the client accepted before, e.g. from an earlier batch
+   * of the same task). Default: the checkpoint the log serves, accepted through the client's tracker.
+   */
+  checkpoint?: VerifiedCheckpoint
+  /** Shared leaf cache of one task (see LedgerClient.lookup). */
+  verifiedLeaves?: Map<string, VerifiedLeaf>
+  /** Most pages followed before the log is called misbehaving (default 10,000). */
+  maxPages?: number
+  /** Called after each page with the number of keys answered so far. */
+  onPage?: (answered: number, keys: number) => void
+}
+
+/**
+ * POST /api/v1/lookup, every page verified: the first page's checkpoint (signature, witnesses, consistency
+ * with the client's stored one) or the given one; then, on every page, that the tree is that checkpoint's
+ * (no other checkpoint), every entry's inclusion proof to it, leaf, DSSE signature and statement, that
+ * each index a key lists is an entry of the page that names that key (and is by a filtered key), that
+ * keys are answered in order with none left out, that no entry is sent unasked or twice, and, without a
+ * key filter, that each key's entries add up to its total. Throws ClientError INVALID_ARGUMENT for a bad
+ * query, LOG_MISBEHAVING (with the checkpoint as evidence) for any answer that fails, REJECTED, NETWORK.
+ */
+export async function lookupBatch(
+  client: LedgerClient,
+  q: BatchQuery,
+  opts: BatchOptions = {},
+): Promise<BatchAnswer> {
+  const keys = batchKeys(q)
+  const keyIds = q.keyIds ?? []
+  if (keyIds.length > BATCH_MAX_KEY_IDS)
+    throw new ClientError('INVALID_ARGUMENT', `more than ${BATCH_MAX_KEY_IDS} key ids in one batch`)
+  for (const keyId of keyIds)
+    if (!KEY_ID_RE.test(keyId)) throw new ClientError('INVALID_ARGUMENT', `key id ${keyId} is not 64 hex`)
+  const wantedKeys = keyIds.length > 0 ? new Set(keyIds) : undefined
+  const maxPages = opts.maxPages ?? 10_000
+  const body: Record<string, unknown> = {
+    ...(q.digests !== undefined && q.digests.length > 0 && { digests: q.digests }),
+    ...(q.commits !== undefined && q.commits.length > 0 && { commits: q.commits }),
+    ...(keyIds.length > 0 && { keyids: keyIds }),
+    ...(q.limit !== undefined && { limit: q.limit }),
+  }
+  let checkpoint = opts.checkpoint
+  const answers = keys.map(() => ({ total: -1, entries: [] as VerifiedEntry[] }))
+  let position = 0 // the next key the log must answer
+  let cursor: string | undefined
+  for (let page = 0; ; page++) {
+    if (page >= maxPages) throw misbehaving('malformed', `batch lookup still paging after ${maxPages} pages`)
+    const request = {
+      ...body,
+      ...(cursor !== undefined && { cursor }),
+      ...(checkpoint !== undefined && { size: Number(checkpoint.checkpoint.size) }),
+    }
+    const { json: raw } = await client.http.postJSON('/api/v1/lookup', request)
+    const json = asObject(raw, 'batch lookup')
+    const note = getOptionalString(json, 'checkpoint', 'batch lookup')
+    if (checkpoint === undefined) {
+      if (note === undefined) throw misbehaving('malformed', 'batch lookup: the first page has no checkpoint')
+      checkpoint = await client.tracker.accept(note)
+    } else if (note !== undefined && note !== checkpoint.note) {
+      throw misbehaving(
+        'malformed',
+        'batch lookup: a page names another checkpoint than the one the batch is proven against',
+        { trusted: checkpoint.note, received: note },
+      )
+    }
+    const cp = checkpoint
+    const bad = (kind: 'malformed' | 'bad-entry', message: string) =>
+      misbehaving(kind, `batch lookup: ${message}`, { received: cp.note })
+    if (getIndex(json, 'treeSize', 'batch lookup') !== cp.checkpoint.size)
+      throw bad(
+        'malformed',
+        `a page is about a tree of ${String(json['treeSize'])}, not the checkpoint's ${cp.checkpoint.size}`,
+      )
+
+    // Entries: each verified against the one checkpoint, ascending, never sent twice.
+    const entries = new Map<bigint, VerifiedEntry>()
+    let previous = -1n
+    for (const [i, item] of asArray(json['entries'], 'batch lookup.entries').entries()) {
+      const entry = verifyLookupEntry(item, cp, `batch lookup entry ${i}`, opts.verifiedLeaves)
+      if (entry.index <= previous) throw bad('malformed', 'entries are not in ascending index order')
+      previous = entry.index
+      entries.set(entry.index, entry)
+    }
+    const used = new Set<bigint>()
+
+    // Results: the keys in order from `position`, each listing entries of this page that name it.
+    const results = asArray(json['results'], 'batch lookup.results')
+    const nextCursor = getOptionalString(json, 'nextCursor', 'batch lookup')
+    if (results.length === 0 && nextCursor !== undefined) throw bad('malformed', 'a page answers no key')
+    for (const [i, item] of results.entries()) {
+      const result: JSONObject = asObject(item, `batch lookup.results[${i}]`)
+      // A page may go on with the key the previous one ended in (its cursor was inside that key's matches).
+      const continuing = i === 0 && position > 0 && isKey(result, keys[position - 1]!)
+      const at = continuing ? position - 1 : position
+      const key = keys[at]
+      if (key === undefined || !isKey(result, key))
+        throw bad(
+          'malformed',
+          `results[${i}] is not the next key of the batch (${keys[at]?.value ?? 'none left'})`,
+        )
+      if (!continuing) position++
+      const total = Number(getIndex(result, 'total', `batch lookup.results[${i}]`))
+      const answer = answers[at]!
+      if (answer.total !== -1 && answer.total !== total)
+        throw bad(
+          'malformed',
+          `${key.value}: the total changed from ${answer.total} to ${total} within one tree`,
+        )
+      answer.total = total
+      let last = answer.entries.length > 0 ? answer.entries[answer.entries.length - 1]!.index : -1n
+      for (const value of asArray(result['indexes'], `batch lookup.results[${i}].indexes`)) {
+        const index = toIndex(value, `batch lookup.results[${i}].indexes`)
+        if (index <= last) throw bad('malformed', `${key.value}: indexes are not ascending`)
+        last = index
+        const entry = entries.get(index)
+        if (entry === undefined) throw bad('malformed', `${key.value}: entry ${index} is listed but not sent`)
+        const names =
+          key.kind === 'digest'
+            ? entry.keys.digests.includes(key.value)
+            : entry.keys.commits.includes(key.value)
+        if (!names)
+          throw bad('bad-entry', `entry ${index} was returned for ${key.value}, which it does not name`)
+        if (wantedKeys !== undefined && !wantedKeys.has(entry.keyId))
+          throw bad(
+            'bad-entry',
+            `entry ${index} by key ${entry.keyId} was returned for a batch filtered by key`,
+          )
+        answer.entries.push(entry)
+        used.add(index)
+      }
+      if (answer.entries.length > total)
+        throw bad('malformed', `${key.value}: more entries than its total of ${total}`)
+    }
+    for (const index of entries.keys()) {
+      if (!used.has(index)) throw bad('malformed', `entry ${index} was sent for no key`)
+    }
+    opts.onPage?.(position, keys.length)
+    if (nextCursor === undefined) {
+      if (position !== keys.length)
+        throw bad('malformed', `the batch ended with ${keys.length - position} of its keys unanswered`)
+      break
+    }
+    if (nextCursor === cursor) throw bad('malformed', 'batch paging does not advance')
+    cursor = nextCursor
+  }
+  const out: BatchAnswer = { checkpoint: checkpoint, digests: new Map(), commits: new Map() }
+  keys.forEach((key, i) => {
+    const answer = answers[i]!
+    if (wantedKeys === undefined && answer.entries.length !== answer.total) {
+      throw misbehaving(
+        'bad-entry',
+        `batch lookup: ${key.value} has ${answer.total} matches in the checkpoint's tree but the log sent ${answer.entries.length}`,
+        { received: checkpoint.note },
+      )
+    }
+    ;(key.kind === 'digest' ? out.digests : out.commits).set(key.value, answer)
+  })
+  return out
+}
+
+interface BatchKey {
+  kind: 'digest' | 'commit'
+  value: string
+}
+
+function isKey(result: JSONObject, key: BatchKey): boolean {
+  return result[key.kind] === key.value && result[key.kind === 'digest' ? 'commit' : 'digest'] === undefined
+}
+
+function batchKeys(q: BatchQuery): BatchKey[] {
+  const keys: BatchKey[] = []
+  const seen = new Set<string>()
+  for (const digest of q.digests ?? []) {
+    if (parseCanonicalDigest(digest) === undefined)
+      throw new ClientError(
+        'INVALID_ARGUMENT',
+        `digest ${JSON.stringify(digest)} is not <alg>:<lowercase hex>`,
+      )
+    if (seen.has(digest)) throw new ClientError('INVALID_ARGUMENT', `digest ${digest} is repeated`)
+    seen.add(digest)
+    keys.push({ kind: 'digest', value: digest })
+  }
+  for (const commit of q.commits ?? []) {
+    if (!COMMIT_RE.test(commit))
+      throw new ClientError(
+        'INVALID_ARGUMENT',
+        `commit ${JSON.stringify(commit)} is not 40 or 64 lowercase hex`,
+      )
+    if (seen.has(commit)) throw new ClientError('INVALID_ARGUMENT', `commit ${commit} is repeated`)
+    seen.add(commit)
+    keys.push({ kind: 'commit', value: commit })
+  }
+  if (keys.length === 0)
+    throw new ClientError('INVALID_ARGUMENT', 'a batch names at least one digest or commit')
+  if (keys.length > BATCH_MAX_KEYS)
+    throw new ClientError('INVALID_ARGUMENT', `more than ${BATCH_MAX_KEYS} digests and commits in one batch`)
+  return keys
+}
+
+/** One question of a batch count: a digest (and optionally the commit it must come from). */
+export interface BatchCountQuery {
+  /** `<alg>:<lowercase hex>`, alg one of sha256, sha384, sha512, blake2b. */
+  digest: string
+  commit?: string
+}
+
+export interface BatchCountOptions {
+  /** A client of the policy's log (LedgerClient.fromPolicy). */
+  client: LedgerClient
+  policy: TrustPolicy
+  /** Any number of questions; the same digest may be asked several times (with other commits). */
+  queries: readonly BatchCountQuery[]
+  /** Parties needed; default the policy's threshold. */
+  threshold?: number
+  /** Fetch every match of a digest, whoever signed it, while the log reports at most this many (default 1,000). */
+  fetchAllLimit?: number
+  /** Matches per page (default 1,000). */
+  pageSize?: number
+  /** Progress: called after each page of each batch. */
+  onProgress?: (phase: 'digests' | 'unknown keys' | 'commits', answered: number, total: number) => void
+}
+
+/** The answers of a batch count, in the order of the queries, all proven against `checkpoint`. */
+export interface BatchCount {
+  /** The signed checkpoint every entry of every answer was proven against. */
+  checkpoint: string
+  answers: ReproductionCount[]
+}
+
+/**
+ * countReproductions (DESIGN §8) for many digests at once, every answer proven against ONE checkpoint:
+ * 1. the digests, by the policy's keys, in batches of up to 1,000 (the first batch's checkpoint, accepted
+ *    through the client's tracker so that it is consistent with the stored one, pins every later batch);
+ * 2. for each digest with other keys' entries and a total of at most `fetchAllLimit`, all its entries (to
+ *    list unknown keys); above that, `unknown.notFetched` says how many were left;
+ * 3. parties counted per query as countReproductions does; 4. the source commits of counted entries, by
+ *    the policy's keys, for conflicts. Throws ClientError INVALID_ARGUMENT (a query that is not canonical),
+ *    LOG_MISBEHAVING (with evidence), NETWORK, REJECTED, STATE_IO.
+ */
+export async function countReproductionsBatch(opts: BatchCountOptions): Promise<BatchCount> {
+  const { client, policy, queries } = opts
+  const threshold = opts.threshold ?? policy.threshold
+  if (!Number.isSafeInteger(threshold) || threshold < 1)
+    throw new ClientError('INVALID_ARGUMENT', `threshold ${threshold} is not a positive integer`)
+  if (client.log.verifierKey !== policy.log.verifierKey)
+    throw new ClientError('INVALID_ARGUMENT', 'the client is not a client of the policy log')
+  const parsed: Digest[] = queries.map((query) => {
+    const digest = parseCanonicalDigest(query.digest)
+    if (digest === undefined) {
+      throw new ClientError(
+        'INVALID_ARGUMENT',
+        `digest ${query.digest} is not <alg>:<lowercase hex> (${DIGEST_ALGORITHMS.join(', ')})`,
+      )
+    }
+    if (query.commit !== undefined && !COMMIT_RE.test(query.commit))
+      throw new ClientError('INVALID_ARGUMENT', `commit ${query.commit} is not 40 or 64 lowercase hex`)
+    return digest
+  })
+  if (queries.length === 0)
+    throw new ClientError('INVALID_ARGUMENT', 'a batch count needs at least one digest')
+  const fetchAllLimit = opts.fetchAllLimit ?? 1000
+  const limit = opts.pageSize ?? 1000
+  const policyKeys = [...policy.partyOf.keys()]
+  const verifiedLeaves = new Map<string, VerifiedLeaf>()
+  let checkpoint: VerifiedCheckpoint | undefined
+
+  /** Every key of `values` answered, over chunks of keys and of key ids, against one checkpoint. */
+  const gather = async (
+    kind: 'digests' | 'commits',
+    values: readonly string[],
+    keyIds: readonly string[] | undefined,
+    phase: 'digests' | 'unknown keys' | 'commits',
+  ): Promise<Map<string, BatchKeyAnswer>> => {
+    const out = new Map<string, BatchKeyAnswer>()
+    const keyChunks = keyIds === undefined ? [undefined] : chunk(keyIds, BATCH_MAX_KEY_IDS)
+    let done = 0
+    for (const values_ of chunk(values, BATCH_MAX_KEYS)) {
+      for (const ids of keyChunks) {
+        const answer = await lookupBatch(
+          client,
+          { [kind]: values_, ...(ids !== undefined && { keyIds: ids }), limit },
+          {
+            ...(checkpoint !== undefined && { checkpoint }),
+            verifiedLeaves,
+            onPage: (answered) => opts.onProgress?.(phase, done + answered, values.length),
+          },
+        )
+        checkpoint = answer.checkpoint
+        for (const [value, got] of answer[kind]) {
+          const seen = out.get(value)
+          if (seen === undefined) out.set(value, { total: got.total, entries: [...got.entries] })
+          else {
+            if (seen.total !== got.total)
+              throw misbehaving('malformed', `batch lookup: two totals for ${value} in one tree`, {
+                received: checkpoint.note,
+              })
+            seen.entries.push(...got.entries)
+          }
+        }
+      }
+      done += values_.length
+    }
+    return out
+  }
+
+  // 1. The digests, by the policy's keys.
+  const digests = [...new Set(parsed.map(formatDigest))]
+  const byPolicy = await gather('digests', digests, policyKeys, 'digests')
+  // 2. All entries of the digests that others attested too, while there are few.
+  const others = digests.filter((d) => {
+    const got = byPolicy.get(d)!
+    return got.total > got.entries.length && got.total <= fetchAllLimit
+  })
+  const everyone = others.length > 0 ? await gather('digests', others, undefined, 'unknown keys') : new Map()
+  const entriesOf = (digest: string) => (everyone.get(digest) ?? byPolicy.get(digest)!).entries
+  const notFetchedOf = (digest: string) => {
+    if (everyone.has(digest)) return 0
+    const got = byPolicy.get(digest)!
+    return got.total - got.entries.length
+  }
+
+  // 3. Parties, per query.
+  const tallies: Tally[] = queries.map((query, i) =>
+    tallyEntries(policy, parsed[i]!, query.commit, sortedByIndex(entriesOf(formatDigest(parsed[i]!)))),
+  )
+
+  // 4. The commits of counted entries, by the policy's keys, for conflicts.
+  const commits = [...new Set(tallies.flatMap((t) => [...t.counted.keys()]))].sort()
+  const byCommit = commits.length > 0 ? await gather('commits', commits, policyKeys, 'commits') : new Map()
+  const sameCommit = new Map<string, VerifiedEntry[]>()
+  for (const [commit, got] of byCommit as Map<string, BatchKeyAnswer>) sameCommit.set(commit, got.entries)
+
+  const note = checkpoint!.note
+  return {
+    checkpoint: note,
+    answers: queries.map((query, i) =>
+      answerOf(policy, tallies[i]!, sameCommit, {
+        digest: formatDigest(parsed[i]!),
+        commit: query.commit,
+        threshold,
+        notFetched: notFetchedOf(formatDigest(parsed[i]!)),
+        checkpoint: note,
+      }),
+    ),
+  }
+}
+
+function chunk<T>(values: readonly T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < values.length; i += size) out.push(values.slice(i, i + size))
+  return out
+}
+
+function sortedByIndex(entries: readonly VerifiedEntry[]): VerifiedEntry[] {
+  return [...entries].sort((a, b) => (a.index < b.index ? -1 : a.index > b.index ? 1 : 0))
+}

@@ -1,0 +1,199 @@
+// POST /api/v1/lookup: many digests and commits in one round trip, every entry proven against ONE tree
+// (docs/design/batch-lookup.md). Built on the store's single lookup, so every backend serves it as is.
+import { parseCanonicalDigest } from '@ledger/attestation'
+import type { Hash } from '@ledger/tlog'
+import { LogServerError } from './errors.js'
+import type { LogReader } from './log-reader.js'
+import type { TreeHead } from './log-tree.js'
+import type { LogStore, LookupKind } from './store.js'
+
+/** Most digests and commits one batch names. */
+export const MAX_BATCH_KEYS = 1000
+/** Most `keyids` filters one batch takes (as the single lookup). */
+export const MAX_BATCH_KEY_IDS = 100
+/** Default and largest number of matches one page answers (as the single lookup's limit). */
+export const MAX_BATCH_LIMIT = 1000
+/** Largest request body: 1,000 sha512 digests and 100 key ids fit with room to spare. */
+export const MAX_BATCH_BODY = 256 * 1024
+
+const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
+const KEY_ID_RE = /^[0-9a-f]{64}$/
+const CURSOR_RE = /^(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,15})$/
+const FIELDS = new Set(['digests', 'commits', 'keyids', 'limit', 'cursor', 'size'])
+
+/** A validated batch. `keys` are the digests then the commits, in request order. */
+export interface BatchRequest {
+  keys: { kind: LookupKind; value: string }[]
+  keyIds: string[]
+  limit: number
+  /** Where this page starts: the position in `keys` and the first index of that key's matches. */
+  start: { key: number; from: bigint }
+  /** The tree to answer about; undefined: the served checkpoint's. */
+  size: bigint | undefined
+}
+
+function malformed(message: string): LogServerError {
+  return new LogServerError('MALFORMED_REQUEST', message)
+}
+
+function stringList(value: unknown, field: string): string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
+    throw malformed(`${field} is not an array of strings`)
+  return value as string[]
+}
+
+function safeInteger(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max)
+    throw malformed(`${field} is not an integer in ${min}..${max}`)
+  return value
+}
+
+/**
+ * Validates an untrusted batch body (bytes). Throws LogServerError MALFORMED_REQUEST naming the field: not
+ * JSON, an unknown field, no keys or more than MAX_BATCH_KEYS, a repeated or non-canonical digest or
+ * commit (`<alg>:<lowercase hex>`, 40 or 64 lowercase hex), too many or malformed key ids, a limit outside
+ * 1..MAX_BATCH_LIMIT, a cursor that is not `<key>.<index>` within the batch.
+ */
+export function parseBatchRequest(body: Uint8Array): BatchRequest {
+  let json: unknown
+  try {
+    json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
+  } catch {
+    throw malformed('the body is not JSON')
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw malformed('the body is not a JSON object')
+  const obj = json as Record<string, unknown>
+  for (const field of Object.keys(obj)) if (!FIELDS.has(field)) throw malformed(`unknown field ${field}`)
+  const digests = stringList(obj['digests'], 'digests')
+  const commits = stringList(obj['commits'], 'commits')
+  const count = digests.length + commits.length
+  if (count === 0) throw malformed('give at least one digest or commit')
+  if (count > MAX_BATCH_KEYS) throw malformed(`more than ${MAX_BATCH_KEYS} digests and commits`)
+  const keys: BatchRequest['keys'] = []
+  const seen = new Set<string>()
+  digests.forEach((digest, i) => {
+    if (parseCanonicalDigest(digest) === undefined)
+      throw malformed(`digests[${i}] is not <alg>:<lowercase hex> with alg sha256, sha384, sha512 or blake2b`)
+    if (seen.has(digest)) throw malformed(`digests[${i}] is repeated`)
+    seen.add(digest)
+    keys.push({ kind: 'digest', value: digest })
+  })
+  commits.forEach((commit, i) => {
+    if (!COMMIT_RE.test(commit)) throw malformed(`commits[${i}] is not 40 or 64 lowercase hex`)
+    if (seen.has(commit)) throw malformed(`commits[${i}] is repeated`)
+    seen.add(commit)
+    keys.push({ kind: 'commit', value: commit })
+  })
+  const keyIds = stringList(obj['keyids'], 'keyids')
+  if (keyIds.length > MAX_BATCH_KEY_IDS) throw malformed(`more than ${MAX_BATCH_KEY_IDS} keyids`)
+  keyIds.forEach((keyId, i) => {
+    if (!KEY_ID_RE.test(keyId)) throw malformed(`keyids[${i}] is not 64 lowercase hex`)
+  })
+  const limit =
+    obj['limit'] === undefined ? MAX_BATCH_LIMIT : safeInteger(obj['limit'], 'limit', 1, MAX_BATCH_LIMIT)
+  let start = { key: 0, from: 0n }
+  if (obj['cursor'] !== undefined) {
+    const match = typeof obj['cursor'] === 'string' ? CURSOR_RE.exec(obj['cursor']) : null
+    if (
+      match === null ||
+      Number(match[1]) >= keys.length ||
+      BigInt(match[2]!) > BigInt(Number.MAX_SAFE_INTEGER)
+    )
+      throw malformed('cursor is not a cursor of this batch')
+    start = { key: Number(match[1]), from: BigInt(match[2]!) }
+  }
+  const size =
+    obj['size'] === undefined
+      ? undefined
+      : BigInt(safeInteger(obj['size'], 'size', 1, Number.MAX_SAFE_INTEGER))
+  return { keys, keyIds, limit, start, size }
+}
+
+/** One key's part of a page. */
+interface KeyResult {
+  digest?: string
+  commit?: string
+  total: number
+  indexes: number[]
+}
+
+export interface BatchContext {
+  store: LogStore
+  reader: LogReader
+  /** The checkpoint readers are served: a batch without `size` answers about its tree. */
+  served: () => TreeHead
+  /** The newest committed head: a batch with `size` may ask about any tree up to it. */
+  committed: () => TreeHead
+}
+
+const b64 = (bytes: Uint8Array) =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+
+/**
+ * Answers one page of a batch. Keys are answered in order from the cursor: each with its `total` (every
+ * match in the tree, whatever the key filter) and the indexes of its matches on this page; a page holds at
+ * most `limit` matches, and `nextCursor` says where the next one starts. Every entry a page names is sent
+ * once in `entries` (ascending), with its inclusion proof to the tree of `treeSize`. Without `size`, that
+ * tree is the served checkpoint's, sent as `checkpoint`; with `size` (a later page, or a second batch
+ * proven against the same checkpoint), no checkpoint is sent: the client holds it.
+ */
+export async function answerBatch(
+  ctx: BatchContext,
+  request: BatchRequest,
+): Promise<Record<string, unknown>> {
+  let head: TreeHead | undefined
+  let size: bigint
+  if (request.size === undefined) {
+    head = ctx.served()
+    size = head.size
+  } else {
+    const committed = ctx.committed().size
+    if (request.size > committed)
+      throw new LogServerError('SIZE_OUT_OF_RANGE', `size ${request.size} is above the log's ${committed}`)
+    size = request.size
+  }
+  const results: KeyResult[] = []
+  const indexes = new Map<bigint, string>()
+  let budget = request.limit
+  let nextCursor: string | undefined
+  let key = request.start.key
+  let from = request.start.from
+  for (; key < request.keys.length; key++, from = 0n) {
+    if (budget === 0) {
+      nextCursor = `${key}.0`
+      break
+    }
+    const { kind, value } = request.keys[key]!
+    const result = await ctx.store.lookup({ kind, value, keyIds: request.keyIds, from, limit: budget, size })
+    budget -= result.matches.length
+    results.push({
+      [kind]: value,
+      total: result.total,
+      indexes: result.matches.map((m) => Number(m.index)),
+    })
+    for (const match of result.matches) indexes.set(match.index, match.keyId)
+    if (result.next !== undefined) {
+      nextCursor = `${key}.${result.next}`
+      break
+    }
+  }
+  const sorted = [...indexes.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  const entries = await Promise.all(
+    sorted.map(async (index) => {
+      const [leaf, proof]: [Uint8Array, Hash[]] = await Promise.all([
+        ctx.reader.leaf(index),
+        ctx.reader.inclusionProof(index, size),
+      ])
+      return { index: Number(index), keyId: indexes.get(index)!, leaf: b64(leaf), proof: proof.map(b64) }
+    }),
+  )
+  return {
+    ...(head !== undefined && { checkpoint: head.checkpoint }),
+    treeSize: Number(size),
+    results,
+    entries,
+    ...(nextCursor !== undefined && { nextCursor }),
+  }
+}
