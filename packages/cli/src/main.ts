@@ -92,6 +92,11 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
       '--digest <digest>',
       'the digest to check: ALG:HEX (sha256, sha384, sha512, blake2b), 64 hex (sha256) or an SRI string (sha512-<base64>)',
     )
+    .option(
+      '--lockfile <file>',
+      'check every package of a lockfile in one batch, against one checkpoint: npm package-lock.json (v2/v3), Cargo.lock, or a sha256sum/sha512sum/b2sum list (repeatable)',
+      collect,
+    )
     .option('--commit <hex>', 'count only rebuilds from this source commit')
     .option('--threshold <n>', "parties required (default: the policy's threshold)")
     .addOption(stateDir())

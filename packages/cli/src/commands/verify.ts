@@ -21,6 +21,7 @@ export interface VerifyOptions {
   tlogPolicy?: string
   artifact?: string
   digest?: string
+  lockfile?: string[]
   commit?: string
   threshold?: string
   state?: string
@@ -34,8 +35,13 @@ export interface VerifyOptions {
  * Errors propagate (exit 2, 3, 4 by exitCodeFor).
  */
 export async function verifyCommand(io: Io, opts: VerifyOptions): Promise<ExitCode> {
-  if ((opts.artifact === undefined) === (opts.digest === undefined)) {
-    throw usage('give exactly one of --artifact FILE or --digest sha256:HEX')
+  const given = [opts.artifact, opts.digest, opts.lockfile].filter((v) => v !== undefined).length
+  if (given !== 1) throw usage('give exactly one of --artifact FILE, --digest DIGEST or --lockfile FILE')
+  if (opts.lockfile !== undefined) {
+    if (opts.commit !== undefined) throw usage('--commit does not go with --lockfile')
+    const { verifyLockfileCommand } = await import('./verify-lockfile.js')
+    const threshold = parseThreshold(opts.threshold)
+    return verifyLockfileCommand(io, { ...opts, lockfile: opts.lockfile, threshold })
   }
   let digest: string
   if (opts.digest !== undefined) digest = parseDigestFlag(opts.digest)
@@ -47,12 +53,7 @@ export async function verifyCommand(io: Io, opts: VerifyOptions): Promise<ExitCo
     }
   }
   const commit = opts.commit !== undefined ? parseCommitFlag(opts.commit) : undefined
-  let threshold: number | undefined
-  if (opts.threshold !== undefined) {
-    if (!/^[1-9][0-9]{0,5}$/.test(opts.threshold))
-      throw usage(`--threshold ${opts.threshold} is not a positive integer`)
-    threshold = Number(opts.threshold)
-  }
+  const threshold = parseThreshold(opts.threshold)
   const policy = await readPolicy(io, opts.policy, opts.tlogPolicy)
   const http = httpOptions(io, opts.timeout)
   const client = LedgerClient.fromPolicy(opts.log, policy, { ...http, state: stateStore(io, opts.state) })
@@ -65,6 +66,12 @@ export async function verifyCommand(io: Io, opts: VerifyOptions): Promise<ExitCo
   })
   io.stdout.write(opts.json ? toJSON(answer) : formatAnswer(answer))
   return answer.ok ? EXIT.OK : EXIT.NEGATIVE
+}
+
+function parseThreshold(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^[1-9][0-9]{0,5}$/.test(text)) throw usage(`--threshold ${text} is not a positive integer`)
+  return Number(text)
 }
 
 /** The answer for people. */
