@@ -1,7 +1,5 @@
 // Signing a statement as a DSSE envelope in a Sigstore bundle v0.3 with @sigstore/sign, over a local key:
 // no Fulcio certificate, no Rekor entry, no timestamp (an empty list of witnesses), publicKey.hint = key id.
-import { bundleToJSON } from '@sigstore/bundle'
-import { DSSEBundleBuilder } from '@sigstore/sign'
 import type { Signer } from '@sigstore/sign'
 import { canonicalJSON } from './canonical-json.js'
 import { encodeUTF8 } from './bytes.js'
@@ -34,6 +32,11 @@ export async function signPayload(
   payloadType: string = IN_TOTO_PAYLOAD_TYPE,
 ): Promise<DSSEBundleJSON> {
   const key = typeof privateKey === 'string' ? privateKeyFromPEM(privateKey) : privateKey
+  // Loaded on first use: commands that only verify never pay for @sigstore/sign.
+  const [{ DSSEBundleBuilder }, { bundleToJSON }] = await Promise.all([
+    import('@sigstore/sign'),
+    import('@sigstore/bundle'),
+  ])
   const builder = new DSSEBundleBuilder({ signer: localKeySigner(key), witnesses: [] })
   const bundle = await builder.create({ data: Buffer.from(payload), type: payloadType })
   return bundleToJSON(bundle) as unknown as DSSEBundleJSON

@@ -1,8 +1,9 @@
 // Verifying a signed statement: with @sigstore/verify (the reference answer) or with node:crypto alone (the
 // log's hot path). Both run the same structural checks first, so they disagree on nothing but speed.
-import { bundleFromJSON } from '@sigstore/bundle'
+import { createRequire } from 'node:module'
+import type * as SigstoreBundleModule from '@sigstore/bundle'
 import type { Bundle } from '@sigstore/bundle'
-import { toSignedEntity, VerificationError, Verifier } from '@sigstore/verify'
+import type * as SigstoreVerifyModule from '@sigstore/verify'
 import type { TrustMaterial } from '@sigstore/verify'
 import { decodeBase64, isPlainObject } from './bytes.js'
 import { IN_TOTO_PAYLOAD_TYPE, SIGSTORE_BUNDLE_V03_MEDIA_TYPE } from './constants.js'
@@ -13,6 +14,20 @@ import type { PublicKeyInfo } from './keys.js'
 import { validateSubmission } from './schemas.js'
 import { parseStatement } from './statement.js'
 import type { DSSEBundleJSON, RebuildStatement } from './types.js'
+
+// @sigstore/verify and @sigstore/bundle (CommonJS) load on first use: the CLI's gate and the log's hot
+// path verify with node:crypto alone and should not pay for loading them at startup.
+const require = createRequire(import.meta.url)
+type SigstoreVerify = typeof SigstoreVerifyModule
+type SigstoreBundle = typeof SigstoreBundleModule
+let sigstore: { verify: SigstoreVerify; bundle: SigstoreBundle } | undefined
+function loadSigstore(): { verify: SigstoreVerify; bundle: SigstoreBundle } {
+  sigstore ??= {
+    verify: require('@sigstore/verify') as SigstoreVerify,
+    bundle: require('@sigstore/bundle') as SigstoreBundle,
+  }
+  return sigstore
+}
 
 /** The parts of a DSSE bundle that signatures and the log use, decoded. */
 export interface OpenedBundle {
@@ -103,7 +118,10 @@ function trustMaterialFor(key: PublicKeyInfo, tlogs: TLogAuthority[]): TrustMate
     ctlogs: [],
     publicKey: (hint: string) => {
       if (hint !== key.keyId) {
-        throw new VerificationError({ code: 'PUBLIC_KEY_ERROR', message: `key not found: ${hint}` })
+        throw new (loadSigstore().verify.VerificationError)({
+          code: 'PUBLIC_KEY_ERROR',
+          message: `key not found: ${hint}`,
+        })
       }
       return { publicKey: key.keyObject, validFor: () => true }
     },
@@ -111,7 +129,7 @@ function trustMaterialFor(key: PublicKeyInfo, tlogs: TLogAuthority[]): TrustMate
 }
 
 function verificationFailure(error: unknown): AttestationError {
-  if (error instanceof VerificationError) {
+  if (error instanceof loadSigstore().verify.VerificationError) {
     switch (error.code) {
       case 'SIGNATURE_ERROR':
         return new AttestationError('BAD_SIGNATURE', 'signature does not verify', { cause: error })
@@ -155,14 +173,15 @@ export function verifyBundle(
     const { tlogEntries: _tlog, timestampVerificationData: _ts, ...material } = json.verificationMaterial
     json = { ...json, verificationMaterial: material }
   }
-  const verifier = new Verifier(trustMaterialFor(key, options.tlogs ?? []), {
+  const { verify, bundle: bundles } = loadSigstore()
+  const verifier = new verify.Verifier(trustMaterialFor(key, options.tlogs ?? []), {
     tlogThreshold: options.tlogThreshold ?? 0,
     ctlogThreshold: 0,
     timestampThreshold: 0,
   })
   try {
-    const parsed: Bundle = bundleFromJSON(json)
-    verifier.verify(toSignedEntity(parsed))
+    const parsed: Bundle = bundles.bundleFromJSON(json)
+    verifier.verify(verify.toSignedEntity(parsed))
   } catch (error) {
     throw verificationFailure(error)
   }

@@ -1,18 +1,15 @@
 // The `attest` command line: commander wiring over the commands, and the one place errors become exit codes.
 import { Command, CommanderError, Option } from 'commander'
+import { createRequire } from 'node:module'
 import { ClientError } from '@ledger/client'
-import { keygenCommand } from './commands/keygen.js'
-import { logInfoCommand } from './commands/log-info.js'
-import { lookupCommand } from './commands/lookup.js'
-import { monitorCommand } from './commands/monitor.js'
-import { receiptVerifyCommand } from './commands/receipt-verify.js'
-import { submitCommand } from './commands/submit.js'
-import { verifyCommand } from './commands/verify.js'
 import { CliError } from './context.js'
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './exit-codes.js'
 import type { Io } from './io.js'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
+
+/** The version of @ledger/cli (its package.json, next to dist/). */
+export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version
 
 const TRUST_HELP = `Which log key is trusted: --policy FILE or --log-key KEY pin it. With neither, the key the log
 announces at GET /api/v1/log is trusted on first use and pinned in the state directory (with the
@@ -21,7 +18,10 @@ first checkpoint); later runs refuse a log that presents another key (exit 3).`
 const STATE_HELP = `State: the last verified checkpoint of each log is kept in --state DIR (default
 $XDG_STATE_HOME/attest, else ~/.local/state/attest); every new checkpoint must be consistent with it.`
 
-/** Builds the program; `run` receives each command's exit code. */
+/**
+ * Builds the program; `run` receives each command's exit code. Each command's module is imported when it
+ * runs, so `attest verify --digest` loads neither the signer (@sigstore/sign) nor the monitor.
+ */
 function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): Command {
   const program = new Command('attest')
   program
@@ -30,6 +30,7 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
     })
+    .version(VERSION, '--version', 'print the version of attest')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', `\n${EXIT_CODES_HELP}\n\n${TRUST_HELP}\n\n${STATE_HELP}\n`)
@@ -46,7 +47,7 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     )
     .requiredOption('--out <prefix>', 'path prefix of the two files (never overwritten)')
     .addOption(json())
-    .action((opts) => run(keygenCommand(io, opts)))
+    .action((opts) => run(import('./commands/keygen.js').then((m) => m.keygenCommand(io, opts))))
 
   program
     .command('submit')
@@ -77,7 +78,7 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .addOption(timeout())
     .addOption(json())
     .addHelpText('after', `\n${TRUST_HELP}\n`)
-    .action((opts) => run(submitCommand(io, opts)))
+    .action((opts) => run(import('./commands/submit.js').then((m) => m.submitCommand(io, opts))))
 
   program
     .command('verify')
@@ -103,7 +104,7 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .addOption(timeout())
     .addOption(json())
     .addHelpText('after', `\n${EXIT_CODES_HELP}\n`)
-    .action((opts) => run(verifyCommand(io, opts)))
+    .action((opts) => run(import('./commands/verify.js').then((m) => m.verifyCommand(io, opts))))
 
   program
     .command('lookup')
@@ -119,7 +120,7 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .addOption(timeout())
     .addOption(json())
     .addHelpText('after', `\n${TRUST_HELP}\n`)
-    .action((opts) => run(lookupCommand(io, opts)))
+    .action((opts) => run(import('./commands/lookup.js').then((m) => m.lookupCommand(io, opts))))
 
   const receipt = program.command('receipt').description('Work with receipts.')
   receipt
@@ -132,7 +133,9 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .option('--public-key <pem-file|keyid>', 'the entry must be signed by this key')
     .option('--leaf <file>', 'the log entry, for a tlog-proof that does not carry it')
     .addOption(json())
-    .action((file: string, opts) => run(receiptVerifyCommand(io, file, opts)))
+    .action((file: string, opts) =>
+      run(import('./commands/receipt-verify.js').then((m) => m.receiptVerifyCommand(io, file, opts))),
+    )
 
   const log = program.command('log').description('Work with a log.')
   log
@@ -146,7 +149,7 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .addOption(timeout())
     .addOption(json())
     .addHelpText('after', `\n${TRUST_HELP}\n`)
-    .action((opts) => run(logInfoCommand(io, opts)))
+    .action((opts) => run(import('./commands/log-info.js').then((m) => m.logInfoCommand(io, opts))))
 
   program
     .command('monitor')
@@ -157,7 +160,7 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .allowUnknownOption()
     .allowExcessArguments()
     .argument('[options...]', "the monitor's options (see attest monitor --help)")
-    .action((args: string[]) => run(monitorCommand(io, args)))
+    .action((args: string[]) => run(import('./commands/monitor.js').then((m) => m.monitorCommand(io, args))))
 
   return program
 }

@@ -31,6 +31,17 @@ async function run(...argv: string[]) {
   return { code, stdout, stderr }
 }
 
+describe('attest --version', () => {
+  it("prints the package's version and exits 0", async () => {
+    const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string
+    }
+    const { code, stdout } = await run('--version')
+    expect(code).toBe(0)
+    expect(stdout).toBe(`${version}\n`)
+  })
+})
+
 describe('attest --help', () => {
   it('documents the exit codes and exits 0', async () => {
     const { code, stdout } = await run('--help')

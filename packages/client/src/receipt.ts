@@ -1,8 +1,9 @@
 // Offline receipt verification (DESIGN §6): a receipt proves that a statement signed by a key is in a
 // log, with nothing but the log's key. Two shapes: the Sigstore bundle the log answers a submission with,
 // and the C2SP tlog-proof file.
-import { TrustedRoot } from '@sigstore/protobuf-specs'
-import { toTrustMaterial } from '@sigstore/verify'
+import { createRequire } from 'node:module'
+import type * as ProtobufSpecs from '@sigstore/protobuf-specs'
+import type * as SigstoreVerify from '@sigstore/verify'
 import {
   buildLogTrustedRoot,
   logKeyIds,
@@ -28,6 +29,8 @@ import { verifyEntryLeaf, IN_TOTO_PAYLOAD_TYPE, type VerifiedLeaf } from './entr
 import { ClientError, describe } from './errors.js'
 import type { VerifiedEntry } from './log-client.js'
 import { openTrustedCheckpoint, parseLogTrust, parseWitnessKey, type WitnessTrust } from './policy.js'
+
+const require = createRequire(import.meta.url)
 
 /** The shape of a Sigstore bundle v0.3 receipt, as far as the client reads it (all fields untrusted). */
 export interface SigstoreBundleJSON {
@@ -267,6 +270,9 @@ export function verifyBundleReceipt(
   // Stock Sigstore verification (@sigstore/verify, through the attestation package) with the trust
   // material the log publishes: what any Sigstore client does with this receipt.
   try {
+    // Loaded on first use (CommonJS): only receipts need them, not the installer's gate.
+    const { TrustedRoot } = require('@sigstore/protobuf-specs') as typeof ProtobufSpecs
+    const { toTrustMaterial } = require('@sigstore/verify') as typeof SigstoreVerify
     const { tlogs } = toTrustMaterial(TrustedRoot.fromJSON(buildLogTrustedRoot(opts.logVerifierKey)))
     verifyBundle(bundle, publicKeyFromDER(decoded.spkiDer), { tlogs, tlogThreshold: 1 })
   } catch (cause) {
