@@ -71,7 +71,7 @@ describe('POST /api/v1/lookup', () => {
       const single = await c.lookupAll({ digest })
       expect(got.entries.map((e) => e.index)).toEqual(single.entries.map((e) => e.index))
     }
-    expect(answer.digests.get(unknownDigest)).toEqual({ total: 0, entries: [] })
+    expect(answer.digests.get(unknownDigest)).toEqual({ total: 0, entries: [], skipped: false })
     for (const commit of commits) expect(answer.commits.get(commit)!.total).toBe(3)
   })
 
@@ -99,6 +99,47 @@ describe('POST /api/v1/lookup', () => {
       expect(got.total).toBe(3)
       expect(got.entries.map((e) => e.keyId)).toEqual([rebuilders[1]!.keyId])
     }
+  })
+
+  it('the flood rule: keys with more matches than maxTotal come back with their total alone', async () => {
+    const answer = await lookupBatch(client(), {
+      digests: [...digests.slice(0, 4), unknownDigest],
+      maxTotal: 2,
+    })
+    for (const digest of digests.slice(0, 4))
+      expect(answer.digests.get(digest)).toEqual({ total: 3, entries: [], skipped: true })
+    expect(answer.digests.get(unknownDigest)).toEqual({ total: 0, entries: [], skipped: false })
+  })
+
+  it('entries the client holds (have) are listed, not sent again', async () => {
+    const c = client()
+    const first = await lookupBatch(c, { digests: digests.slice(0, 2) })
+    const held = new Map(first.digests.get(digests[0]!)!.entries.map((e) => [e.index, e]))
+    const response = await fetch(`${log.url}/api/v1/lookup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        digests: digests.slice(0, 2),
+        size: Number(first.checkpoint.checkpoint.size),
+        have: [...held.keys()].map(Number),
+      }),
+    })
+    const body = (await response.json()) as {
+      checkpoint?: string
+      entries: { index: number }[]
+      results: unknown[]
+    }
+    expect(body.checkpoint).toBeUndefined()
+    expect(body.results).toHaveLength(2)
+    expect(body.entries.map((e) => e.index)).toEqual(
+      first.digests.get(digests[1]!)!.entries.map((e) => Number(e.index)),
+    )
+    const again = await lookupBatch(
+      c,
+      { digests: digests.slice(0, 2) },
+      { checkpoint: first.checkpoint, have: held },
+    )
+    expect(again.digests.get(digests[0]!)!.entries).toEqual(first.digests.get(digests[0]!)!.entries)
   })
 
   it('a batch pinned to a checkpoint answers about its tree, even after the log grew', async () => {
@@ -164,6 +205,10 @@ describe('POST /api/v1/lookup', () => {
     ['a cursor past the keys', 400, 'MALFORMED_REQUEST', { digests: [unknownDigest], cursor: '1.0' }],
     ['a malformed cursor', 400, 'MALFORMED_REQUEST', { digests: [unknownDigest], cursor: '0.-1' }],
     ['size 0', 400, 'MALFORMED_REQUEST', { digests: [unknownDigest], size: 0 }],
+    ['have without size', 400, 'MALFORMED_REQUEST', { digests: [unknownDigest], have: [0] }],
+    ['have past the tree', 400, 'MALFORMED_REQUEST', { digests: [unknownDigest], size: 1, have: [1] }],
+    ['have not a list', 400, 'MALFORMED_REQUEST', { digests: [unknownDigest], size: 1, have: 0 }],
+    ['a negative maxTotal', 400, 'MALFORMED_REQUEST', { digests: [unknownDigest], maxTotal: -1 }],
     ['a size above the log', 400, 'SIZE_OUT_OF_RANGE', { digests: [unknownDigest], size: 1e12 }],
     ['a text body', 415, 'UNSUPPORTED_MEDIA_TYPE', { digests: [unknownDigest] }, 'text/plain'],
     ['a body over 256 KiB', 413, 'PAYLOAD_TOO_LARGE', { digests: [unknownDigest], pad: 'x'.repeat(300_000) }],

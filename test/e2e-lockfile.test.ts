@@ -328,7 +328,10 @@ describe('attest verify --lockfile through a log that lies in its batch answers'
       (p) => {
         // The size the client pins is dropped, so the log answers about its newest tree; and it grows
         // between the first batch and the next.
-        p.request = (request) => delete request['size']
+        p.request = (request) => {
+          delete request['size']
+          delete request['have']
+        }
         p.answer = async (body, _request, n) => {
           if (n === 0) {
             const extra = newRebuilder()

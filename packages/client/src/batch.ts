@@ -14,6 +14,8 @@ export const BATCH_MAX_KEYS = 1000
 export const BATCH_MAX_KEY_IDS = 100
 
 const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
+/** Most entries a batch names as already held (the log's limit). */
+const MAX_HAVE = 20_000
 const KEY_ID_RE = /^[0-9a-f]{64}$/
 
 /** One batch: digests (`<alg>:<lowercase hex>`) and commits, at most BATCH_MAX_KEYS together, no repeats. */
@@ -24,6 +26,11 @@ export interface BatchQuery {
   keyIds?: readonly string[]
   /** Matches per page (1..1000; default 1000). */
   limit?: number
+  /**
+   * Keys with more matches than this (in the tree) are answered with their total alone (`skipped`): the
+   * flood rule, so that a digest flooded by throwaway keys costs one number. Default: no limit.
+   */
+  maxTotal?: number
 }
 
 /** What the log answered for one digest or commit, verified. */
@@ -32,6 +39,8 @@ export interface BatchKeyAnswer {
   total: number
   /** The matches sent (all of them, or those by the filtered keys), ascending, each verified. */
   entries: VerifiedEntry[]
+  /** The total was above the query's maxTotal: no entries were sent. */
+  skipped: boolean
 }
 
 /** A batch answered and verified against one checkpoint. */
@@ -47,6 +56,11 @@ export interface BatchOptions {
    * of the same task). Default: the checkpoint the log serves, accepted through the client's tracker.
    */
   checkpoint?: VerifiedCheckpoint
+  /**
+   * Entries already verified against `checkpoint` (by index), e.g. by an earlier batch of the same task:
+   * the log lists them under their keys without sending them again (at most 20,000 are named).
+   */
+  have?: ReadonlyMap<bigint, VerifiedEntry>
   /** Shared leaf cache of one task (see LedgerClient.lookup). */
   verifiedLeaves?: Map<string, VerifiedLeaf>
   /** Most pages followed before the log is called misbehaving (default 10,000). */
@@ -82,20 +96,30 @@ export async function lookupBatch(
     ...(q.commits !== undefined && q.commits.length > 0 && { commits: q.commits }),
     ...(keyIds.length > 0 && { keyids: keyIds }),
     ...(q.limit !== undefined && { limit: q.limit }),
+    ...(q.maxTotal !== undefined && { maxTotal: q.maxTotal }),
   }
   let checkpoint = opts.checkpoint
-  const answers = keys.map(() => ({ total: -1, entries: [] as VerifiedEntry[] }))
+  // Entries the log need not send again: only meaningful for the tree they were proven in.
+  const have = checkpoint !== undefined ? opts.have : undefined
+  if (have !== undefined && have.size > 0 && have.size <= MAX_HAVE)
+    body['have'] = [...have.keys()].map(Number)
+  const answers = keys.map(() => ({ total: -1, entries: [] as VerifiedEntry[], skipped: false }))
   let position = 0 // the next key the log must answer
   let cursor: string | undefined
-  for (let page = 0; ; page++) {
-    if (page >= maxPages) throw misbehaving('malformed', `batch lookup still paging after ${maxPages} pages`)
+  const post = (at: string | undefined): Promise<unknown> => {
     const request = {
       ...body,
-      ...(cursor !== undefined && { cursor }),
+      ...(at !== undefined && { cursor: at }),
       ...(checkpoint !== undefined && { size: Number(checkpoint.checkpoint.size) }),
     }
-    const { json: raw } = await client.http.postJSON('/api/v1/lookup', request)
-    const json = asObject(raw, 'batch lookup')
+    const answer = client.http.postJSON('/api/v1/lookup', request).then((r) => r.json)
+    answer.catch(() => undefined) // awaited below, or dropped when an earlier page fails
+    return answer
+  }
+  let inFlight = post(undefined)
+  for (let page = 0; ; page++) {
+    if (page >= maxPages) throw misbehaving('malformed', `batch lookup still paging after ${maxPages} pages`)
+    const json = asObject(await inFlight, 'batch lookup')
     const note = getOptionalString(json, 'checkpoint', 'batch lookup')
     if (checkpoint === undefined) {
       if (note === undefined) throw misbehaving('malformed', 'batch lookup: the first page has no checkpoint')
@@ -107,6 +131,9 @@ export async function lookupBatch(
         { trusted: checkpoint.note, received: note },
       )
     }
+    const nextCursor = getOptionalString(json, 'nextCursor', 'batch lookup')
+    // The next page is asked for while this one is verified: the log's work and ours overlap.
+    if (nextCursor !== undefined && nextCursor !== cursor) inFlight = post(nextCursor)
     const cp = checkpoint
     const bad = (kind: 'malformed' | 'bad-entry', message: string) =>
       misbehaving(kind, `batch lookup: ${message}`, { received: cp.note })
@@ -129,7 +156,6 @@ export async function lookupBatch(
 
     // Results: the keys in order from `position`, each listing entries of this page that name it.
     const results = asArray(json['results'], 'batch lookup.results')
-    const nextCursor = getOptionalString(json, 'nextCursor', 'batch lookup')
     if (results.length === 0 && nextCursor !== undefined) throw bad('malformed', 'a page answers no key')
     for (const [i, item] of results.entries()) {
       const result: JSONObject = asObject(item, `batch lookup.results[${i}]`)
@@ -151,12 +177,28 @@ export async function lookupBatch(
           `${key.value}: the total changed from ${answer.total} to ${total} within one tree`,
         )
       answer.total = total
+      if (result['skipped'] !== undefined) {
+        if (result['skipped'] !== true || q.maxTotal === undefined || total <= q.maxTotal)
+          throw bad(
+            'malformed',
+            `${key.value}: skipped, but its total ${total} is not above the maxTotal asked`,
+          )
+        if (
+          asArray(result['indexes'], `batch lookup.results[${i}].indexes`).length > 0 ||
+          answer.entries.length > 0
+        )
+          throw bad('malformed', `${key.value}: skipped, yet with entries`)
+        answer.skipped = true
+        continue
+      }
+      if (q.maxTotal !== undefined && total > q.maxTotal)
+        throw bad('malformed', `${key.value}: a total of ${total} above the maxTotal asked, not skipped`)
       let last = answer.entries.length > 0 ? answer.entries[answer.entries.length - 1]!.index : -1n
       for (const value of asArray(result['indexes'], `batch lookup.results[${i}].indexes`)) {
         const index = toIndex(value, `batch lookup.results[${i}].indexes`)
         if (index <= last) throw bad('malformed', `${key.value}: indexes are not ascending`)
         last = index
-        const entry = entries.get(index)
+        const entry = entries.get(index) ?? (body['have'] !== undefined ? have?.get(index) : undefined)
         if (entry === undefined) throw bad('malformed', `${key.value}: entry ${index} is listed but not sent`)
         const names =
           key.kind === 'digest'
@@ -190,7 +232,7 @@ export async function lookupBatch(
   const out: BatchAnswer = { checkpoint: checkpoint, digests: new Map(), commits: new Map() }
   keys.forEach((key, i) => {
     const answer = answers[i]!
-    if (wantedKeys === undefined && answer.entries.length !== answer.total) {
+    if (wantedKeys === undefined && !answer.skipped && answer.entries.length !== answer.total) {
       throw misbehaving(
         'bad-entry',
         `batch lookup: ${key.value} has ${answer.total} matches in the checkpoint's tree but the log sent ${answer.entries.length}`,
@@ -261,7 +303,7 @@ export interface BatchCountOptions {
   /** Matches per page (default 1,000). */
   pageSize?: number
   /** Progress: called after each page of each batch. */
-  onProgress?: (phase: 'digests' | 'unknown keys' | 'commits', answered: number, total: number) => void
+  onProgress?: (phase: 'digests' | 'flooded' | 'commits', answered: number, total: number) => void
 }
 
 /** The answers of a batch count, in the order of the queries, all proven against `checkpoint`. */
@@ -273,13 +315,15 @@ export interface BatchCount {
 
 /**
  * countReproductions (DESIGN §8) for many digests at once, every answer proven against ONE checkpoint:
- * 1. the digests, by the policy's keys, in batches of up to 1,000 (the first batch's checkpoint, accepted
- *    through the client's tracker so that it is consistent with the stored one, pins every later batch);
- * 2. for each digest with other keys' entries and a total of at most `fetchAllLimit`, all its entries (to
- *    list unknown keys); above that, `unknown.notFetched` says how many were left;
- * 3. parties counted per query as countReproductions does; 4. the source commits of counted entries, by
- *    the policy's keys, for conflicts. Throws ClientError INVALID_ARGUMENT (a query that is not canonical),
- *    LOG_MISBEHAVING (with evidence), NETWORK, REJECTED, STATE_IO.
+ * 1. the digests in batches of up to 1,000: every entry of a digest with at most `fetchAllLimit` (so that
+ *    unknown keys are listed), and for a digest with more (flooded) only the policy's keys' entries, the
+ *    rest reported as `unknown.notFetched`; the first batch's checkpoint is accepted through the client's
+ *    tracker (consistent with the stored one) and pins every later page and batch;
+ * 2. parties counted per query as countReproductions does;
+ * 3. the source commits of counted entries, the same way, for conflicts. Entries already verified are not
+ *    sent again (`have`), and the next page is fetched while the current one is verified.
+ * Throws ClientError INVALID_ARGUMENT (a query that is not canonical), LOG_MISBEHAVING (with evidence),
+ * NETWORK, REJECTED, STATE_IO.
  */
 export async function countReproductionsBatch(opts: BatchCountOptions): Promise<BatchCount> {
   const { client, policy, queries } = opts
@@ -307,13 +351,18 @@ export async function countReproductionsBatch(opts: BatchCountOptions): Promise<
   const policyKeys = [...policy.partyOf.keys()]
   const verifiedLeaves = new Map<string, VerifiedLeaf>()
   let checkpoint: VerifiedCheckpoint | undefined
+  // Every entry verified so far against `checkpoint`: later batches are told not to send them again.
+  const known = new Map<bigint, VerifiedEntry>()
 
-  /** Every key of `values` answered, over chunks of keys and of key ids, against one checkpoint. */
+  /**
+   * Every key of `values` answered, over chunks of keys (and of key ids), against one checkpoint: without
+   * `keyIds`, all of a key's entries while it has at most fetchAllLimit (the others come back skipped).
+   */
   const gather = async (
     kind: 'digests' | 'commits',
     values: readonly string[],
     keyIds: readonly string[] | undefined,
-    phase: 'digests' | 'unknown keys' | 'commits',
+    phase: 'digests' | 'flooded' | 'commits',
   ): Promise<Map<string, BatchKeyAnswer>> => {
     const out = new Map<string, BatchKeyAnswer>()
     const keyChunks = keyIds === undefined ? [undefined] : chunk(keyIds, BATCH_MAX_KEY_IDS)
@@ -322,17 +371,23 @@ export async function countReproductionsBatch(opts: BatchCountOptions): Promise<
       for (const ids of keyChunks) {
         const answer = await lookupBatch(
           client,
-          { [kind]: values_, ...(ids !== undefined && { keyIds: ids }), limit },
           {
-            ...(checkpoint !== undefined && { checkpoint }),
+            [kind]: values_,
+            ...(ids !== undefined ? { keyIds: ids } : { maxTotal: fetchAllLimit }),
+            limit,
+          },
+          {
+            ...(checkpoint !== undefined && { checkpoint, have: known }),
             verifiedLeaves,
             onPage: (answered) => opts.onProgress?.(phase, done + answered, values.length),
           },
         )
         checkpoint = answer.checkpoint
+        for (const got of answer[kind].values())
+          for (const entry of got.entries) known.set(entry.index, entry)
         for (const [value, got] of answer[kind]) {
           const seen = out.get(value)
-          if (seen === undefined) out.set(value, { total: got.total, entries: [...got.entries] })
+          if (seen === undefined) out.set(value, { ...got, entries: [...got.entries] })
           else {
             if (seen.total !== got.total)
               throw misbehaving('malformed', `batch lookup: two totals for ${value} in one tree`, {
@@ -346,33 +401,40 @@ export async function countReproductionsBatch(opts: BatchCountOptions): Promise<
     }
     return out
   }
+  /** All entries of each key, or, for keys with more than fetchAllLimit, those by the policy's keys. */
+  const gatherAll = async (kind: 'digests' | 'commits', values: readonly string[]) => {
+    const all = await gather(kind, values, undefined, kind)
+    const flooded = [...all].filter(([, got]) => got.skipped).map(([value]) => value)
+    if (flooded.length > 0) {
+      for (const [value, got] of await gather(kind, flooded, policyKeys, 'flooded')) all.set(value, got)
+    }
+    return all
+  }
 
-  // 1. The digests, by the policy's keys.
+  // 1-2. The digests: every entry while there are few, else the policy's keys' entries.
   const digests = [...new Set(parsed.map(formatDigest))]
-  const byPolicy = await gather('digests', digests, policyKeys, 'digests')
-  // 2. All entries of the digests that others attested too, while there are few.
-  const others = digests.filter((d) => {
-    const got = byPolicy.get(d)!
-    return got.total > got.entries.length && got.total <= fetchAllLimit
-  })
-  const everyone = others.length > 0 ? await gather('digests', others, undefined, 'unknown keys') : new Map()
-  const entriesOf = (digest: string) => (everyone.get(digest) ?? byPolicy.get(digest)!).entries
+  const byDigest = await gatherAll('digests', digests)
   const notFetchedOf = (digest: string) => {
-    if (everyone.has(digest)) return 0
-    const got = byPolicy.get(digest)!
-    return got.total - got.entries.length
+    const got = byDigest.get(digest)!
+    return got.skipped || got.total > fetchAllLimit ? got.total - got.entries.length : 0
   }
 
   // 3. Parties, per query.
   const tallies: Tally[] = queries.map((query, i) =>
-    tallyEntries(policy, parsed[i]!, query.commit, sortedByIndex(entriesOf(formatDigest(parsed[i]!)))),
+    tallyEntries(
+      policy,
+      parsed[i]!,
+      query.commit,
+      sortedByIndex(byDigest.get(formatDigest(parsed[i]!))!.entries),
+    ),
   )
 
-  // 4. The commits of counted entries, by the policy's keys, for conflicts.
+  // 4. The commits of counted entries, for conflicts (entries by other keys are ignored there).
   const commits = [...new Set(tallies.flatMap((t) => [...t.counted.keys()]))].sort()
-  const byCommit = commits.length > 0 ? await gather('commits', commits, policyKeys, 'commits') : new Map()
+  const byCommit =
+    commits.length > 0 ? await gatherAll('commits', commits) : new Map<string, BatchKeyAnswer>()
   const sameCommit = new Map<string, VerifiedEntry[]>()
-  for (const [commit, got] of byCommit as Map<string, BatchKeyAnswer>) sameCommit.set(commit, got.entries)
+  for (const [commit, got] of byCommit) sameCommit.set(commit, got.entries)
 
   const note = checkpoint!.note
   return {

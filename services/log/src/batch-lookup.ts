@@ -5,7 +5,7 @@ import type { Hash } from '@ledger/tlog'
 import { LogServerError } from './errors.js'
 import type { LogReader } from './log-reader.js'
 import type { TreeHead } from './log-tree.js'
-import type { LogStore, LookupKind } from './store.js'
+import type { LogStore, LookupKind, LookupResult } from './store.js'
 
 /** Most digests and commits one batch names. */
 export const MAX_BATCH_KEYS = 1000
@@ -19,7 +19,11 @@ export const MAX_BATCH_BODY = 256 * 1024
 const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
 const KEY_ID_RE = /^[0-9a-f]{64}$/
 const CURSOR_RE = /^(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,15})$/
-const FIELDS = new Set(['digests', 'commits', 'keyids', 'limit', 'cursor', 'size'])
+const FIELDS = new Set(['digests', 'commits', 'keyids', 'limit', 'cursor', 'size', 'have', 'maxTotal'])
+/** Store lookups in flight at once for one page. */
+const LOOKAHEAD = 32
+/** Most indexes a batch may say it has. */
+export const MAX_BATCH_HAVE = 20_000
 
 /** A validated batch. `keys` are the digests then the commits, in request order. */
 export interface BatchRequest {
@@ -30,6 +34,13 @@ export interface BatchRequest {
   start: { key: number; from: bigint }
   /** The tree to answer about; undefined: the served checkpoint's. */
   size: bigint | undefined
+  /** Entries the client already holds, proven against the tree of `size`: listed, not sent again. */
+  have: Set<number>
+  /**
+   * A key with more matches than this (a digest flooded by throwaway keys) is answered with its total
+   * alone, marked `skipped`, for the client to ask again filtered by its keys. Undefined: no limit.
+   */
+  maxTotal: number | undefined
 }
 
 function malformed(message: string): LogServerError {
@@ -53,7 +64,8 @@ function safeInteger(value: unknown, field: string, min: number, max: number): n
  * Validates an untrusted batch body (bytes). Throws LogServerError MALFORMED_REQUEST naming the field: not
  * JSON, an unknown field, no keys or more than MAX_BATCH_KEYS, a repeated or non-canonical digest or
  * commit (`<alg>:<lowercase hex>`, 40 or 64 lowercase hex), too many or malformed key ids, a limit outside
- * 1..MAX_BATCH_LIMIT, a cursor that is not `<key>.<index>` within the batch.
+ * 1..MAX_BATCH_LIMIT, a cursor that is not `<key>.<index>` within the batch, `have` (indexes the client
+ * holds) without `size`, too long, or naming an index outside that tree, a maxTotal that is no count.
  */
 export function parseBatchRequest(body: Uint8Array): BatchRequest {
   let json: unknown
@@ -108,7 +120,20 @@ export function parseBatchRequest(body: Uint8Array): BatchRequest {
     obj['size'] === undefined
       ? undefined
       : BigInt(safeInteger(obj['size'], 'size', 1, Number.MAX_SAFE_INTEGER))
-  return { keys, keyIds, limit, start, size }
+  const haveList = obj['have'] === undefined ? [] : obj['have']
+  if (!Array.isArray(haveList)) throw malformed('have is not an array of indexes')
+  if (haveList.length > 0 && size === undefined)
+    throw malformed('have needs size: the tree those entries are proven in')
+  if (haveList.length > MAX_BATCH_HAVE) throw malformed(`more than ${MAX_BATCH_HAVE} indexes in have`)
+  const have = new Set<number>()
+  haveList.forEach((index: unknown, i) => {
+    have.add(safeInteger(index, `have[${i}]`, 0, Number(size ?? 0n) - 1))
+  })
+  const maxTotal =
+    obj['maxTotal'] === undefined
+      ? undefined
+      : safeInteger(obj['maxTotal'], 'maxTotal', 0, Number.MAX_SAFE_INTEGER)
+  return { keys, keyIds, limit, start, size, have, maxTotal }
 }
 
 /** One key's part of a page. */
@@ -117,6 +142,8 @@ interface KeyResult {
   commit?: string
   total: number
   indexes: number[]
+  /** Its total is above the request's maxTotal: no matches sent. */
+  skipped?: true
 }
 
 export interface BatchContext {
@@ -137,7 +164,8 @@ const b64 = (bytes: Uint8Array) =>
  * most `limit` matches, and `nextCursor` says where the next one starts. Every entry a page names is sent
  * once in `entries` (ascending), with its inclusion proof to the tree of `treeSize`. Without `size`, that
  * tree is the served checkpoint's, sent as `checkpoint`; with `size` (a later page, or a second batch
- * proven against the same checkpoint), no checkpoint is sent: the client holds it.
+ * proven against the same checkpoint), no checkpoint is sent: the client holds it, and the entries it
+ * lists in `have` (already proven against that tree) are listed under their keys but not sent again.
  */
 export async function answerBatch(
   ctx: BatchContext,
@@ -158,28 +186,52 @@ export async function answerBatch(
   const indexes = new Map<bigint, string>()
   let budget = request.limit
   let nextCursor: string | undefined
+  // The store's lookups run LOOKAHEAD keys ahead, each asked for the whole remaining budget; their answers
+  // are taken in key order, and one that no longer fits is cut where the budget ends (its cursor points
+  // there). A lockfile's keys mostly have a few matches each, so the page fills in key order either way.
+  const pending: Promise<LookupResult>[] = []
+  const ask = (key: number, from: bigint, limit: number) => {
+    const { kind, value } = request.keys[key]!
+    return ctx.store.lookup({ kind, value, keyIds: request.keyIds, from, limit, size })
+  }
+  let asked = request.start.key
+  const askAhead = () => {
+    while (asked < request.keys.length && asked < key + LOOKAHEAD) {
+      pending.push(ask(asked, asked === request.start.key ? request.start.from : 0n, budget))
+      asked++
+    }
+  }
   let key = request.start.key
-  let from = request.start.from
-  for (; key < request.keys.length; key++, from = 0n) {
+  for (; key < request.keys.length; key++) {
     if (budget === 0) {
       nextCursor = `${key}.0`
       break
     }
+    askAhead()
+    const result = await pending.shift()!
     const { kind, value } = request.keys[key]!
-    const result = await ctx.store.lookup({ kind, value, keyIds: request.keyIds, from, limit: budget, size })
-    budget -= result.matches.length
-    results.push({
-      [kind]: value,
-      total: result.total,
-      indexes: result.matches.map((m) => Number(m.index)),
-    })
-    for (const match of result.matches) indexes.set(match.index, match.keyId)
+    if (request.maxTotal !== undefined && result.total > request.maxTotal) {
+      results.push({ [kind]: value, total: result.total, indexes: [], skipped: true })
+      continue
+    }
+    const matches = result.matches.length > budget ? result.matches.slice(0, budget) : result.matches
+    budget -= matches.length
+    results.push({ [kind]: value, total: result.total, indexes: matches.map((m) => Number(m.index)) })
+    for (const match of matches) indexes.set(match.index, match.keyId)
+    if (matches.length < result.matches.length) {
+      nextCursor = `${key}.${result.matches[matches.length]!.index}`
+      break
+    }
     if (result.next !== undefined) {
       nextCursor = `${key}.${result.next}`
       break
     }
   }
-  const sorted = [...indexes.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  // Lookups asked ahead and not used: let them finish (their answers are dropped), never unhandled.
+  for (const extra of pending) extra.catch(() => undefined)
+  const sorted = [...indexes.keys()]
+    .filter((index) => !request.have.has(Number(index)))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
   const entries = await Promise.all(
     sorted.map(async (index) => {
       const [leaf, proof]: [Uint8Array, Hash[]] = await Promise.all([
