@@ -170,6 +170,18 @@ describe('POST /api/v1/lookup', () => {
     }
   })
 
+  it('GET lookups of a popular digest: the same bytes while the tree stays, a new answer once it grows', async () => {
+    const path = `${log.url}/api/v1/lookup?digest=${digests[5]!}`
+    const first = await (await fetch(path)).text()
+    expect(await (await fetch(path)).text()).toBe(first)
+    const more = await submitAll(log.url, await makeSubmissions(newRebuilder(), 'batch', 5, 6), 1)
+    expect(more[0]!.status).toBe(201)
+    const after = JSON.parse(await (await fetch(path)).text()) as { total: number; checkpoint: string }
+    expect(after.total).toBe((JSON.parse(first) as { total: number }).total + 1)
+    expect(after.checkpoint).toBe(log.servedCheckpoint())
+    await expect(client().lookupAll({ digest: digests[5]! })).resolves.toMatchObject({ total: after.total })
+  })
+
   const bad: [string, number, string, unknown, string?][] = [
     ['not JSON', 400, 'MALFORMED_REQUEST', '{"digests": ['],
     ['an array', 400, 'MALFORMED_REQUEST', []],

@@ -10,6 +10,7 @@ import { sendError } from './http.js'
 import type { LogKey } from './log-key.js'
 import type { LogReader } from './log-reader.js'
 import type { TreeHead } from './log-tree.js'
+import type { LookupCache } from './lookup-cache.js'
 import type { LogStore } from './store.js'
 
 /*
@@ -89,6 +90,8 @@ export interface AppContext {
   trustedRoot: Record<string, unknown>
   /** The verifiable index, when it runs (--index). */
   index?: IndexService
+  /** Where GET /api/v1/lookup answers are kept for http.ts's fast path (none: every lookup computed). */
+  lookups?: LookupCache
 }
 
 /**
@@ -216,14 +219,22 @@ export function createApp(ctx: AppContext): express.Express {
         return { index: Number(match.index), keyId: match.keyId, leaf: b64(leaf), proof: b64s(proof) }
       }),
     )
-    res.set('Cache-Control', 'no-cache')
-    res.json({
-      checkpoint: head.checkpoint,
-      treeSize: Number(size),
-      total: result.total,
-      entries,
-      ...(result.next !== undefined ? { nextCursor: result.next.toString() } : {}),
+    const body = Buffer.from(
+      JSON.stringify({
+        checkpoint: head.checkpoint,
+        treeSize: Number(size),
+        total: result.total,
+        entries,
+        ...(result.next !== undefined ? { nextCursor: result.next.toString() } : {}),
+      }),
+    )
+    ctx.lookups?.set(req.originalUrl, size, body)
+    res.writeHead(200, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      'Content-Length': body.length,
     })
+    res.end(body)
   })
 
   // Many digests and commits, one checkpoint (batch-lookup.ts).

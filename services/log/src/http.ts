@@ -4,6 +4,7 @@ import { HASH_SIZE, TILE_WIDTH, bundlePrefixLength, parseTilePath } from '@ledge
 import { LogServerError, RETRY_AFTER_SECONDS, toErrorResponse } from './errors.js'
 import type { Ingest } from './ingest.js'
 import type { TreeHead } from './log-tree.js'
+import type { LookupCache } from './lookup-cache.js'
 import type { TileCache } from './tile-cache.js'
 
 /** Tiles at a given path never change (full ones, and partial ones `.p/W`, whose W entries are fixed). */
@@ -41,11 +42,14 @@ export interface FastPathContext {
   bodyLimit: number
   /** The verifiable index's output log, served under /index/ (when it runs). */
   index?: { head: () => TreeHead; tiles: TileCache }
+  /** Lookup answers computed for the served tree (app.ts fills it); a hit is sent from memory. */
+  lookups?: LookupCache
 }
 
 /**
  * The node:http request handler. The hot paths are answered here, before Express sees the request:
- * GET /checkpoint and GET /tile/... from memory (or one store read), and POST /api/v1/entries, whose
+ * GET /checkpoint and GET /tile/... from memory (or one store read), GET /api/v1/lookup answers already
+ * computed for the served tree (LookupCache), and POST /api/v1/entries, whose
  * body is read once into a Buffer under the size limit and handed to the verify pool unparsed. Express
  * routing and middleware cost several times what serving a cached tile does; everything else (the JSON
  * API, unknown routes) falls through to the Express `app`.
@@ -72,6 +76,13 @@ export function createRequestHandler(ctx: FastPathContext, app: RequestListener)
       if (ctx.index !== undefined && url.startsWith('/index/tile/')) {
         serveTile(ctx.index.tiles, url.slice('/index/'.length), res)
         return
+      }
+      if (ctx.lookups !== undefined && url.startsWith('/api/v1/lookup?')) {
+        const answer = ctx.lookups.get(url, ctx.served().size)
+        if (answer !== undefined) {
+          sendBytes(res, 'application/json; charset=utf-8', 'no-cache', answer)
+          return
+        }
       }
     } else if (method === 'POST' && url === '/api/v1/entries') {
       void submit(ctx, req, res)

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { createApp } from './app.js'
 import { DEFAULT_ORIGIN, redactUrl, witnessEndpoint, type LogConfig } from './config.js'
 import { LogServerError } from './errors.js'
+import { LookupCache } from './lookup-cache.js'
 import { createRequestHandler } from './http.js'
 import { openIndexService, type IndexService } from './index-service.js'
 import { Ingest, type Admission } from './ingest.js'
@@ -223,7 +224,9 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
           cacheBytes: Math.floor(config.cacheBytes / 4),
         })
       : undefined
+    const lookups = new LookupCache()
     const app = createApp({
+      lookups,
       key,
       head: () => running.head,
       served,
@@ -235,7 +238,14 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
     const server = createServer(
       { keepAliveTimeout: 5_000 },
       createRequestHandler(
-        { served, tiles, ingest, bodyLimit: config.bodyLimit, ...(index !== undefined && { index }) },
+        {
+          served,
+          tiles,
+          ingest,
+          bodyLimit: config.bodyLimit,
+          lookups,
+          ...(index !== undefined && { index }),
+        },
         app,
       ),
     )
