@@ -1,7 +1,7 @@
-// The JSON Schemas of schemas/ (the contract between the log, the client and the CLI), compiled once each.
-import { createRequire } from 'node:module'
-import { Ajv2020 } from 'ajv/dist/2020.js'
-import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js'
+// The JSON Schemas of schemas/ (the contract between the log, the client and the CLI), compiled at build
+// time by ajv's standalone generator (scripts/generate-validators.mjs) with the options a runtime Ajv had.
+import type { ErrorObject } from 'ajv/dist/2020.js'
+import * as generated from './schema-validators.generated.js'
 import { AttestationError } from './errors.js'
 import type { AttestationErrorCode } from './errors.js'
 import type { ApiError, RebuildStatement, Statement, Submission, TrustPolicy } from './types.js'
@@ -14,33 +14,18 @@ export function schemaId(name: SchemaName): string {
   return `https://rebuild-ledger.dev/schemas/${name}.schema.json`
 }
 
-const SCHEMA_NAMES: readonly SchemaName[] = [
-  'statement',
-  'rebuild-provenance',
-  'submission',
-  'trust-policy',
-  'api-error',
-]
+/** Compiled at build time (schema-validators.generated.ts): nothing is compiled when a process starts. */
+type Validator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null }
+const VALIDATORS: Readonly<Record<SchemaName, Validator>> = {
+  statement: generated.statement as unknown as Validator,
+  'rebuild-provenance': generated.rebuildProvenance as unknown as Validator,
+  submission: generated.submission as unknown as Validator,
+  'trust-policy': generated.trustPolicy as unknown as Validator,
+  'api-error': generated.apiError as unknown as Validator,
+}
 
-let ajv: Ajv2020 | undefined
-const compiled = new Map<SchemaName, ValidateFunction>()
-
-function compiledValidator(name: SchemaName): ValidateFunction {
-  let validate = compiled.get(name)
-  if (validate) return validate
-  if (!ajv) {
-    // Schemas load lazily so that importing the package (the CLI's startup) costs no compilation.
-    const require = createRequire(import.meta.url)
-    // strictRequired stays off: `anyOf: [{required: [a]}, ...]` alternatives name properties defined beside them.
-    ajv = new Ajv2020({ strictSchema: true, strictNumbers: true, strictTypes: true, strictTuples: true })
-    for (const schemaName of SCHEMA_NAMES) {
-      ajv.addSchema(require(`@ledger/schemas/${schemaName}.schema.json`) as object)
-    }
-  }
-  validate = ajv.getSchema(schemaId(name))
-  if (!validate) throw new Error(`schema ${name} is not loaded`)
-  compiled.set(name, validate)
-  return validate
+function compiledValidator(name: SchemaName): Validator {
+  return VALIDATORS[name]
 }
 
 /** One line naming where a document broke its schema: the JSON pointer of the value and ajv's reason. */
