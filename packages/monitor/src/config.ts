@@ -20,7 +20,7 @@ export interface MonitorConfig {
   dataDir: string
   /** URL to POST every alert to (JSON), besides the JSON line on stdout. */
   webhook: string | undefined
-  /** Subject digests (`sha256:<hex>`) whose every new entry raises an alert, and audited on every pass. */
+  /** Subject digests (`<alg>:<hex>`) whose every new entry raises an alert, and audited on every pass. */
   watchDigests: string[]
   /** Source commits (40 or 64 hex) whose every new entry raises an alert, and audited on every pass. */
   watchCommits: string[]
@@ -66,7 +66,8 @@ export function defaultConfig(): MonitorConfig {
   }
 }
 
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/
+// A subject digest as the log indexes it: `<alg>:<lowercase hex>` of sha256, sha384, sha512 or blake2b.
+const DIGEST_RE = /^(?:sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128}|blake2b:[0-9a-f]{128})$/
 const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
 const KEY_ID_RE = /^[0-9a-f]{64}$/
 
@@ -114,7 +115,7 @@ export const OPTIONS: readonly (OptionSpec & { key: keyof MonitorConfig })[] = [
     key: 'watchDigests',
     kind: 'list',
     item: DIGEST_RE,
-    help: 'alert on every entry naming sha256:<hex> (repeatable)',
+    help: 'alert on every entry naming <alg>:<hex> (sha256, sha384, sha512, blake2b; repeatable)',
   },
   {
     flag: 'watch-commit',

@@ -41,6 +41,8 @@ describe('monitor config', () => {
         DIGEST,
         '--watch-digest',
         DIGEST,
+        '--watch-digest',
+        `blake2b:${'cd'.repeat(64)}`,
         '--once',
       ],
       {
@@ -53,7 +55,7 @@ describe('monitor config', () => {
       kind: 'run',
       config: {
         logKeyFile: resolve('k'),
-        watchDigests: [DIGEST],
+        watchDigests: [DIGEST, `blake2b:${'cd'.repeat(64)}`],
         watchCommits: [COMMIT, 'ef'.repeat(32)],
         once: true,
         sample: 3,
@@ -82,6 +84,7 @@ describe('monitor config', () => {
   const base = ['--log', 'http://l', '--log-key', KEY]
   for (const [name, args, env] of [
     ['a digest without its algorithm', [...base, '--watch-digest', 'ab'.repeat(32)], {}],
+    ['a sha1 digest', [...base, '--watch-digest', `sha1:${'ab'.repeat(20)}`], {}],
     ['an uppercase commit', [...base, '--watch-commit', 'CD'.repeat(20)], {}],
     ['a short key id', [...base, '--watch-key', 'ab'], {}],
     ['a non-http log URL', ['--log', 'ftp://l', '--log-key', KEY], {}],
