@@ -362,6 +362,22 @@ describe('attest verify --lockfile through a log that lies in its batch answers'
       'malformed',
     ],
     [
+      'calls a digest flooded (skipped) to hide its entries, its total unchanged',
+      (p) => {
+        p.answer = (body) =>
+          edit(body, (page) => {
+            const first = page.results[0] as Page['results'][number] & { skipped?: boolean }
+            if (first === undefined || first.indexes.length === 0) return
+            const hidden = new Set(first.indexes)
+            first.indexes = []
+            first.skipped = true
+            const named = new Set(page.results.flatMap((r) => r.indexes))
+            page.entries = page.entries.filter((e) => !hidden.has(e.index) || named.has(e.index))
+          })
+      },
+      'malformed',
+    ],
+    [
       'cuts the answer body short',
       (p) => {
         p.answer = (body) => body.subarray(0, Math.floor(body.length / 2))
