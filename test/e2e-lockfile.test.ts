@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { buildStatement, signStatement } from '@ledger/attestation'
+import { main } from '@ledger/cli'
 import type { RunningLog } from '@ledger/log-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cli, removeDir, startLog, tempDir, type CliRun } from './e2e-support.js'
@@ -220,6 +221,25 @@ describe('attest verify --lockfile', () => {
     const error = (run.json() as { error: { message: string }; exitCode: number }).error
     expect(error.message).toMatch(message)
     expect(run.stderr).toMatch(message)
+  })
+
+  it('shows progress on stderr when it is a terminal, and none otherwise', async () => {
+    let stderr = ''
+    let stdout = ''
+    const code = await main(
+      ['verify', '--log', log.url, '--policy', 'policy.json', '--lockfile', 'good-lock.json'],
+      {
+        stdout: { write: (text: string) => (stdout += text) },
+        stderr: { write: (text: string) => (stderr += text), isTTY: true },
+        env: { HOME: dir, XDG_STATE_HOME: join(dir, 'state') },
+        cwd: dir,
+      },
+    )
+    expect(code).toBe(0)
+    expect(stderr).toMatch(/digests: 10\/10/)
+    expect(stdout).not.toMatch(/digests: /)
+    const quiet = await verify(log.url, '--lockfile', 'good-lock.json')
+    expect(quiet.stderr).toBe('')
   })
 
   it('usage errors: a missing file, --lockfile with --digest or --commit', async () => {
