@@ -228,7 +228,7 @@ export function createApp(ctx: AppContext): express.Express {
         ...(result.next !== undefined ? { nextCursor: result.next.toString() } : {}),
       }),
     )
-    ctx.lookups?.set(req.originalUrl, size, body)
+    ctx.lookups?.set(req.originalUrl, head, body)
     res.writeHead(200, {
       'Content-Type': 'application/json; charset=utf-8',
       'Cache-Control': 'no-cache',

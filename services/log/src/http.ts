@@ -78,7 +78,7 @@ export function createRequestHandler(ctx: FastPathContext, app: RequestListener)
         return
       }
       if (ctx.lookups !== undefined && url.startsWith('/api/v1/lookup?')) {
-        const answer = ctx.lookups.get(url, ctx.served().size)
+        const answer = ctx.lookups.get(url, ctx.served())
         if (answer !== undefined) {
           sendBytes(res, 'application/json; charset=utf-8', 'no-cache', answer)
           return
