@@ -10,10 +10,11 @@ import {
   lookupBatch,
   type TrustPolicy,
 } from '@ledger/client'
-import type { RunningLog } from '@ledger/log-server'
+import { defaultConfig, startLogServer, type RunningLog } from '@ledger/log-server'
 import { statementIndexKeys } from '@ledger/attestation'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { removeDir, startLog, tempDir } from './e2e-support.js'
+import { postgresDatabase } from './support/postgres-test.js'
 import { makeSubmissions, newRebuilder, rebuildStatement, submitAll, type Rebuilder } from './support/load.js'
 
 const N = 40
@@ -247,4 +248,49 @@ describe('POST /api/v1/lookup', () => {
     })
     expect(response.status).toBe(400)
   })
+})
+
+describe('POST /api/v1/lookup on PostgreSQL', () => {
+  it('answers a batch from the same storage contract, proven against one checkpoint', async () => {
+    const database = await postgresDatabase()
+    const pgDir = await tempDir()
+    const pgLog = await startLogServer({
+      ...defaultConfig(),
+      dataDir: join(pgDir, 'data'),
+      store: database.url,
+      host: '127.0.0.1',
+      port: 0,
+      origin: 'pg.example/log',
+      verifyWorkers: 0,
+      batchWaitMs: 1,
+    })
+    try {
+      const signers = [newRebuilder(), newRebuilder('ed25519')]
+      for (const rebuilder of signers) {
+        const results = await submitAll(pgLog.url, await makeSubmissions(rebuilder, 'pg', 0, 5), 5)
+        expect(results.every((r) => r.status === 201)).toBe(true)
+      }
+      const pgPolicy = loadTrustPolicy(
+        JSON.stringify({
+          log: { origin: 'pg.example/log', verifierKey: pgLog.verifierKey },
+          parties: signers.map((r, i) => ({ name: `p${i}`, keys: [r.keyId] })),
+          threshold: 2,
+        }),
+      )
+      const queries = Array.from({ length: 5 }, (_, n) => ({
+        digest: statementIndexKeys(rebuildStatement('pg', n)).digests[0]!,
+      }))
+      const batch = await countReproductionsBatch({
+        client: LedgerClient.fromPolicy(pgLog.url, pgPolicy),
+        policy: pgPolicy,
+        queries,
+        pageSize: 3,
+      })
+      expect(batch.answers.map((a) => [a.count, a.ok])).toEqual(Array(5).fill([2, true]))
+    } finally {
+      await pgLog.close()
+      await database.drop()
+      await removeDir(pgDir)
+    }
+  }, 120_000)
 })
