@@ -3,10 +3,12 @@
 // SRI sha512 alone; an installer gates npm, Cargo and b2sum lockfiles on them. A lying batch answer (a
 // dropped entry, a wrong proof, another checkpoint, a truncated page) is exit 3 with evidence, never a count.
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { buildStatement, signStatement } from '@ledger/attestation'
 import { main } from '@ledger/cli'
 import type { RunningLog } from '@ledger/log-server'
@@ -174,6 +176,23 @@ describe('attest verify --lockfile', () => {
     ])
     expect(rows[0]).toContain('pkg10@1.0.10')
     expect(table.stdout).toContain('12 packages: 10 ok, 1 with too few parties, 1 with a conflict: NOT OK')
+  })
+
+  it("this repository's own package-lock.json: one answer per installed package, none rebuilt here", async () => {
+    const own = fileURLToPath(new URL('../package-lock.json', import.meta.url))
+    const run = await verify(log.url, '--lockfile', own, '--json')
+    expectCode(run, 1)
+    const answer = run.json() as LockAnswer
+    const raw = JSON.parse(readFileSync(own, 'utf8')) as {
+      packages: Record<string, { integrity?: string; link?: boolean }>
+    }
+    const installed = Object.entries(raw.packages).filter(
+      ([path, p]) => path !== '' && p.integrity && !p.link,
+    )
+    expect(answer.summary.packages).toBeGreaterThan(100)
+    expect(answer.summary.packages).toBeLessThanOrEqual(installed.length)
+    expect(answer.summary.tooFew).toBe(answer.summary.packages)
+    expect(answer.packages.every((p) => p.digest.startsWith('sha512:') && p.count === 0)).toBe(true)
   })
 
   it('exit 0 when every package meets the threshold with no conflict', async () => {
