@@ -2,9 +2,14 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { MonitorConfig } from './config.js'
 import { EXIT_ALERTS, EXIT_CLEAN, EXIT_CODE_BY_CODE, MonitorError } from './errors.js'
-import { Monitor, type MonitorIo } from './monitor.js'
+import { Monitor, type MonitorIo, type PassResult } from './monitor.js'
+import { createRegistry, sendHealth, sendMetrics } from '@ledger/service'
+import { Counter, Gauge } from 'prom-client'
 
-/** A health endpoint while following: 200 when the last pass succeeded recently, else 503. */
+/**
+ * The operator endpoint while following: GET /healthz (200 when the last pass succeeded recently, else
+ * 503), GET /readyz (200 once a pass succeeded) and GET /metrics (Prometheus).
+ */
 export interface HealthEndpoint {
   url: string
   close(): Promise<void>
@@ -13,13 +18,91 @@ export interface HealthEndpoint {
 interface Health {
   lastSuccess: number | undefined
   monitor: Monitor
+  metrics: MonitorMetrics
+}
+
+const PREFIX = 'ledger_monitor_'
+
+/** The monitor's metrics: its progress through the log, its passes and its alerts. */
+class MonitorMetrics {
+  readonly registry = createRegistry()
+  readonly passes = new Counter({
+    name: `${PREFIX}passes_total`,
+    help: 'Passes over the log, by result: ok, or unreachable (the log did not answer)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  })
+  readonly alerts = new Counter({
+    name: `${PREFIX}alerts_total`,
+    help: 'Alerts raised, by type',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  })
+  readonly lastPass = new Gauge({
+    name: `${PREFIX}last_pass_timestamp_seconds`,
+    help: 'When the last successful pass ended (POSIX seconds)',
+    registers: [this.registry],
+  })
+
+  constructor(monitor: Monitor) {
+    new Gauge({
+      name: `${PREFIX}entries_audited`,
+      help: 'Entries re-verified and indexed (the monitor audits the log from index 0 up to this)',
+      registers: [this.registry],
+      collect() {
+        this.set(Number(monitor.position?.indexed ?? 0n))
+      },
+    })
+    new Gauge({
+      name: `${PREFIX}log_size`,
+      help: 'Size of the newest checkpoint of the log the monitor verified',
+      registers: [this.registry],
+      collect() {
+        this.set(Number(monitor.position?.size ?? 0n))
+      },
+    })
+    new Gauge({
+      name: `${PREFIX}lag_entries`,
+      help: 'Entries of the newest verified checkpoint not yet audited',
+      registers: [this.registry],
+      collect() {
+        const position = monitor.position
+        this.set(position === undefined ? 0 : Number(position.size - position.indexed))
+      },
+    })
+  }
+
+  passed(result: PassResult): void {
+    this.passes.inc({ result: 'ok' })
+    for (const alert of result.alerts) this.alerts.inc({ type: alert.type })
+    this.lastPass.set(Date.now() / 1000)
+  }
 }
 
 async function startHealth(config: MonitorConfig, health: Health): Promise<HealthEndpoint> {
   // Three missed polls (at least a minute) make the monitor unhealthy.
   const staleAfter = Math.max(3 * config.intervalMs, 60_000)
   const server: Server = createServer((req, res) => {
-    if (req.url !== '/healthz' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+    const path = (req.url ?? '').split('?', 1)[0]
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n')
+      return
+    }
+    if (path === '/metrics') {
+      sendMetrics(health.metrics.registry, res).catch(() => res.destroy())
+      return
+    }
+    if (path === '/readyz') {
+      // Ready once a pass succeeded: the store is open and the log was followed at least once.
+      const ready = health.lastSuccess !== undefined
+      sendHealth(res, ready ? 200 : 503, {
+        ready,
+        store: 'ok',
+        lastPass: ready ? new Date(health.lastSuccess!).toISOString() : null,
+      })
+      return
+    }
+    if (path !== '/healthz') {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n')
       return
     }
@@ -78,7 +161,7 @@ export async function runMonitor(
     io.stderr.write(`monitor: ${(err as Error).message}\n`)
     return err instanceof MonitorError ? EXIT_CODE_BY_CODE[err.code] : EXIT_CODE_BY_CODE.INTERNAL
   }
-  const health: Health = { lastSuccess: undefined, monitor }
+  const health: Health = { lastSuccess: undefined, monitor, metrics: new MonitorMetrics(monitor) }
   let endpoint: HealthEndpoint | undefined
   try {
     if (config.once) {
@@ -95,10 +178,11 @@ export async function runMonitor(
     }
     while (!options.signal?.aborted) {
       try {
-        await monitor.pass()
+        health.metrics.passed(await monitor.pass())
         health.lastSuccess = Date.now()
       } catch (err) {
         if (!(err instanceof MonitorError) || err.code !== 'LOG_UNREACHABLE') throw err
+        health.metrics.passes.inc({ result: 'unreachable' })
         io.stderr.write(`monitor: ${err.message}; retrying\n`)
       }
       await sleep(config.intervalMs, options.signal)

@@ -3,3 +3,15 @@ export type { GivenOption, OptionKind, OptionSpec, ParsedOptions } from './optio
 export { closeServer, listen, readBody } from './http.js'
 export { EXIT_USAGE, configOrExit, runService } from './process.js'
 export type { Service, ServiceRequest } from './process.js'
+export {
+  LOG_LEVELS,
+  LOG_LEVEL_RE,
+  createLogger,
+  createRegistry,
+  httpDurationHistogram,
+  isLogLevel,
+  observeRequests,
+  sendHealth,
+  sendMetrics,
+} from './observe.js'
+export type { Logger, LogLevel, ObserveOptions } from './observe.js'

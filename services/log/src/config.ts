@@ -1,6 +1,13 @@
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
-import { optionsHelp, parseOptions, type OptionSpec } from '@ledger/service'
+import {
+  LOG_LEVELS,
+  isLogLevel,
+  optionsHelp,
+  parseOptions,
+  type LogLevel,
+  type OptionSpec,
+} from '@ledger/service'
 import { parseCosignatureVerifierKey } from '@ledger/tlog'
 import { LogServerError } from './errors.js'
 import type { WitnessEndpoint } from './witnessing.js'
@@ -78,6 +85,8 @@ export interface LogConfig {
    * /index/ and GET /api/v1/index/lookup. LevelDB only, for now.
    */
   index: boolean
+  /** Level of the JSON request and event log on stdout (pino): fatal..trace, or silent. */
+  logLevel: LogLevel
 }
 
 /** The origin used on a first start without `--origin`. */
@@ -115,6 +124,7 @@ export function defaultConfig(): LogConfig {
     witnessTimeoutMs: 2000,
     receiptWitnessWaitMs: 0,
     index: false,
+    logLevel: 'info',
   }
 }
 
@@ -280,6 +290,14 @@ const OPTIONS: readonly (OptionSpec & { key: keyof LogConfig })[] = [
     max: 60_000,
     help: 'longest wait for a cosigned checkpoint before a receipt is sent, ms (default 0: none)',
   },
+  {
+    flag: 'log-level',
+    env: 'LEDGER_LOG_LEVEL',
+    key: 'logLevel',
+    kind: 'string',
+    arg: ' LEVEL',
+    help: `JSON request log level on stdout: ${LOG_LEVELS.join(', ')} (default info)`,
+  },
 ]
 
 /**
@@ -350,6 +368,9 @@ export function parseConfig(
     } else {
       target[key] = value
     }
+  }
+  if (!isLogLevel(config.logLevel)) {
+    throw new LogServerError('INVALID_CONFIG', `--log-level must be one of ${LOG_LEVELS.join(', ')}`)
   }
   if (config.store !== 'leveldb' && !/^postgres(?:ql)?:\/\//.test(config.store)) {
     throw new LogServerError(

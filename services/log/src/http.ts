@@ -44,6 +44,8 @@ export interface FastPathContext {
   index?: { head: () => TreeHead; tiles: TileCache }
   /** Lookup answers computed for the served tree (app.ts fills it); a hit is sent from memory. */
   lookups?: LookupCache
+  /** Told how each submission ended: CREATED, EXISTING or the error code (metrics); must not throw. */
+  onSubmission?: (code: string) => void
 }
 
 /**
@@ -139,6 +141,7 @@ async function submit(ctx: FastPathContext, req: IncomingMessage, res: ServerRes
   try {
     ctx.ingest.begin()
   } catch (err) {
+    ctx.onSubmission?.(toErrorResponse(err).body.error.code)
     res.setHeader('Connection', 'close')
     sendError(res, err)
     req.resume()
@@ -161,7 +164,9 @@ async function submit(ctx: FastPathContext, req: IncomingMessage, res: ServerRes
       String(receipt.length),
     ])
     res.end(receipt)
+    ctx.onSubmission?.(status === 201 ? 'CREATED' : 'EXISTING')
   } catch (err) {
+    ctx.onSubmission?.(toErrorResponse(err).body.error.code)
     if (ctx.ingest.isClosing) res.setHeader('Connection', 'close')
     if (!req.complete) {
       // An unread (or oversized) body: do not wait for it, close the connection after answering.

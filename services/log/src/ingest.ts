@@ -53,6 +53,11 @@ export class Ingest {
     this.logIdB64 = Buffer.from(key.logId).toString('base64')
   }
 
+  /** Submissions admitted and not yet answered (verifying, queued or committing). */
+  get inProgressCount(): number {
+    return this.inProgress
+  }
+
   get isClosing(): boolean {
     return this.closing
   }

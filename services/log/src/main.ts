@@ -1,11 +1,11 @@
 // `npm start`: runs the log server until SIGTERM or SIGINT. Owns the process: signals, output, exit codes.
-import { runService } from '@ledger/service'
+import { createLogger, runService } from '@ledger/service'
 import { loadConfig } from './config.js'
 import { startLogServer } from './server.js'
 
 void runService({
   load: loadConfig,
-  start: startLogServer,
+  start: (config) => startLogServer(config, { logger: createLogger('log', config.logLevel) }),
   announce: (log, config) => [
     ...(log.created ? [`created a new log in ${config.dataDir}`] : []),
     `origin ${log.origin}`,

@@ -40,6 +40,13 @@ export interface SequencerOptions {
    * at once. Group commit batches anyway: whatever arrives while a batch commits goes into the next.
    */
   batchWaitMs: number
+  /** Told of every committed batch: its new entries and how long the store commit took (metrics). */
+  observer?: SequencerObserver
+}
+
+/** What the sequencer reports for metrics; must not throw. */
+export interface SequencerObserver {
+  committed(entries: number, seconds: number): void
 }
 
 /** What a committed batch changed, for those who follow the log (metrics, the index). */
@@ -280,6 +287,7 @@ export class Sequencer {
       compactRange: growth.edge.compactRange().serialize(),
       checkpoint: Buffer.from(checkpoint, 'utf8'),
     }
+    const started = process.hrtime.bigint()
     try {
       await this.store.commit({ state, tiles: growth.tiles, entries })
     } catch (err) {
@@ -291,6 +299,7 @@ export class Sequencer {
         return
       }
     }
+    this.options.observer?.committed(entries.length, Number(process.hrtime.bigint() - started) / 1e9)
     this.edge = growth.edge
     this.current = headOf(state, root)
     this.tiles.install(growth.tiles, growth.bundles)

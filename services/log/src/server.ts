@@ -6,6 +6,7 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import type { Logger } from '@ledger/service'
 import { createApp } from './app.js'
 import { DEFAULT_ORIGIN, redactUrl, witnessEndpoint, type LogConfig } from './config.js'
 import { LogServerError } from './errors.js'
@@ -16,6 +17,7 @@ import { Ingest, type Admission } from './ingest.js'
 import { LevelStore } from './level-store.js'
 import { loadOrCreateLogKey } from './log-key.js'
 import { LogReader } from './log-reader.js'
+import { LogMetrics, withOperations } from './operations.js'
 import { ClusterNode } from './cluster-node.js'
 import { LocalNode, type LogNode } from './node.js'
 import { PostgresStore } from './postgres-store.js'
@@ -60,6 +62,8 @@ export interface StartOptions {
    * once, so that it never writes beside the process that took over).
    */
   onFatal?: (err: Error) => void
+  /** The JSON request log (main.ts: pino on stdout at --log-level); none: no request log. */
+  logger?: Logger
 }
 
 /** PostgreSQL: how often a process that does not sequence tries to take over, and reads the head, ms. */
@@ -170,6 +174,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       )
     }
     const createdAt = stored.createdAt
+    const metrics = new LogMetrics()
     const tiles = new TileCache(store, config.cacheBytes)
     const reader = new LogReader(tiles)
     const witnessing: WitnessingOptions | undefined =
@@ -182,13 +187,18 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
             logVerifier: parseVerifierKey(key.verifierKey),
             store,
             consistencyProof: (from, to) => reader.consistencyProof(from, to),
+            observer: metrics.witnessing,
             ...(options.witnessPost !== undefined ? { post: options.witnessPost } : {}),
           }
     const common = {
       tiles,
       signer: key.signer,
       origin: key.origin,
-      sequencer: { batchSize: config.batchSize, batchWaitMs: config.batchWaitMs },
+      sequencer: {
+        batchSize: config.batchSize,
+        batchWaitMs: config.batchWaitMs,
+        observer: metrics.sequencer,
+      },
       ...(witnessing !== undefined && { witnessing }),
     }
     if (store instanceof PostgresStore) {
@@ -235,20 +245,30 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       trustedRoot: buildLogTrustedRoot(key.verifierKey, createdAt),
       ...(index !== undefined && { index }),
     })
-    const server = createServer(
-      { keepAliveTimeout: 5_000 },
-      createRequestHandler(
-        {
-          served,
-          tiles,
-          ingest,
-          bodyLimit: config.bodyLimit,
-          lookups,
-          ...(index !== undefined && { index }),
-        },
-        app,
-      ),
+    metrics.attach({ node: running, ingest, pool })
+    const handler = createRequestHandler(
+      {
+        served,
+        tiles,
+        ingest,
+        bodyLimit: config.bodyLimit,
+        lookups,
+        onSubmission: metrics.submitted,
+        ...(index !== undefined && { index }),
+      },
+      app,
     )
+    const operations = {
+      metrics,
+      node: running,
+      ingest,
+      store,
+      verifierKey: key.verifierKey,
+      witnesses: witnesses.map((w) => w.verifierKey),
+      quorum: config.witnessQuorum ?? witnesses.length,
+      ...(options.logger !== undefined ? { logger: options.logger } : {}),
+    }
+    const server = createServer({ keepAliveTimeout: 5_000 }, withOperations(operations, handler))
     await listen(server, config.port, config.host)
     const port = (server.address() as AddressInfo).port
     const host = config.host.includes(':') ? `[${config.host}]` : config.host

@@ -157,6 +157,13 @@ export class VerifyPool {
     })
   }
 
+  /** Bodies waiting for a worker, bodies out at the workers, and the number of workers (metrics). */
+  get load(): { queued: number; inFlight: number; workers: number } {
+    let inFlight = 0
+    for (const slot of this.slots) for (const batch of slot.batches.values()) inFlight += batch.length
+    return { queued: this.queue.length, inFlight, workers: this.slots.length }
+  }
+
   /** Terminates the workers; bodies still out are answered INTERNAL. */
   async close(): Promise<void> {
     this.closed = true

@@ -39,8 +39,17 @@ export interface WitnessingOptions {
   /** RFC 6962 consistency proof between two committed sizes, from the log's own tiles. */
   consistencyProof(from: bigint, to: bigint): Promise<Hash[]>
   post?: WitnessPost
+  /** Told of every exchange with a witness and how it ended (metrics); must not throw. */
+  observer?: WitnessingObserver
   /** Where refusals and failures are reported (default console.error). */
   report?: (message: string) => void
+}
+
+/** How one exchange with a witness ended: a cosignature, a refusal (4xx), a failure, or no answer in time. */
+export type WitnessExchangeResult = 'cosigned' | 'refused' | 'failed' | 'timeout'
+
+export interface WitnessingObserver {
+  exchanged(witness: string, result: WitnessExchangeResult, seconds: number): void
 }
 
 interface Witness {
@@ -296,6 +305,8 @@ export class Witnessing {
     w.controller = controller
     const timer = setTimeout(() => controller.abort(), this.options.timeoutMs)
     let failure: string | undefined
+    let result: WitnessExchangeResult = 'failed'
+    const started = process.hrtime.bigint()
     try {
       const outcome = await requestCosignature({
         signedCheckpoint: head.checkpoint,
@@ -306,13 +317,16 @@ export class Witnessing {
       })
       if (outcome.kind === 'cosigned') {
         w.size = outcome.witnessSize
+        result = 'cosigned'
         this.record(head, w, outcome.cosignature.line)
       } else {
+        result = 'refused'
         if (outcome.witnessSize !== undefined) w.size = outcome.witnessSize
         failure = `refused with ${outcome.status} (${outcome.reason})`
         if (outcome.error !== undefined) failure += `: ${outcome.error.message}`
       }
     } catch (err) {
+      if (controller.signal.aborted) result = 'timeout'
       failure = controller.signal.aborted
         ? `no answer within ${this.options.timeoutMs} ms`
         : `failed: ${(err as Error).message}`
@@ -322,6 +336,7 @@ export class Witnessing {
       w.controller = undefined
     }
     if (this.closed) return
+    this.options.observer?.exchanged(w.verifier.name, result, Number(process.hrtime.bigint() - started) / 1e9)
     // A witness that stays down or keeps refusing is reported when that starts, not on every checkpoint.
     if (failure !== undefined && failure !== w.lastProblem) {
       this.report(`witness ${w.verifier.name} (${w.url}) ${failure}, checkpoint ${head.size}`)

@@ -1,5 +1,12 @@
 import { resolve } from 'node:path'
-import { optionsHelp, parseOptions, type OptionSpec } from '@ledger/service'
+import {
+  LOG_LEVELS,
+  isLogLevel,
+  optionsHelp,
+  parseOptions,
+  type LogLevel,
+  type OptionSpec,
+} from '@ledger/service'
 import { WitnessError } from './errors.js'
 
 /**
@@ -28,6 +35,8 @@ export interface WitnessConfig {
   verifierKeyFile: string | undefined
   /** Largest accepted request body, in bytes. */
   bodyLimit: number
+  /** Level of the JSON request log on stdout (pino): fatal..trace, or silent. */
+  logLevel: LogLevel
 }
 
 /** The key name used on a first start without `--name`. */
@@ -43,6 +52,7 @@ export function defaultConfig(): WitnessConfig {
     logsFile: undefined,
     verifierKeyFile: undefined,
     bodyLimit: 64 * 1024,
+    logLevel: 'info',
   }
 }
 
@@ -101,6 +111,14 @@ export const OPTIONS: readonly (OptionSpec & { key: keyof WitnessConfig })[] = [
     max: 16 * 1024 * 1024,
     help: 'largest request body in bytes (default 65536)',
   },
+  {
+    flag: 'log-level',
+    env: 'WITNESS_LOG_LEVEL',
+    key: 'logLevel',
+    kind: 'string',
+    arg: ' LEVEL',
+    help: `JSON request log level on stdout: ${LOG_LEVELS.join(', ')} (default info)`,
+  },
 ]
 
 /** What the command line asks for: run with a configuration, or print the help text. */
@@ -133,6 +151,9 @@ export function parseConfig(
   const config = defaultConfig()
   const target = config as unknown as Record<string, unknown>
   for (const [key, { value }] of parsed.given) target[key] = value
+  if (!isLogLevel(config.logLevel)) {
+    throw new WitnessError('INVALID_CONFIG', `--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+  }
   return { kind: 'run', config }
 }
 

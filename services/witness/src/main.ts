@@ -1,11 +1,11 @@
 // `npm run start:witness`: runs the witness until SIGTERM or SIGINT. Owns the process: signals, output, exit codes.
-import { runService } from '@ledger/service'
+import { createLogger, runService } from '@ledger/service'
 import { loadConfig } from './config.js'
 import { startWitness } from './server.js'
 
 void runService({
   load: loadConfig,
-  start: startWitness,
+  start: (config) => startWitness(config, { logger: createLogger('witness', config.logLevel) }),
   announce: (witness, config) => [
     ...(witness.created ? [`created a new witness key in ${config.dataDir}`] : []),
     `verifier key ${witness.verifierKey}`,

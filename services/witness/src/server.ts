@@ -6,7 +6,18 @@ import { ADD_CHECKPOINT_PATH, encodeTlogSize, parseTlogPolicy, TLOG_SIZE_CONTENT
 import { DEFAULT_WITNESS_NAME, type WitnessConfig } from './config.js'
 import { STATUS_BY_CODE, WitnessError } from './errors.js'
 import { writeFileDurably } from '@ledger/durable-file'
-import { closeServer, listen, readBody } from '@ledger/service'
+import {
+  closeServer,
+  createRegistry,
+  httpDurationHistogram,
+  listen,
+  observeRequests,
+  readBody,
+  sendHealth,
+  sendMetrics,
+  type Logger,
+} from '@ledger/service'
+import { Counter, Histogram } from 'prom-client'
 import { LevelWitnessStore } from './level-store.js'
 import type { KnownLog, WitnessStore } from './store.js'
 import { knownLogsFromVerifierKeys, systemClock, Witness, type Clock } from './witness.js'
@@ -37,13 +48,43 @@ export interface StartWitnessOptions {
   clock?: Clock
   /** Opens the store at `location` (default LevelWitnessStore.open). */
   openStore?: (location: string) => Promise<WitnessStore>
+  /** The JSON request log (main.ts: pino on stdout at --log-level); none: no request log. */
+  logger?: Logger
+}
+
+const PREFIX = 'ledger_witness_'
+
+/** The witness's route templates (metric labels and log lines never carry a raw path). */
+function witnessRoute(_method: string, path: string): string {
+  return path === ADD_CHECKPOINT_PATH || ['/healthz', '/readyz', '/metrics'].includes(path)
+    ? path
+    : 'unmatched'
+}
+
+/** The witness's metrics: cosignature requests by answer status, and how long they took. */
+class WitnessMetrics {
+  readonly registry = createRegistry()
+  readonly http = httpDurationHistogram(this.registry, PREFIX)
+  readonly requests = new Counter({
+    name: `${PREFIX}add_checkpoint_total`,
+    help: 'add-checkpoint requests by answer status (200 cosigned, 409 conflict, 4xx refused)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  })
+  readonly seconds = new Histogram({
+    name: `${PREFIX}add_checkpoint_duration_seconds`,
+    help: 'add-checkpoint requests, request to answer (seconds)',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  })
 }
 
 const CLOSE_GRACE_MS = 5_000
 
 /**
  * Opens (or creates) the witness in `config.dataDir` and serves C2SP tlog-witness on `config.host`:
- * `config.port`: POST /add-checkpoint, and GET /healthz for health checks. On a first start it generates
+ * `config.port`: POST /add-checkpoint, and GET /healthz (alive), GET /readyz (the store answers) and GET
+ * /metrics (Prometheus) for operators. On a first start it generates
  * the key (`witness.key`, mode 0600) named `config.name`. The known logs come from `config.logsFile`
  * (stored, replacing the previous list) or, without it, from the list an earlier start stored.
  * Throws WitnessError INVALID_CONFIG (bad name, logs file, no logs) or DATA_MISMATCH (the data directory
@@ -93,15 +134,34 @@ export async function startWitness(
       await writeFileDurably(config.verifierKeyFile, `${key.verifierKey}\n`, 0o644)
     }
     const witness = new Witness(store, key, logs, options.clock ?? systemClock)
-    const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
-      void handle(witness, config.bodyLimit, req, res)
+    const metrics = new WitnessMetrics()
+    let closingNow = false
+    const ops: Ops = {
+      metrics,
+      ready: async () => {
+        if (closingNow) return false
+        await store.readLogs()
+        return true
+      },
+    }
+    const handler = observeRequests((req, res) => void handle(witness, config.bodyLimit, ops, req, res), {
+      ...(options.logger !== undefined ? { logger: options.logger } : {}),
+      routeOf: witnessRoute,
+      duration: metrics.http,
+      done: (route, status, seconds) => {
+        if (route !== ADD_CHECKPOINT_PATH) return
+        metrics.requests.inc({ status: String(status) })
+        metrics.seconds.observe(seconds)
+      },
     })
+    const server = createServer({ keepAliveTimeout: 5_000 }, handler)
     await listen(server, config.port, config.host)
     const port = (server.address() as AddressInfo).port
     const host = config.host.includes(':') ? `[${config.host}]` : config.host
     let closing: Promise<void> | undefined
     const close = () => {
       closing ??= (async () => {
+        closingNow = true
         await closeServer(server, CLOSE_GRACE_MS)
         await store.close()
       })()
@@ -163,9 +223,17 @@ function sendError(res: ServerResponse, err: unknown): void {
   send(res, STATUS_BY_CODE[err.code], 'text/plain; charset=utf-8', `${err.message}\n`)
 }
 
+/** What the operator endpoints read. */
+interface Ops {
+  metrics: WitnessMetrics
+  /** True when the store answers and the witness is not closing. */
+  ready(): Promise<boolean>
+}
+
 async function handle(
   witness: Witness,
   bodyLimit: number,
+  ops: Ops,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -186,6 +254,20 @@ async function handle(
     }
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       send(res, 200, 'text/plain; charset=utf-8', 'ok\n')
+      return
+    }
+    if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      let ready = false
+      try {
+        ready = await ops.ready()
+      } catch {
+        ready = false
+      }
+      sendHealth(res, ready ? 200 : 503, { ready, store: ready ? 'ok' : 'failed' })
+      return
+    }
+    if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      await sendMetrics(ops.metrics.registry, res)
       return
     }
     throw new WitnessError('NOT_FOUND', 'no such route')
