@@ -1,7 +1,7 @@
 // What the log offers its operator and the people who look at it, beside the APIs: /healthz, /readyz,
 // /metrics, the request log, and (pages.ts) the status pages. Mounted around the request handler in
 // server.ts; the log's parts are only read here, through the hooks they expose.
-import type { RequestListener, ServerResponse } from 'node:http'
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import {
   createRegistry,
   httpDurationHistogram,
@@ -182,7 +182,7 @@ export interface OperationsContext {
   quorum: number
   logger?: Logger
   /** The status pages (pages.ts): answers GET requests it knows, returns false for the others. */
-  pages?: (path: string, query: URLSearchParams, res: ServerResponse) => boolean
+  pages?: (req: IncomingMessage, path: string, query: URLSearchParams, res: ServerResponse) => boolean
 }
 
 /** The readiness of a log process: what /readyz answers. */
@@ -256,7 +256,7 @@ export function withOperations(ctx: OperationsContext, inner: RequestListener): 
       }
       if (
         ctx.pages !== undefined &&
-        ctx.pages(path, new URLSearchParams(at < 0 ? '' : url.slice(at + 1)), res)
+        ctx.pages(req, path, new URLSearchParams(at < 0 ? '' : url.slice(at + 1)), res)
       )
         return
     }

@@ -18,6 +18,7 @@ import { LevelStore } from './level-store.js'
 import { loadOrCreateLogKey } from './log-key.js'
 import { LogReader } from './log-reader.js'
 import { LogMetrics, withOperations } from './operations.js'
+import { createPages } from './pages.js'
 import { ClusterNode } from './cluster-node.js'
 import { LocalNode, type LogNode } from './node.js'
 import { PostgresStore } from './postgres-store.js'
@@ -267,6 +268,15 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       witnesses: witnesses.map((w) => w.verifierKey),
       quorum: config.witnessQuorum ?? witnesses.length,
       ...(options.logger !== undefined ? { logger: options.logger } : {}),
+      pages: createPages({
+        origin: key.origin,
+        verifierKey: key.verifierKey,
+        node: running,
+        store,
+        reader,
+        witnesses: witnesses.map((w) => w.verifierKey),
+        quorum: config.witnessQuorum ?? witnesses.length,
+      }),
     }
     const server = createServer({ keepAliveTimeout: 5_000 }, withOperations(operations, handler))
     await listen(server, config.port, config.host)

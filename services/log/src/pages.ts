@@ -1,0 +1,266 @@
+// The log's pages for people (GET /, /ui/digest/<alg>:<hex>, /badge/<alg>:<hex>.svg): what they show is
+// read here from the log's parts, rendered by page-render.ts (pure), and sent with headers that forbid
+// scripts and external loads, so that even a rendering mistake could not run anything.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { decodeLogEntry, parseStatement, statementIndexKeys } from '@ledger/attestation'
+import { LogServerError } from './errors.js'
+import { sendError } from './http.js'
+import type { LogReader } from './log-reader.js'
+import type { LogNode } from './node.js'
+import {
+  renderBadDigest,
+  renderBadge,
+  renderDigest,
+  renderStatus,
+  type DigestView,
+  type ShownEntry,
+} from './page-render.js'
+import type { LogStore } from './store.js'
+import { witnessState } from './witness-state.js'
+import { parseCosignatureVerifierKey } from '@ledger/tlog'
+
+/** Entries shown on `/`. */
+const LATEST = 10
+/** Matches read for a digest page or badge (the page says when there are more). */
+const MAX_SHOWN = 1000
+/** Source commits whose entries are searched for conflicts on one digest page. */
+const MAX_COMMITS = 20
+
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/
+/** What a digest may look like before its algorithm is checked (the page explains a refusal). */
+const ANY_DIGEST_RE = /^[a-z0-9]{1,16}:[0-9a-f]{1,256}$/
+const HOST_RE = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/
+
+const CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+export interface PagesContext {
+  origin: string
+  verifierKey: string
+  node: LogNode
+  store: LogStore
+  reader: LogReader
+  /** The configured witnesses' cosignature verifier keys, and their quorum. */
+  witnesses: readonly string[]
+  quorum: number
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, {
+    'Content-Type': type,
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-cache',
+    'Content-Security-Policy': CSP,
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+  })
+  res.end(body)
+}
+
+const HTML = 'text/html; charset=utf-8'
+
+/** An entry as shown: undecodable parts (which the log never admits) are shown as such. */
+function showLeaf(index: bigint, leaf: Uint8Array): ShownEntry {
+  const entry = decodeLogEntry(leaf)
+  try {
+    const statement = parseStatement(entry.payload)
+    const keys = statementIndexKeys(statement)
+    const source = statement.predicate.buildDefinition.resolvedDependencies.find(
+      (d) => typeof d.digest?.gitCommit === 'string',
+    )
+    const metadata = statement.predicate.runDetails.metadata
+    const time = metadata?.finishedOn ?? metadata?.startedOn
+    return {
+      index: Number(index),
+      keyId: entry.keyId,
+      builderId: statement.predicate.runDetails.builder.id,
+      repository: source?.uri ?? '',
+      commit: keys.commits[0] ?? '',
+      time: typeof time === 'string' ? time : undefined,
+      subjects: keys.subjects,
+    }
+  } catch {
+    return {
+      index: Number(index),
+      keyId: entry.keyId,
+      builderId: '(undecodable)',
+      repository: '',
+      commit: '',
+      time: undefined,
+      subjects: [],
+    }
+  }
+}
+
+/** The log's URL as this reader reached it, when the Host header is a plain host[:port]. */
+function logUrl(req: IncomingMessage): string | undefined {
+  const host = req.headers.host
+  if (host === undefined || !HOST_RE.test(host)) return undefined
+  return `${req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http'}://${host}`
+}
+
+/**
+ * The pages handler: answers the GET requests it knows (returns true), leaves the others (false). Reads
+ * go up to the served checkpoint's tree, as the JSON API's do.
+ */
+export function createPages(
+  ctx: PagesContext,
+): (req: IncomingMessage, path: string, query: URLSearchParams, res: ServerResponse) => boolean {
+  const names = new Map(ctx.witnesses.map((key) => [key, parseCosignatureVerifierKey(key).name]))
+  let seen = { size: ctx.node.served().size, at: Date.now() }
+  const servedNow = () => {
+    const served = ctx.node.served()
+    if (served.size !== seen.size) seen = { size: served.size, at: Date.now() }
+    return served
+  }
+  ctx.node.onCommit(() => void servedNow())
+
+  const shown = async (index: bigint) => showLeaf(index, await ctx.reader.leaf(index))
+
+  async function status(res: ServerResponse): Promise<void> {
+    const served = servedNow()
+    const state = witnessState(served.checkpoint, ctx.verifierKey, ctx.witnesses, ctx.quorum)
+    const latest: ShownEntry[] = []
+    for (let i = served.size - 1n; i >= 0n && i >= served.size - BigInt(LATEST); i--)
+      latest.push(await shown(i))
+    send(
+      res,
+      200,
+      HTML,
+      renderStatus({
+        origin: ctx.origin,
+        verifierKey: ctx.verifierKey,
+        treeSize: Number(served.size),
+        checkpointSeenAt: seen.at,
+        now: Date.now(),
+        quorum: ctx.quorum,
+        witnesses: ctx.witnesses.map((key) => {
+          const name = names.get(key)!
+          const cosignature = state.cosigned.find((c) => c.name === name)
+          return { name, cosignedAt: cosignature?.timestamp }
+        }),
+        latest,
+      }),
+    )
+  }
+
+  /** Entries naming `digest`, and those conflicting with them, in the served tree. */
+  async function digestView(digest: string, req: IncomingMessage): Promise<DigestView> {
+    const size = servedNow().size
+    const found = await ctx.store.lookup({
+      kind: 'digest',
+      value: digest,
+      keyIds: [],
+      from: 0n,
+      limit: MAX_SHOWN,
+      size,
+    })
+    const entries = await Promise.all(found.matches.map((m) => shown(m.index)))
+    const hex = digest.slice('sha256:'.length)
+    // Per source commit: the artifact names these entries give the digest.
+    const namesByCommit = new Map<string, Set<string>>()
+    for (const e of entries) {
+      for (const s of e.subjects) {
+        if (s.sha256 !== hex || e.commit === '') continue
+        const set = namesByCommit.get(e.commit) ?? new Set<string>()
+        set.add(s.name)
+        namesByCommit.set(e.commit, set)
+      }
+    }
+    const conflicts: DigestView['conflicts'] = []
+    for (const [commit, subjectNames] of [...namesByCommit].slice(0, MAX_COMMITS)) {
+      const same = await ctx.store.lookup({
+        kind: 'commit',
+        value: commit,
+        keyIds: [],
+        from: 0n,
+        limit: MAX_SHOWN,
+        size,
+      })
+      for (const match of same.matches) {
+        const other = await shown(match.index)
+        for (const s of other.subjects) {
+          if (subjectNames.has(s.name) && s.sha256 !== hex) {
+            conflicts.push({ entry: other, name: s.name, otherDigest: `sha256:${s.sha256}` })
+          }
+        }
+      }
+    }
+    return {
+      origin: ctx.origin,
+      verifierKey: ctx.verifierKey,
+      logUrl: logUrl(req),
+      digest,
+      treeSize: Number(size),
+      entries,
+      total: found.total,
+      conflicts,
+    }
+  }
+
+  /** A digest from a path segment or the search box, or the reason it is refused. */
+  function checkDigest(text: string): { digest: string } | { refused: string } {
+    const digest = text.trim().toLowerCase()
+    if (DIGEST_RE.test(digest)) return { digest }
+    if (ANY_DIGEST_RE.test(digest) && !digest.startsWith('sha256:'))
+      return { refused: 'This log indexes sha256 digests only: give sha256:<64 hex>.' }
+    return { refused: 'A digest is sha256:<64 lowercase hex>.' }
+  }
+
+  const fail = (res: ServerResponse) => (err: unknown) => sendError(res, err)
+
+  return (req, path, query, res) => {
+    if (path === '/') {
+      status(res).catch(fail(res))
+      return true
+    }
+    if (path === '/ui/digest') {
+      // The search box: to the digest's own page, whose address can be shared.
+      const checked = checkDigest(query.get('digest') ?? '')
+      if ('refused' in checked) send(res, 400, HTML, renderBadDigest(checked.refused))
+      else {
+        res.writeHead(303, { Location: `/ui/digest/${checked.digest}`, 'Content-Length': 0 })
+        res.end()
+      }
+      return true
+    }
+    if (path.startsWith('/ui/digest/')) {
+      let text: string
+      try {
+        text = decodeURIComponent(path.slice('/ui/digest/'.length))
+      } catch {
+        text = ''
+      }
+      const checked = checkDigest(text)
+      if ('refused' in checked) send(res, 400, HTML, renderBadDigest(checked.refused))
+      else
+        digestView(checked.digest, req)
+          .then((view) => send(res, 200, HTML, renderDigest(view)))
+          .catch(fail(res))
+      return true
+    }
+    if (path.startsWith('/badge/') && path.endsWith('.svg')) {
+      let text: string
+      try {
+        text = decodeURIComponent(path.slice('/badge/'.length, -'.svg'.length))
+      } catch {
+        text = ''
+      }
+      const checked = checkDigest(text)
+      if ('refused' in checked) sendError(res, badRequest(checked.refused))
+      else
+        digestView(checked.digest, req)
+          .then((view) => {
+            const keys = new Set(view.entries.map((e) => e.keyId)).size
+            send(res, 200, 'image/svg+xml; charset=utf-8', renderBadge(keys, view.conflicts.length))
+          })
+          .catch(fail(res))
+      return true
+    }
+    return false
+  }
+}
+
+function badRequest(message: string) {
+  return new LogServerError('MALFORMED_REQUEST', message)
+}
