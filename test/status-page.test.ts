@@ -189,6 +189,22 @@ describe('the status pages in a browser', () => {
     expect(hostile!.status()).toBe(400)
     await expectNothingInjected(page)
     await page.close()
+    // Clients other than browsers get the API's JSON error; unknown query parameters are refused too.
+    for (const path of [
+      `/ui/digest/sha512:${'ab'.repeat(64)}`,
+      '/ui/digest?digest=nope',
+      `/ui/digest?digest=${DIGEST}&digest=${DIGEST}`,
+      '/?debug=1',
+      `/ui/digest/${DIGEST}?x=1`,
+      `/badge/${DIGEST}.svg?style=flat`,
+    ]) {
+      const res = await fetch(`${log.url}${path}`)
+      expect(res.status, path).toBe(400)
+      expect(await res.json(), path).toMatchObject({ error: { code: 'MALFORMED_REQUEST' } })
+    }
+    const search = await fetch(`${log.url}/ui/digest?digest=${DIGEST.toUpperCase()}`, { redirect: 'manual' })
+    expect(search.status).toBe(303)
+    expect(search.headers.get('location')).toBe(`/ui/digest/${DIGEST}`)
   })
 
   it('GET /badge/....svg counts distinct keys, not parties, and says there is a conflict', async () => {

@@ -209,7 +209,31 @@ export function createPages(
 
   const fail = (res: ServerResponse) => (err: unknown) => sendError(res, err)
 
+  /**
+   * A refused request: a page for browsers (which ask for text/html), the API's JSON error for anything
+   * else (400 MALFORMED_REQUEST either way).
+   */
+  const refuse = (req: IncomingMessage, res: ServerResponse, message: string) => {
+    if ((req.headers.accept ?? '').includes('text/html')) send(res, 400, HTML, renderBadDigest(message))
+    else sendError(res, new LogServerError('MALFORMED_REQUEST', message))
+  }
+
+  /** The query parameters a page takes; any other is refused, as the JSON API does. */
+  const unknownParameter = (query: URLSearchParams, known: readonly string[]) =>
+    [...query.keys()].find((name) => !known.includes(name))
+
   return (req, path, query, res) => {
+    const isPage = path === '/' || path.startsWith('/ui/digest') || path.startsWith('/badge/')
+    if (!isPage) return false
+    const unknown = unknownParameter(query, path === '/ui/digest' ? ['digest'] : [])
+    if (unknown !== undefined) {
+      refuse(req, res, `unknown query parameter ${unknown}`)
+      return true
+    }
+    if (path === '/ui/digest' && query.getAll('digest').length > 1) {
+      refuse(req, res, 'query parameter digest must be given once')
+      return true
+    }
     if (path === '/') {
       status(res).catch(fail(res))
       return true
@@ -217,7 +241,7 @@ export function createPages(
     if (path === '/ui/digest') {
       // The search box: to the digest's own page, whose address can be shared.
       const checked = checkDigest(query.get('digest') ?? '')
-      if ('refused' in checked) send(res, 400, HTML, renderBadDigest(checked.refused))
+      if ('refused' in checked) refuse(req, res, checked.refused)
       else {
         res.writeHead(303, { Location: `/ui/digest/${checked.digest}`, 'Content-Length': 0 })
         res.end()
@@ -232,7 +256,7 @@ export function createPages(
         text = ''
       }
       const checked = checkDigest(text)
-      if ('refused' in checked) send(res, 400, HTML, renderBadDigest(checked.refused))
+      if ('refused' in checked) refuse(req, res, checked.refused)
       else
         digestView(checked.digest, req)
           .then((view) => send(res, 200, HTML, renderDigest(view)))
@@ -247,7 +271,7 @@ export function createPages(
         text = ''
       }
       const checked = checkDigest(text)
-      if ('refused' in checked) sendError(res, badRequest(checked.refused))
+      if ('refused' in checked) sendError(res, new LogServerError('MALFORMED_REQUEST', checked.refused))
       else
         digestView(checked.digest, req)
           .then((view) => {
@@ -259,8 +283,4 @@ export function createPages(
     }
     return false
   }
-}
-
-function badRequest(message: string) {
-  return new LogServerError('MALFORMED_REQUEST', message)
 }
