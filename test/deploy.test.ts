@@ -115,6 +115,8 @@ interface Compose {
 
 const compose = parseYamlSubset(readText('docker-compose.yml')) as unknown as Compose
 const services = compose.services
+/** The services that run this repository's image (the others are pinned third-party images). */
+const ours = Object.fromEntries(Object.entries(services).filter(([name]) => name !== 'prometheus'))
 
 /** The volume mounted at or above `path` in `service`, with its mode. */
 function mountOf(
@@ -153,7 +155,7 @@ function run<T>(request: { kind: string; config?: T }): T {
 
 describe('docker-compose.yml', () => {
   it('parses as the YAML subset, and the parser refuses what it must', () => {
-    expect(Object.keys(services).sort()).toEqual(['init', 'log', 'monitor', 'witness'])
+    expect(Object.keys(services).sort()).toEqual(['init', 'log', 'monitor', 'prometheus', 'witness'])
     expect(parseYamlSubset('a:\n  b: "1"\n  c:\n    - x\n    - "y z"\n')).toEqual({
       a: { b: '1', c: ['x', 'y z'] },
     })
@@ -170,9 +172,9 @@ describe('docker-compose.yml', () => {
     }
   })
 
-  it('builds one image and runs every service from it, with named volumes only', () => {
+  it('builds one image and runs every service of ours from it, with named volumes only', () => {
     expect(services.init!.build).toBe('.')
-    for (const [name, service] of Object.entries(services)) {
+    for (const [name, service] of Object.entries(ours)) {
       expect(service.image, name).toBe(services.init!.image)
       for (const spec of service.volumes ?? []) {
         const volume = spec.split(':')[0]!
@@ -182,9 +184,47 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(compose.volumes).sort()).toEqual([
       'log-data',
       'monitor-data',
+      'prometheus-data',
       'shared',
       'witness-data',
     ])
+  })
+
+  it('runs Prometheus pinned by digest, scraping /metrics of the log, the witness and the monitor', () => {
+    const service = services.prometheus!
+    expect(service.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$/)
+    expect(service.build).toBeUndefined()
+    const flags = new Map(service.command.map((arg) => arg.split('=', 2) as [string, string]))
+    const configFile = flags.get('--config.file')!
+    // The configuration is a file of the repository, bound read-only where the flag says.
+    const [source, target, mode] = service.volumes![0]!.split(':') as [string, string, string]
+    expect([target, mode]).toEqual([configFile, 'ro'])
+    expect(source.startsWith('./deploy/')).toBe(true)
+    expect(service.volumes![1]).toBe(`prometheus-data:${flags.get('--storage.tsdb.path')}`)
+    expect(publishedPort(service)).toBe(9090)
+    expect(service.healthcheck!.test.slice(0, 2)).toEqual(['CMD', 'wget'])
+    expect(service.restart).toBe('unless-stopped')
+    // JSON, which YAML (and so Prometheus) reads as is.
+    const config = JSON.parse(readText(source.slice(2))) as {
+      scrape_configs: { job_name: string; metrics_path: string; static_configs: { targets: string[] }[] }[]
+    }
+    const log = run(parseLogConfig(services.log!.command.slice(2), services.log!.environment ?? {}))
+    const witness = run(parseWitnessConfig(services.witness!.command.slice(2), {}))
+    const monitor = run(parseMonitorConfig(services.monitor!.command.slice(2), {}))
+    expect(
+      Object.fromEntries(
+        config.scrape_configs.map((job) => [
+          job.job_name,
+          { path: job.metrics_path, targets: job.static_configs.flatMap((s) => s.targets) },
+        ]),
+      ),
+    ).toEqual({
+      log: { path: '/metrics', targets: [`log:${log.port}`] },
+      witness: { path: '/metrics', targets: [`witness:${witness.port}`] },
+      monitor: { path: '/metrics', targets: [`monitor:${monitor.healthPort}`] },
+    })
+    // Each scraped service listens beyond its container's loopback.
+    expect([log.host, witness.host, monitor.healthHost]).toEqual(['0.0.0.0', '0.0.0.0', '0.0.0.0'])
   })
 
   it('has a health check on every long-running service, and starts them in order', () => {
@@ -492,9 +532,7 @@ describe('Dockerfile and .dockerignore', () => {
     for (const ws of workspaces) {
       expect(dockerfile, ws).toContain(`COPY --chown=node:node ${ws}/package.json ${ws}/`)
     }
-    const mounts = new Set(
-      Object.values(services).flatMap((s) => (s.volumes ?? []).map((v) => v.split(':')[1]!)),
-    )
+    const mounts = new Set(Object.values(ours).flatMap((s) => (s.volumes ?? []).map((v) => v.split(':')[1]!)))
     for (const mount of mounts)
       expect(dockerfile, mount).toMatch(new RegExp(`mkdir -p [^\\n]*${mount}( |$)`, 'm'))
   })

@@ -1,7 +1,7 @@
 // What an operator sees: /healthz, /readyz and /metrics on a real log with a real witness and a real
 // monitor, the metrics parsed with a strict Prometheus text parser and checked against the work done,
 // and the log's JSON request lines (fields present, no submission body, no key material).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -26,6 +26,8 @@ let witness: RunningWitness
 let rebuilder: GeneratedKeyPair
 const logLines: string[] = []
 const bodies: string[] = []
+/** Every metric family scraped from the three services. */
+const exported = new Set<string>()
 
 function submission(n: number): Promise<string> {
   const statement = buildStatement({
@@ -52,7 +54,9 @@ async function scrape(url: string): Promise<Map<string, MetricFamily>> {
   const res = await fetch(`${url}/metrics`)
   expect(res.status).toBe(200)
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/)
-  return parsePrometheusText(await res.text())
+  const families = parsePrometheusText(await res.text())
+  for (const name of families.keys()) exported.add(name)
+  return families
 }
 
 /** Waits for a condition the log reaches by itself (a witnessed checkpoint), checking after each tick. */
@@ -251,5 +255,23 @@ describe('the log, the witness and the monitor, operated', () => {
     expect(sampleValue(m, 'ledger_monitor_lag_entries')).toBe(0)
     expect(sampleValue(m, 'ledger_monitor_passes_total', { result: 'ok' })).toBeGreaterThanOrEqual(1)
     expect(m.get('ledger_monitor_alerts_total')!.samples).toEqual([])
+  })
+
+  it('the Grafana dashboard plots only metrics the three services export', async () => {
+    const dashboard = JSON.parse(
+      await readFile(new URL('../deploy/grafana/ledger.json', import.meta.url), 'utf8'),
+    ) as { panels: { title: string; targets: { expr: string }[] }[] }
+    const plotted = new Set<string>()
+    for (const panel of dashboard.panels) {
+      expect(panel.targets.length, panel.title).toBeGreaterThan(0)
+      for (const { expr } of panel.targets) {
+        for (const [name] of expr.matchAll(/\bledger_[a-z_]+/g))
+          plotted.add(name.replace(/_(?:bucket|sum|count)$/, ''))
+      }
+    }
+    expect(plotted.size).toBeGreaterThanOrEqual(15)
+    for (const name of plotted) expect(exported, name).toContain(name)
+    // And the other way round: every ledger metric is on the dashboard.
+    for (const name of exported) if (name.startsWith('ledger_')) expect(plotted, name).toContain(name)
   })
 })
