@@ -183,7 +183,7 @@ export const OPTIONS: readonly (OptionSpec & { key: keyof MonitorConfig })[] = [
     kind: 'int',
     min: 0,
     max: 65535,
-    help: 'serve GET /healthz on this port (default: off)',
+    help: 'serve GET /healthz, /readyz and /metrics on this port (default: off)',
   },
   {
     flag: 'health-host',
