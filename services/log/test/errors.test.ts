@@ -214,7 +214,7 @@ describe('read errors', () => {
     await expectError(running, get('/api/v1/entries/-1'), 'MALFORMED_REQUEST')
     await expectError(running, get('/api/v1/entries/9007199254740992'), 'MALFORMED_REQUEST')
     await expectError(running, get('/api/v1/nothing'), 'NOT_FOUND')
-    await expectError(running, get('/'), 'NOT_FOUND')
+    await expectError(running, get('/nothing'), 'NOT_FOUND')
     await expectError(running, tile('/tile/0/000'), 'NOT_FOUND')
     await expectError(running, tile('/tile/0/000.p/2'), 'NOT_FOUND')
     await expectError(running, tile('/tile/0/001.p/1'), 'NOT_FOUND')
