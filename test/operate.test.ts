@@ -108,6 +108,11 @@ describe('the log, the witness and the monitor, operated', () => {
       sequencer: 'sequencing',
       witnesses: { configured: 1, quorum: 1 },
     })
+    for (const path of ['/healthz?x=1', '/readyz?verbose', '/metrics?name[]=a']) {
+      const refused = await fetch(`${log.url}${path}`)
+      expect(refused.status, path).toBe(400)
+      expect(await refused.json(), path).toMatchObject({ error: { code: 'MALFORMED_REQUEST' } })
+    }
     expect((await fetch(`${witness.url}/healthz`)).status).toBe(200)
     const witnessReady = await fetch(`${witness.url}/readyz`)
     expect(witnessReady.status).toBe(200)

@@ -12,6 +12,8 @@ import {
 } from '@ledger/service'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { ClusterNode } from './cluster-node.js'
+import { LogServerError } from './errors.js'
+import { sendError } from './http.js'
 import type { Ingest } from './ingest.js'
 import { LocalNode, type LogNode } from './node.js'
 import type { SequencerObserver } from './sequencer.js'
@@ -239,6 +241,11 @@ export function withOperations(ctx: OperationsContext, inner: RequestListener): 
       const url = req.url ?? '/'
       const at = url.indexOf('?')
       const path = at < 0 ? url : url.slice(0, at)
+      if ((path === '/healthz' || path === '/readyz' || path === '/metrics') && at >= 0) {
+        // As the JSON API does: a parameter these do not take is refused, not ignored.
+        sendError(res, new LogServerError('MALFORMED_REQUEST', `${path} takes no query parameters`))
+        return
+      }
       if (path === '/healthz') {
         sendHealth(res, 200, { alive: true })
         return
