@@ -245,7 +245,8 @@ describe('the log, the witness and the monitor, operated', () => {
     if (request.kind !== 'run') throw new Error('help')
     const controller = new AbortController()
     let endpoint: HealthEndpoint | undefined
-    const io = { stdout: { write: () => true }, stderr: { write: () => true } }
+    const stderr: string[] = []
+    const io = { stdout: { write: () => true }, stderr: { write: (text: string) => stderr.push(text) } }
     const running = runMonitor({ ...request.config, workers: 0, sample: 2 }, io, {
       signal: controller.signal,
       onHealth: (e) => (endpoint = e),
@@ -260,6 +261,16 @@ describe('the log, the witness and the monitor, operated', () => {
     expect(sampleValue(m, 'ledger_monitor_lag_entries')).toBe(0)
     expect(sampleValue(m, 'ledger_monitor_passes_total', { result: 'ok' })).toBeGreaterThanOrEqual(1)
     expect(m.get('ledger_monitor_alerts_total')!.samples).toEqual([])
+    // Its request lines go to stderr (stdout is for alerts), with the same fields as the log's.
+    const requests = stderr
+      .join('')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+    expect(requests.some((l) => l.route === '/readyz' && l.status === 200 && l.service === 'monitor')).toBe(
+      true,
+    )
+    for (const line of requests) expect(typeof line.reqId).toBe('string')
   })
 
   it('the Grafana dashboard plots only metrics the three services export', async () => {

@@ -1,6 +1,13 @@
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
-import { optionsHelp, parseOptions, type OptionSpec } from '@ledger/service'
+import {
+  LOG_LEVELS,
+  isLogLevel,
+  optionsHelp,
+  parseOptions,
+  type LogLevel,
+  type OptionSpec,
+} from '@ledger/service'
 import { MonitorError } from './errors.js'
 
 /**
@@ -40,6 +47,8 @@ export interface MonitorConfig {
   healthPort: number | undefined
   /** Address of the GET /healthz endpoint. */
   healthHost: string
+  /** Level of the JSON request log of that endpoint, on stderr (stdout carries the alerts). */
+  logLevel: LogLevel
 }
 
 /** Defaults, resolved against the working directory and the machine where they depend on them. */
@@ -63,6 +72,7 @@ export function defaultConfig(): MonitorConfig {
     fetchConcurrency: 8,
     healthPort: undefined,
     healthHost: '127.0.0.1',
+    logLevel: 'info',
   }
 }
 
@@ -192,6 +202,14 @@ export const OPTIONS: readonly (OptionSpec & { key: keyof MonitorConfig })[] = [
     kind: 'string',
     help: 'address of the health endpoint (default 127.0.0.1)',
   },
+  {
+    flag: 'log-level',
+    env: 'MONITOR_LOG_LEVEL',
+    key: 'logLevel',
+    kind: 'string',
+    arg: ' LEVEL',
+    help: `JSON request log level of the health endpoint, on stderr: ${LOG_LEVELS.join(', ')} (default info)`,
+  },
 ]
 
 /** What the command line asks for: run with a configuration, or print the help text. */
@@ -232,6 +250,7 @@ export function parseConfig(
   for (const [key, { value }] of parsed.given)
     target[key] = Array.isArray(value) ? [...new Set(value)] : value
   if (config.logUrl === '') throw bad('--log URL is required')
+  if (!isLogLevel(config.logLevel)) throw bad(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
   const keySources = [config.logKey, config.logKeyFile, config.policyFile].filter((v) => v !== undefined)
   if (keySources.length !== 1) throw bad('give exactly one of --log-key, --log-key-file and --policy')
   return { kind: 'run', config }

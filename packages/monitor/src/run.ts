@@ -1,9 +1,16 @@
-import { createServer, type Server } from 'node:http'
+import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { MonitorConfig } from './config.js'
 import { EXIT_ALERTS, EXIT_CLEAN, EXIT_CODE_BY_CODE, MonitorError } from './errors.js'
 import { Monitor, type MonitorIo, type PassResult } from './monitor.js'
-import { createRegistry, sendHealth, sendMetrics } from '@ledger/service'
+import {
+  createLogger,
+  createRegistry,
+  httpDurationHistogram,
+  observeRequests,
+  sendHealth,
+  sendMetrics,
+} from '@ledger/service'
 import { Counter, Gauge } from 'prom-client'
 
 /**
@@ -26,6 +33,7 @@ const PREFIX = 'ledger_monitor_'
 /** The monitor's metrics: its progress through the log, its passes and its alerts. */
 class MonitorMetrics {
   readonly registry = createRegistry()
+  readonly http = httpDurationHistogram(this.registry, PREFIX)
   readonly passes = new Counter({
     name: `${PREFIX}passes_total`,
     help: 'Passes over the log, by result: ok, or unreachable (the log did not answer)',
@@ -79,46 +87,58 @@ class MonitorMetrics {
   }
 }
 
-async function startHealth(config: MonitorConfig, health: Health): Promise<HealthEndpoint> {
+const MONITOR_ROUTES = ['/healthz', '/readyz', '/metrics']
+
+async function startHealth(config: MonitorConfig, health: Health, io: MonitorIo): Promise<HealthEndpoint> {
   // Three missed polls (at least a minute) make the monitor unhealthy.
   const staleAfter = Math.max(3 * config.intervalMs, 60_000)
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '').split('?', 1)[0]
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n')
-      return
-    }
-    if (path === '/metrics') {
-      sendMetrics(health.metrics.registry, res).catch(() => res.destroy())
-      return
-    }
-    if (path === '/readyz') {
-      // Ready once a pass succeeded: the store is open and the log was followed at least once.
-      const ready = health.lastSuccess !== undefined
-      sendHealth(res, ready ? 200 : 503, {
-        ready,
-        store: 'ok',
-        lastPass: ready ? new Date(health.lastSuccess!).toISOString() : null,
-      })
-      return
-    }
-    if (path !== '/healthz') {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n')
-      return
-    }
-    const fresh = health.lastSuccess !== undefined && Date.now() - health.lastSuccess < staleAfter
-    const position = health.monitor.position
-    const body = JSON.stringify({
-      ok: fresh,
-      origin: position?.origin ?? null,
-      size: position?.size.toString() ?? null,
-      indexed: position?.indexed.toString() ?? null,
-      lastPass: health.lastSuccess === undefined ? null : new Date(health.lastSuccess).toISOString(),
+  // Request lines go to stderr: stdout carries the alerts, one JSON line each, for whoever reads them.
+  const logger = createLogger('monitor', config.logLevel, { write: (line: string) => io.stderr.write(line) })
+  const observe = (handler: RequestListener): RequestListener =>
+    observeRequests(handler, {
+      logger,
+      routeOf: (_method, path) => (MONITOR_ROUTES.includes(path) ? path : 'unmatched'),
+      duration: health.metrics.http,
     })
-    res
-      .writeHead(fresh ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' })
-      .end(body)
-  })
+  const server: Server = createServer(
+    observe((req, res) => {
+      const path = (req.url ?? '').split('?', 1)[0]
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n')
+        return
+      }
+      if (path === '/metrics') {
+        sendMetrics(health.metrics.registry, res).catch(() => res.destroy())
+        return
+      }
+      if (path === '/readyz') {
+        // Ready once a pass succeeded: the store is open and the log was followed at least once.
+        const ready = health.lastSuccess !== undefined
+        sendHealth(res, ready ? 200 : 503, {
+          ready,
+          store: 'ok',
+          lastPass: ready ? new Date(health.lastSuccess!).toISOString() : null,
+        })
+        return
+      }
+      if (path !== '/healthz') {
+        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n')
+        return
+      }
+      const fresh = health.lastSuccess !== undefined && Date.now() - health.lastSuccess < staleAfter
+      const position = health.monitor.position
+      const body = JSON.stringify({
+        ok: fresh,
+        origin: position?.origin ?? null,
+        size: position?.size.toString() ?? null,
+        indexed: position?.indexed.toString() ?? null,
+        lastPass: health.lastSuccess === undefined ? null : new Date(health.lastSuccess).toISOString(),
+      })
+      res
+        .writeHead(fresh ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' })
+        .end(body)
+    }),
+  )
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(config.healthPort, config.healthHost, () => resolve())
@@ -173,7 +193,7 @@ export async function runMonitor(
       return result.alerts.length > 0 ? EXIT_ALERTS : EXIT_CLEAN
     }
     if (config.healthPort !== undefined) {
-      endpoint = await startHealth(config, health)
+      endpoint = await startHealth(config, health, io)
       options.onHealth?.(endpoint)
     }
     while (!options.signal?.aborted) {
