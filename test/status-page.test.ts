@@ -211,6 +211,7 @@ describe('the status pages in a browser', () => {
     const res = await fetch(`${log.url}/badge/${DIGEST}.svg`)
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toBe('image/svg+xml; charset=utf-8')
+    expect(res.headers.get('cache-control')).toBe('public, max-age=300')
     const svg = await res.text()
     expect(svg).toContain('>3 keys, 1 conflict<')
     expect(svg).toContain('keys, not parties')

@@ -23,8 +23,11 @@ import { parseCosignatureVerifierKey } from '@ledger/tlog'
 const LATEST = 10
 /** Matches read for a digest page or badge (the page says when there are more). */
 const MAX_SHOWN = 1000
-/** Source commits whose entries are searched for conflicts on one digest page. */
-const MAX_COMMITS = 20
+/**
+ * Source commits whose entries are searched for conflicts on one digest page (an artifact is normally built
+ * from one commit; each costs a lookup and up to MAX_SHOWN leaf reads).
+ */
+const MAX_COMMITS = 5
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/
 /** What a digest may look like before its algorithm is checked (the page explains a refusal). */
@@ -45,11 +48,14 @@ export interface PagesContext {
   quorum: number
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
+/** Badges sit in READMEs, fetched on every view: caches may keep one for five minutes. */
+const BADGE_CACHE = 'public, max-age=300'
+
+function send(res: ServerResponse, status: number, type: string, body: string, cache = 'no-cache'): void {
   res.writeHead(status, {
     'Content-Type': type,
     'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-cache',
+    'Cache-Control': cache,
     'Content-Security-Policy': CSP,
     'X-Content-Type-Options': 'nosniff',
     'Referrer-Policy': 'no-referrer',
@@ -276,7 +282,13 @@ export function createPages(
         digestView(checked.digest, req)
           .then((view) => {
             const keys = new Set(view.entries.map((e) => e.keyId)).size
-            send(res, 200, 'image/svg+xml; charset=utf-8', renderBadge(keys, view.conflicts.length))
+            send(
+              res,
+              200,
+              'image/svg+xml; charset=utf-8',
+              renderBadge(keys, view.conflicts.length),
+              BADGE_CACHE,
+            )
           })
           .catch(fail(res))
       return true
