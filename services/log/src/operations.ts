@@ -32,6 +32,9 @@ export function logRoute(method: string, path: string): string {
   if (path === '/checkpoint') return '/checkpoint'
   if (path.startsWith('/tile/entries/')) return '/tile/entries/:n'
   if (path.startsWith('/tile/')) return '/tile/:level/:n'
+  if (path === '/index/checkpoint') return '/index/checkpoint'
+  if (path.startsWith('/index/tile/entries/')) return '/index/tile/entries/:n'
+  if (path.startsWith('/index/tile/')) return '/index/tile/:level/:n'
   if (path === '/api/v1/entries') return method === 'POST' ? '/api/v1/entries' : 'unmatched'
   if (path.startsWith('/api/v1/entries/')) return '/api/v1/entries/:index'
   if (path.startsWith('/ui/digest/')) return '/ui/digest/:digest'
@@ -40,6 +43,7 @@ export function logRoute(method: string, path: string): string {
     '/api/v1/proof/inclusion',
     '/api/v1/proof/consistency',
     '/api/v1/lookup',
+    '/api/v1/index/lookup',
     '/api/v1/log',
     '/metrics',
     '/healthz',
