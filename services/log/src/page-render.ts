@@ -16,7 +16,8 @@ export interface ShownEntry {
   commit: string
   /** The statement's own claim (runDetails.metadata finishedOn, else startedOn); the log keeps no time. */
   time: string | undefined
-  subjects: { name: string; sha256: string }[]
+  /** Each subject with its digests (algorithm to lowercase hex). */
+  subjects: { name: string; digest: Partial<Record<string, string>> }[]
 }
 
 export interface WitnessShown {
@@ -79,7 +80,7 @@ function ago(seconds: number): string {
 function searchForm(value = ''): string {
   return `<form method="get" action="/ui/digest" role="search">
 <label for="digest">Artifact digest</label>
-<input type="text" id="digest" name="digest" placeholder="sha256:&lt;64 hex&gt;" value="${escape(value)}" required>
+<input type="text" id="digest" name="digest" placeholder="sha256:&lt;hex&gt; (or sha384, sha512, blake2b)" value="${escape(value)}" required>
 <button type="submit">Look up</button>
 </form>`
 }
@@ -88,13 +89,15 @@ function entryRows(entries: readonly ShownEntry[], highlight?: string): string {
   if (entries.length === 0) return '<p class="muted">None.</p>'
   const rows = entries.map((e) => {
     const subjects = e.subjects
-      .map((s) => {
-        const digest = `sha256:${s.sha256}`
-        const text = `${escape(s.name)} <code>${escape(digest)}</code>`
-        return digest === highlight
-          ? `<strong>${text}</strong>`
-          : `<a href="/ui/digest/${digest}">${text}</a>`
-      })
+      .flatMap((s) =>
+        Object.entries(s.digest).map(([algorithm, hex]) => {
+          const digest = `${algorithm}:${hex}`
+          const text = `${escape(s.name)} <code>${escape(digest)}</code>`
+          return digest === highlight
+            ? `<strong>${text}</strong>`
+            : `<a href="/ui/digest/${escape(digest)}">${text}</a>`
+        }),
+      )
       .join('<br>')
     return `<tr><td>${e.index}</td><td><code class="key">${escape(e.keyId)}</code></td><td>${escape(e.builderId)}</td>
 <td>${escape(e.repository)}<br><code>${escape(e.commit)}</code></td><td>${subjects}</td><td>${e.time === undefined ? '<span class="muted">not stated</span>' : escape(e.time)}</td></tr>`

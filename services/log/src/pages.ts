@@ -2,7 +2,7 @@
 // read here from the log's parts, rendered by page-render.ts (pure), and sent with headers that forbid
 // scripts and external loads, so that even a rendering mistake could not run anything.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { decodeLogEntry, parseStatement, statementIndexKeys } from '@ledger/attestation'
+import { decodeLogEntry, parseCanonicalDigest, parseStatement, statementIndexKeys } from '@ledger/attestation'
 import { LogServerError } from './errors.js'
 import { sendError } from './http.js'
 import type { LogReader } from './log-reader.js'
@@ -29,9 +29,6 @@ const MAX_SHOWN = 1000
  */
 const MAX_COMMITS = 5
 
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/
-/** What a digest may look like before its algorithm is checked (the page explains a refusal). */
-const ANY_DIGEST_RE = /^[a-z0-9]{1,16}:[0-9a-f]{1,256}$/
 const HOST_RE = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/
 
 const CSP =
@@ -162,12 +159,12 @@ export function createPages(
       size,
     })
     const entries = await Promise.all(found.matches.map((m) => shown(m.index)))
-    const hex = digest.slice('sha256:'.length)
+    const { algorithm, hex } = parseCanonicalDigest(digest)!
     // Per source commit: the artifact names these entries give the digest.
     const namesByCommit = new Map<string, Set<string>>()
     for (const e of entries) {
       for (const s of e.subjects) {
-        if (s.sha256 !== hex || e.commit === '') continue
+        if (s.digest[algorithm] !== hex || e.commit === '') continue
         const set = namesByCommit.get(e.commit) ?? new Set<string>()
         set.add(s.name)
         namesByCommit.set(e.commit, set)
@@ -186,8 +183,10 @@ export function createPages(
       for (const match of same.matches) {
         const other = await shown(match.index)
         for (const s of other.subjects) {
-          if (subjectNames.has(s.name) && s.sha256 !== hex) {
-            conflicts.push({ entry: other, name: s.name, otherDigest: `sha256:${s.sha256}` })
+          // A conflict: the same name from the same commit, another value in an algorithm both name.
+          const theirs = s.digest[algorithm]
+          if (subjectNames.has(s.name) && theirs !== undefined && theirs !== hex) {
+            conflicts.push({ entry: other, name: s.name, otherDigest: `${algorithm}:${theirs}` })
           }
         }
       }
@@ -207,10 +206,8 @@ export function createPages(
   /** A digest from a path segment or the search box, or the reason it is refused. */
   function checkDigest(text: string): { digest: string } | { refused: string } {
     const digest = text.trim().toLowerCase()
-    if (DIGEST_RE.test(digest)) return { digest }
-    if (ANY_DIGEST_RE.test(digest) && !digest.startsWith('sha256:'))
-      return { refused: 'This log indexes sha256 digests only: give sha256:<64 hex>.' }
-    return { refused: 'A digest is sha256:<64 lowercase hex>.' }
+    if (parseCanonicalDigest(digest) !== undefined) return { digest }
+    return { refused: 'A digest is <algorithm>:<hex>, the algorithm one of sha256, sha384, sha512, blake2b.' }
   }
 
   const fail = (res: ServerResponse) => (err: unknown) => sendError(res, err)

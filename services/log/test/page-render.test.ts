@@ -37,7 +37,7 @@ describe('page rendering', () => {
           repository: '<i>',
           commit: 'c'.repeat(40),
           time: '<t>',
-          subjects: [{ name: '<s>', sha256: 'a'.repeat(64) }],
+          subjects: [{ name: '<s>', digest: { sha256: 'a'.repeat(64) } }],
         },
       ],
     })
