@@ -21,6 +21,15 @@ if (argv[0] === 'monitor') {
   }
 }
 
+// Node ends a process whose event loop drained while this await was unsettled with exit code 13; say
+// what that means rather than leave a silent non-zero exit (never 0: nothing was finished).
+let finished = false
+process.on('exit', (code) => {
+  if (!finished && code === 13) {
+    process.stderr.write('attest: exited before the command finished (internal error)\n')
+  }
+})
+
 process.exitCode = await main(argv, {
   stdout: process.stdout,
   stderr: process.stderr,
@@ -28,3 +37,4 @@ process.exitCode = await main(argv, {
   cwd: process.cwd(),
   signal: controller.signal,
 })
+finished = true

@@ -165,8 +165,9 @@ export interface RunMonitorOptions {
 /**
  * Runs the monitor as `npm run start:monitor` and `attest monitor` do, and returns the exit code.
  * With `config.once`: one pass up to the current checkpoint; 0 when it raised no alert, 1 when it did,
- * 3 when the log did not answer. Otherwise passes every `config.intervalMs` until `signal` aborts (then
- * 0); an unreachable log is reported on stderr and retried. Configuration and local failures: 2.
+ * 4 when the log did not answer; the pass's summary on stderr. Otherwise passes every `config.intervalMs`
+ * until `signal` aborts (then 0), with the summary on stderr after the first pass and whenever the position
+ * moved; an unreachable log is reported on stderr and retried. Configuration and local failures: 2.
  * Never throws.
  */
 export async function runMonitor(
@@ -184,22 +185,28 @@ export async function runMonitor(
   const health: Health = { lastSuccess: undefined, monitor, metrics: new MonitorMetrics(monitor) }
   let endpoint: HealthEndpoint | undefined
   try {
+    const summary = (result: PassResult) =>
+      `monitor: ${monitor.position?.origin ?? '?'} at size ${result.size}, ${result.indexed} entries verified, ${result.alerts.length} alert(s)\n`
     if (config.once) {
       const result = await monitor.pass()
-      const position = monitor.position
-      io.stderr.write(
-        `monitor: ${position?.origin ?? '?'} at size ${result.size}, ${result.indexed} entries verified, ${result.alerts.length} alert(s)\n`,
-      )
+      io.stderr.write(summary(result))
       return result.alerts.length > 0 ? EXIT_ALERTS : EXIT_CLEAN
     }
     if (config.healthPort !== undefined) {
       endpoint = await startHealth(config, health, io)
       options.onHealth?.(endpoint)
     }
+    // While following, the summary is printed after the first pass and whenever a pass moved the position
+    // or raised alerts: an operator sees that the monitor audits, without a line every interval.
+    let printed: string | undefined
     while (!options.signal?.aborted) {
       try {
-        health.metrics.passed(await monitor.pass())
+        const result = await monitor.pass()
+        health.metrics.passed(result)
         health.lastSuccess = Date.now()
+        const position = `${result.size}/${result.indexed}`
+        if (position !== printed || result.alerts.length > 0) io.stderr.write(summary(result))
+        printed = position
       } catch (err) {
         if (!(err instanceof MonitorError) || err.code !== 'LOG_UNREACHABLE') throw err
         health.metrics.passes.inc({ result: 'unreachable' })

@@ -25,7 +25,7 @@ interface Slot {
  * Re-verifies leaves (verify-core.ts) on `workers` threads, in batches of up to 256 leaves per message,
  * each batch packed into one transferred buffer and sent to the least loaded thread. With 0 workers it
  * verifies on the calling thread. A worker that dies fails its batches (the pass stops; nothing is
- * indexed unverified).
+ * indexed unverified). A worker keeps the process alive exactly while it has batches in flight.
  */
 export class VerifyPool {
   private readonly slots: Slot[] = []
@@ -58,6 +58,9 @@ export class VerifyPool {
     const id = this.nextId++
     const packed = packLeaves(leaves)
     return new Promise((resolve, reject) => {
+      // A worker with batches in flight keeps the process alive: the caller awaits its answer, and with
+      // nothing else pending (`--once`, no health endpoint) an unref'd worker let Node exit mid-pass.
+      if (slot.pending.size === 0) slot.worker.ref()
       slot.pending.set(id, { count: leaves.length, resolve, reject })
       slot.load += leaves.length
       slot.worker.postMessage({ id, ...packed }, [packed.data])
@@ -84,12 +87,14 @@ export class VerifyPool {
       if (pending === undefined) return
       slot.pending.delete(answer.id)
       slot.load -= pending.count
+      if (slot.pending.size === 0) worker.unref()
       pending.resolve(answer.outcomes)
     })
     const failAll = (err: Error) => {
       for (const pending of slot.pending.values()) pending.reject(err)
       slot.pending.clear()
       slot.load = 0
+      worker.unref()
     }
     worker.on('error', failAll)
     worker.on('exit', (code) => {
@@ -97,6 +102,7 @@ export class VerifyPool {
       const at = this.slots.indexOf(slot)
       if (at >= 0 && !this.closed) this.slots[at] = this.spawn()
     })
+    // An idle worker does not keep the process alive (send() refs it while it has work).
     worker.unref()
     return slot
   }
