@@ -21,8 +21,9 @@ function expectCode(run: CliRun, code: number) {
     throw new Error(`exit ${run.code}, expected ${code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`)
 }
 
-async function start(dataDir: string): Promise<RunningLog> {
-  const log = await startLog(join(dir, dataDir))
+/** `newIdentity`: the data dir holds a key copied from another log, started on an empty store on purpose. */
+async function start(dataDir: string, newIdentity = false): Promise<RunningLog> {
+  const log = await startLog(join(dir, dataDir), undefined, 0, { newIdentity })
   running.push(log)
   return log
 }
@@ -101,7 +102,7 @@ describe('fork and rollback detection (acceptance)', () => {
     // Same key and origin, another history.
     await mkdir(join(dir, 'second'))
     await cp(join(dir, 'first', 'log.key'), join(dir, 'second', 'log.key'))
-    const second = await start('second')
+    const second = await start('second', true)
     expect(second.verifierKey).toBe(first.verifierKey)
     await submitMany(second, 'rebuilder.key', 'b', 3)
 

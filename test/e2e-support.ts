@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { main, type Io } from '@ledger/cli'
-import { defaultConfig, startLogServer, type RunningLog } from '@ledger/log-server'
+import { defaultConfig, startLogServer, type LogConfig, type RunningLog } from '@ledger/log-server'
 
 export async function tempDir(prefix = 'attest-e2e-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix))
@@ -15,7 +15,12 @@ export async function removeDir(dir: string): Promise<void> {
 }
 
 /** Starts a log on 127.0.0.1, any free port, with its data in `dataDir`. */
-export async function startLog(dataDir: string, origin = 'e2e.example/log', port = 0): Promise<RunningLog> {
+export async function startLog(
+  dataDir: string,
+  origin = 'e2e.example/log',
+  port = 0,
+  overrides: Partial<LogConfig> = {},
+): Promise<RunningLog> {
   return startLogServer({
     ...defaultConfig(),
     dataDir,
@@ -24,6 +29,7 @@ export async function startLog(dataDir: string, origin = 'e2e.example/log', port
     origin,
     verifyWorkers: 0,
     batchWaitMs: 1,
+    ...overrides,
   })
 }
 

@@ -52,6 +52,7 @@ describe('a witnessed log and attest', () => {
       verifyWorkers: 0,
       batchWaitMs: 1,
       witnesses: [parseWitnessSpec(`${witness.url}=${witness.verifierKey}`)],
+      newIdentity: true, // log.key was made above, before the first start
     })
     attest = cli(dir)
     expectCode(await attest('keygen', '--out', 'alice'), 0)

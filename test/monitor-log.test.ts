@@ -34,7 +34,7 @@ let dir: string
 let rebuilders: GeneratedKeyPair[]
 const logs: RunningLog[] = []
 
-async function startLog(name: string): Promise<RunningLog> {
+async function startLog(name: string, newIdentity = false): Promise<RunningLog> {
   const log = await startLogServer({
     ...logDefaults(),
     dataDir: join(dir, name),
@@ -43,6 +43,7 @@ async function startLog(name: string): Promise<RunningLog> {
     origin: ORIGIN,
     verifyWorkers: 0,
     batchWaitMs: 1,
+    newIdentity,
   })
   logs.push(log)
   return log
@@ -200,7 +201,7 @@ describe('monitor: a misbehaving log behind a proxy', () => {
     const { mkdir } = await import('node:fs/promises')
     await mkdir(join(dir, 'b'), { recursive: true })
     await copyFile(join(dir, 'a', LOG_KEY_FILE), join(dir, 'b', LOG_KEY_FILE))
-    fork = await startLog('b')
+    fork = await startLog('b', true)
     expect(fork.verifierKey).toBe(a.verifierKey)
     for (let i = 0; i < 8; i++) await submit(fork, 4, i)
     proxy = await startProxy(a.url)

@@ -34,10 +34,23 @@ export interface LogChild {
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
+/** The built witness entry point (what `npm run start:witness` runs). */
+export const WITNESS_MAIN = fileURLToPath(new URL('../../services/witness/dist/main.js', import.meta.url))
+
 /** Starts `node services/log/dist/main.js ...args` with piped output. */
 export function spawnLog(args: readonly string[], extraNodeArgs: readonly string[] = []): LogChild {
   assertLogBuilt()
-  const child = spawn(process.execPath, [...extraNodeArgs, LOG_MAIN, ...args], {
+  return spawnService(LOG_MAIN, args, extraNodeArgs)
+}
+
+/** Starts `node MAIN ...args` (a built service that prints `listening <url>`) with piped output. */
+export function spawnService(
+  main: string,
+  args: readonly string[],
+  extraNodeArgs: readonly string[] = [],
+): LogChild {
+  if (!existsSync(main)) throw new Error(`${main} is missing: build first with \`npx tsc -b\``)
+  const child = spawn(process.execPath, [...extraNodeArgs, main, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
@@ -54,7 +67,7 @@ export function spawnLog(args: readonly string[], extraNodeArgs: readonly string
     child.stdout!.on('data', onData)
     child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')))
     void exited.then(({ code, signal }) =>
-      reject(new Error(`the log server exited (code ${code}, signal ${signal}) before listening: ${err}`)),
+      reject(new Error(`the server exited (code ${code}, signal ${signal}) before listening: ${err}`)),
     )
   })
   // A kill before the listening line is a normal event in crash tests: nobody need be waiting.

@@ -87,6 +87,13 @@ export interface LogConfig {
   index: boolean
   /** Level of the JSON request and event log on stdout (pino): fatal..trace, or silent. */
   logLevel: LogLevel
+  /**
+   * The operator's word that `log.key` is a new identity that has signed nothing yet (a key made before
+   * the first start). Without it, a key file with a store that holds no log (LevelDB or PostgreSQL) is
+   * refused: a log that lost its store but kept its key would sign a second history. Ignored once the
+   * store holds the log.
+   */
+  newIdentity: boolean
 }
 
 /** The origin used on a first start without `--origin`. */
@@ -125,6 +132,7 @@ export function defaultConfig(): LogConfig {
     receiptWitnessWaitMs: 0,
     index: false,
     logLevel: 'info',
+    newIdentity: false,
   }
 }
 
@@ -297,6 +305,13 @@ const OPTIONS: readonly (OptionSpec & { key: keyof LogConfig })[] = [
     kind: 'string',
     arg: ' LEVEL',
     help: `JSON request log level on stdout: ${LOG_LEVELS.join(', ')} (default info)`,
+  },
+  {
+    flag: 'new-identity',
+    env: 'LEDGER_NEW_IDENTITY',
+    key: 'newIdentity',
+    kind: 'bool',
+    help: 'log.key has signed nothing yet: start it on a store that holds no log (refused otherwise)',
   },
 ]
 

@@ -15,7 +15,7 @@ import { createRequestHandler } from './http.js'
 import { openIndexService, type IndexService } from './index-service.js'
 import { Ingest, type Admission } from './ingest.js'
 import { LevelStore } from './level-store.js'
-import { loadOrCreateLogKey } from './log-key.js'
+import { LOG_KEY_FILE, loadOrCreateLogKey } from './log-key.js'
 import { LogReader } from './log-reader.js'
 import { LogMetrics, withOperations } from './operations.js'
 import { createPages } from './pages.js'
@@ -158,6 +158,17 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       DEFAULT_ORIGIN,
       meta === undefined,
     )
+    if (meta === undefined && !created && !config.newIdentity) {
+      // The key may have signed checkpoints whose store is gone: on an empty store it would sign a second
+      // history. Only the operator knows whether it is new.
+      throw new LogServerError(
+        'DATA_MISMATCH',
+        `${join(config.dataDir, LOG_KEY_FILE)} exists but the store (${postgres ? redactUrl(config.store) : join(config.dataDir, 'db')}) holds no log: ` +
+          'a log that lost its store would sign a second history. Restore the store from a backup, or move ' +
+          'the key away to start a new log (a new key); pass --new-identity only if this key has never ' +
+          'signed anything (docs/design/log-storage.md)',
+      )
+    }
     let stored = meta
     if (stored === undefined) {
       await store.writeMeta({

@@ -89,7 +89,14 @@ async function startLog(
   witnessPost?: WitnessPost,
 ): Promise<RunningLog> {
   const log = await startLogServer(
-    testConfig(logDir(), { witnesses, witnessTimeoutMs: 2000, batchWaitMs: 0, ...overrides }),
+    // The key was written by makeLogKey before the first start: a new identity, said so.
+    testConfig(logDir(), {
+      witnesses,
+      witnessTimeoutMs: 2000,
+      batchWaitMs: 0,
+      newIdentity: true,
+      ...overrides,
+    }),
     witnessPost === undefined ? {} : { witnessPost },
   )
   running.push(log)

@@ -37,6 +37,13 @@ export interface WitnessConfig {
   bodyLimit: number
   /** Level of the JSON request log on stdout (pino): fatal..trace, or silent. */
   logLevel: LogLevel
+  /**
+   * The operator's word that `witness.key` is a new identity that has cosigned nothing yet (a key made
+   * before the first start). Without it, a key file with no witness state is refused: a witness that lost
+   * its state but kept its key would cosign a fork of what it cosigned before (docs/design/witness.md).
+   * Ignored once the state exists.
+   */
+  newIdentity: boolean
 }
 
 /** The key name used on a first start without `--name`. */
@@ -53,6 +60,7 @@ export function defaultConfig(): WitnessConfig {
     verifierKeyFile: undefined,
     bodyLimit: 64 * 1024,
     logLevel: 'info',
+    newIdentity: false,
   }
 }
 
@@ -118,6 +126,13 @@ export const OPTIONS: readonly (OptionSpec & { key: keyof WitnessConfig })[] = [
     kind: 'string',
     arg: ' LEVEL',
     help: `JSON request log level on stdout: ${LOG_LEVELS.join(', ')} (default info)`,
+  },
+  {
+    flag: 'new-identity',
+    env: 'WITNESS_NEW_IDENTITY',
+    key: 'newIdentity',
+    kind: 'bool',
+    help: 'witness.key has cosigned nothing yet: start it with no state (refused otherwise)',
   },
 ]
 

@@ -21,7 +21,7 @@ import { Counter, Histogram } from 'prom-client'
 import { LevelWitnessStore } from './level-store.js'
 import type { KnownLog, WitnessStore } from './store.js'
 import { knownLogsFromVerifierKeys, systemClock, Witness, type Clock } from './witness.js'
-import { loadOrCreateWitnessKey } from './witness-key.js'
+import { WITNESS_KEY_FILE, loadOrCreateWitnessKey } from './witness-key.js'
 
 /** A witness running in this process. */
 export interface RunningWitness {
@@ -88,7 +88,8 @@ const CLOSE_GRACE_MS = 5_000
  * the key (`witness.key`, mode 0600) named `config.name`. The known logs come from `config.logsFile`
  * (stored, replacing the previous list) or, without it, from the list an earlier start stored.
  * Throws WitnessError INVALID_CONFIG (bad name, logs file, no logs) or DATA_MISMATCH (the data directory
- * belongs to another key, or is locked by another process); nothing is left running then.
+ * belongs to another key, is locked by another process, or has a key but no state and
+ * `config.newIdentity` is false); nothing is left running then.
  */
 export async function startWitness(
   config: WitnessConfig,
@@ -112,6 +113,17 @@ export async function startWitness(
       DEFAULT_WITNESS_NAME,
       meta === undefined,
     )
+    if (meta === undefined && !created && !config.newIdentity) {
+      // The key may have cosigned checkpoints whose record is gone: with no state it would cosign a fork
+      // of them. Only the operator knows whether it is new.
+      throw new WitnessError(
+        'DATA_MISMATCH',
+        `${join(config.dataDir, WITNESS_KEY_FILE)} exists but ${join(config.dataDir, 'db')} holds no witness state: ` +
+          'a witness that lost its state would cosign a fork of what it cosigned before. Restore the state ' +
+          'from a backup, or move the key away to start as a new witness (a new key); pass --new-identity ' +
+          'only if this key has never cosigned anything (docs/design/witness.md)',
+      )
+    }
     if (meta === undefined) {
       await store.writeMeta({ verifierKey: key.verifierKey, createdAt: new Date().toISOString() })
     } else if (meta.verifierKey !== key.verifierKey) {

@@ -36,7 +36,8 @@ export function witnessKeyFromSignerKey(signerKey: string): WitnessKey {
  * `name` (or `defaultName`) and writes it durably with mode 0600. Throws WitnessError DATA_MISMATCH when
  * the file is unreadable, not a cosigner key, names another key than `name`, or is missing while the
  * state already exists (a new key would present a history it never saw as its own); INVALID_CONFIG for
- * a name that cannot be a note key name.
+ * a name that cannot be a note key name. `mayCreate` is true exactly when there is no state: the caller
+ * then refuses an existing key (`created` false) unless the operator said it is a new identity.
  */
 export async function loadOrCreateWitnessKey(
   dataDir: string,
