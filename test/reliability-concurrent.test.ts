@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { signStatement, validateApiError } from '@ledger/attestation'
 import { defaultConfig, startLogServer, type RunningLog } from '@ledger/log-server'
 import { bytesEqual, hashLeaf, openCheckpoint, parseVerifierKey, verifyInclusion } from '@ledger/tlog'
-import { keepAliveAgent, postEntry } from './support/http.js'
+import { fetchJSON, keepAliveAgent, postEntry } from './support/http.js'
 import {
   assertConsistentWith,
   auditLog,
@@ -38,8 +38,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ledger-reliability-'))
   // The production defaults (batching, a verify worker thread), on a test port and origin.
   log = await startLogServer({ ...defaultConfig(), dataDir: dir, host: '127.0.0.1', port: 0, origin: ORIGIN })
-  trustedRoot = ((await (await fetch(`${log.url}/api/v1/log`)).json()) as { trustedRoot: unknown })
-    .trustedRoot
+  trustedRoot = ((await fetchJSON(`${log.url}/api/v1/log`)) as { trustedRoot: unknown }).trustedRoot
 })
 
 afterAll(async () => {
@@ -118,7 +117,7 @@ describe('concurrent submissions', () => {
     for (const c of [0, 1]) {
       const statement = rebuildStatement(`concurrent-${c}`, 7)
       const digest = `sha256:${statement.subject[0]!.digest.sha256}`
-      const lookup = (await (await fetch(`${log.url}/api/v1/lookup?digest=${digest}`)).json()) as {
+      const lookup = (await fetchJSON(`${log.url}/api/v1/lookup?digest=${digest}`)) as {
         total: number
         entries: { index: number; keyId: string }[]
       }

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import type { Agent } from 'node:http'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { generateNoteKey } from '@ledger/tlog'
-import { keepAliveAgent, postEntry } from './support/http.js'
+import { fetchGet, keepAliveAgent, postEntry } from './support/http.js'
 import { auditLog, receiptEntry } from './support/log-audit.js'
 import { spawnLog, type LogChild } from './support/log-process.js'
 import { makeSubmissions, newRebuilder, rebuildStatement } from './support/load.js'
@@ -53,8 +53,8 @@ afterAll(async () => {
 })
 
 async function text(url: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(url)
-  return { status: res.status, body: await res.text() }
+  const res = await fetchGet(url)
+  return { status: res.status, body: Buffer.from(res.body).toString('utf8') }
 }
 
 /** Everything a client can read about the log that a restart must not change. */

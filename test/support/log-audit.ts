@@ -27,11 +27,12 @@ import {
   type SubtreeHashReader,
   type TileId,
 } from '@ledger/tlog'
+import { fetchGet } from './http.js'
 
 /** GET `url`; throws unless the answer is 200. */
 export async function getOk(url: string): Promise<Uint8Array> {
-  const res = await fetch(url)
-  const bytes = new Uint8Array(await res.arrayBuffer())
+  const res = await fetchGet(url)
+  const bytes = res.body
   if (res.status !== 200) {
     throw new Error(`GET ${url}: ${res.status} ${Buffer.from(bytes).toString('utf8').slice(0, 200)}`)
   }

@@ -97,6 +97,7 @@ export class HttpTransport {
       init.body = JSON.stringify(body)
       init.headers = { ...init.headers, 'content-type': 'application/json' }
     }
+    let resetRetried = false
     for (let attempt = 0; ; attempt++) {
       let response: Response
       let bytes: Uint8Array
@@ -105,6 +106,13 @@ export class HttpTransport {
         bytes = await this.readBody(response)
       } catch (err) {
         if (err instanceof ClientError) throw err
+        // A keep-alive connection the server closed just as it was reused: a GET is idempotent, so it is
+        // sent again at once on a new connection, once, outside the retry budget (which may be 0).
+        if (method === 'GET' && !resetRetried && isConnectionReset(err)) {
+          resetRetried = true
+          attempt--
+          continue
+        }
         const problem = networkProblem(err, this.timeoutMs)
         if (attempt < this.retries) {
           await this.sleep(this.backoff(attempt))
@@ -197,6 +205,21 @@ export class HttpTransport {
     }
     return bytes
   }
+}
+
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'])
+
+/**
+ * True when `err` (or a cause of it) is a connection closed or reset under the request: what a reused
+ * keep-alive connection gives when the server closed it at the same moment. A timeout is not one.
+ */
+export function isConnectionReset(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && RESET_CODES.has(code)) return true
+    e = (e as { cause?: unknown }).cause
+  }
+  return false
 }
 
 function networkProblem(err: unknown, timeoutMs: number): string {

@@ -1,7 +1,7 @@
 // @ledger/client: talks to a rebuild-ledger log and verifies everything it answers (DESIGN §5, §6, §8).
 export { ClientError, misbehaving } from './errors.js'
 export type { ClientErrorCode, MisbehaviorEvidence, MisbehaviorKind } from './errors.js'
-export { HttpTransport, parseRetryAfter } from './http.js'
+export { HttpTransport, isConnectionReset, parseRetryAfter } from './http.js'
 export type { FetchFunction, HttpOptions, HttpResponse } from './http.js'
 export { defaultStateDir, FileStateStore, MemoryStateStore, stateFileName } from './state.js'
 export type { StateStore, StoredCheckpoint } from './state.js'

@@ -148,3 +148,52 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('-1')).toBeUndefined()
   })
 })
+
+describe('HttpTransport on a connection reset', () => {
+  /** A real server on 127.0.0.1 that resets the connection of its first `resets` requests. */
+  async function resettingServer(resets: number) {
+    const { createServer } = await import('node:http')
+    let seen = 0
+    const server = createServer((req, res) => {
+      seen++
+      if (seen <= resets) {
+        req.socket.resetAndDestroy()
+        return
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"fine":true}')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as { port: number }
+    return {
+      url: `http://127.0.0.1:${port}`,
+      seen: () => seen,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    }
+  }
+
+  it('sends a GET again once, at once, even with no retries left', async () => {
+    const server = await resettingServer(1)
+    try {
+      const waits: number[] = []
+      const http = new HttpTransport(server.url, { retries: 0, sleep: async (ms) => void waits.push(ms) })
+      expect(await http.getJSON('/x')).toEqual({ fine: true })
+      expect(server.seen()).toBe(2)
+      expect(waits).toEqual([])
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('only once: a second reset is a network error (with no retries left), and a POST is not resent', async () => {
+    const server = await resettingServer(3)
+    try {
+      const http = new HttpTransport(server.url, { retries: 0 })
+      expect(await codeOf(http.getJSON('/x'))).toBe('NETWORK')
+      expect(server.seen()).toBe(2)
+      expect(await codeOf(http.postJSON('/y', {}))).toBe('NETWORK')
+      expect(server.seen()).toBe(3)
+    } finally {
+      await server.close()
+    }
+  })
+})

@@ -96,7 +96,11 @@ export class Ingest {
     if (this.admission.kind === 'allowlist' && !this.admission.keyIds.has(entry.keyId)) {
       throw new LogServerError('NOT_ADMITTED', `key ${entry.keyId} is not admitted to this log`)
     }
-    const sequenced = await this.node.append(entry)
+    const appended = this.node.append(entry)
+    // Once closing, nothing waits for company: close() drained the queue before this entry (still being
+    // verified then) joined it, and it must not wait for the batch timer either.
+    if (this.closing) void this.node.drain()
+    const sequenced = await appended
     const index = sequenced.index
     if (sequenced.existing) return this.existingReceipt(index)
     const head = await this.receiptHead(index, sequenced.head)

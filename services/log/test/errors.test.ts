@@ -177,8 +177,13 @@ describe('submission errors', () => {
       [3, 4, 9].map((n) => signed(statement([hex(n)], hex(n, 40)))),
     )
     const waiting = post(running.url, first!.body)
-    // Let the first submission reach the queue.
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // Until the first submission is admitted: a probe with the wrong media type is admitted and answered
+    // 415 while the queue (of one) is free, and refused 503 once the first holds it.
+    for (;;) {
+      const probe = await post(running.url, 'probe', 'text/plain')
+      if (probe.status === 503) break
+      expect(probe.status).toBe(415)
+    }
     const full = await expectError(running, () => post(running.url, second!.body), 'OVERLOADED')
     expect(full.headers!.get('retry-after')).toBe('1')
 
