@@ -1,9 +1,11 @@
-import { createServer, type RequestListener, type Server } from 'node:http'
+import type { RequestListener, Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { MonitorConfig } from './config.js'
 import { EXIT_ALERTS, EXIT_CLEAN, EXIT_CODE_BY_CODE, MonitorError } from './errors.js'
 import { Monitor, type MonitorIo, type PassResult } from './monitor.js'
 import {
+  DEFAULT_HTTP_LIMITS,
+  createLimitedServer,
   createLogger,
   createRegistry,
   httpDurationHistogram,
@@ -100,7 +102,9 @@ async function startHealth(config: MonitorConfig, health: Health, io: MonitorIo)
       routeOf: (_method, path) => (MONITOR_ROUTES.includes(path) ? path : 'unmatched'),
       duration: health.metrics.http,
     })
-  const server: Server = createServer(
+  // The operator endpoint has few clients (a probe, Prometheus): the shared limits on slow and greedy ones.
+  const server: Server = createLimitedServer(
+    DEFAULT_HTTP_LIMITS,
     observe((req, res) => {
       const path = (req.url ?? '').split('?', 1)[0]
       if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import {
+  DEFAULT_HTTP_LIMITS,
   LOG_LEVELS,
   isLogLevel,
   optionsHelp,
@@ -94,6 +95,15 @@ export interface LogConfig {
    * store holds the log.
    */
   newIdentity: boolean
+  /** Longest time a client may take to send a request's headers, ms (then 408 and closed). */
+  headersTimeoutMs: number
+  /** Longest time a client may take to send a whole request, ms. */
+  requestTimeoutMs: number
+  /**
+   * Most connections open at once from one client address; more are closed at once. Higher than the
+   * witness's: many rebuilders may share one address (a NAT, a CI farm), each with a connection pool.
+   */
+  maxConnectionsPerClient: number
 }
 
 /** The origin used on a first start without `--origin`. */
@@ -133,6 +143,9 @@ export function defaultConfig(): LogConfig {
     index: false,
     logLevel: 'info',
     newIdentity: false,
+    headersTimeoutMs: DEFAULT_HTTP_LIMITS.headersTimeoutMs,
+    requestTimeoutMs: DEFAULT_HTTP_LIMITS.requestTimeoutMs,
+    maxConnectionsPerClient: 1024,
   }
 }
 
@@ -312,6 +325,33 @@ const OPTIONS: readonly (OptionSpec & { key: keyof LogConfig })[] = [
     key: 'newIdentity',
     kind: 'bool',
     help: 'log.key has signed nothing yet: start it on a store that holds no log (refused otherwise)',
+  },
+  {
+    flag: 'headers-timeout-ms',
+    env: 'LEDGER_HEADERS_TIMEOUT_MS',
+    key: 'headersTimeoutMs',
+    kind: 'int',
+    min: 100,
+    max: 600_000,
+    help: `longest time to send a request's headers, ms; then 408 and closed (default ${DEFAULT_HTTP_LIMITS.headersTimeoutMs})`,
+  },
+  {
+    flag: 'request-timeout-ms',
+    env: 'LEDGER_REQUEST_TIMEOUT_MS',
+    key: 'requestTimeoutMs',
+    kind: 'int',
+    min: 100,
+    max: 3_600_000,
+    help: `longest time to send a whole request, ms (default ${DEFAULT_HTTP_LIMITS.requestTimeoutMs})`,
+  },
+  {
+    flag: 'max-connections-per-client',
+    env: 'LEDGER_MAX_CONNECTIONS_PER_CLIENT',
+    key: 'maxConnectionsPerClient',
+    kind: 'int',
+    min: 1,
+    max: 1_000_000,
+    help: 'most connections open at once from one address; more are closed (default 1024)',
   },
 ]
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
-import { readBody as readBoundedBody } from '@ledger/service'
+import { discardBody, readBody as readBoundedBody } from '@ledger/service'
 import { HASH_SIZE, TILE_WIDTH, bundlePrefixLength, parseTilePath } from '@ledger/tlog'
 import { LogServerError, RETRY_AFTER_SECONDS, toErrorResponse } from './errors.js'
 import type { Ingest } from './ingest.js'
@@ -142,9 +142,11 @@ async function submit(ctx: FastPathContext, req: IncomingMessage, res: ServerRes
     ctx.ingest.begin()
   } catch (err) {
     ctx.onSubmission?.(toErrorResponse(err).body.error.code)
+    // Refused before reading: the body is read and dropped first (up to DISCARD_LIMIT), so that a client
+    // still sending it can read the 503; then the connection is closed (the server sheds load).
+    await discardBody(req)
     res.setHeader('Connection', 'close')
     sendError(res, err)
-    req.resume()
     return
   }
   try {
@@ -169,9 +171,9 @@ async function submit(ctx: FastPathContext, req: IncomingMessage, res: ServerRes
     ctx.onSubmission?.(toErrorResponse(err).body.error.code)
     if (ctx.ingest.isClosing) res.setHeader('Connection', 'close')
     if (!req.complete) {
-      // An unread (or oversized) body: do not wait for it, close the connection after answering.
-      res.setHeader('Connection', 'close')
-      req.resume()
+      // An unread (or oversized) body: read and drop it (up to DISCARD_LIMIT) before answering, so that a
+      // client still sending it reads the 413 instead of a reset; past that limit, answer and close.
+      if (!(await discardBody(req))) res.setHeader('Connection', 'close')
     }
     sendError(res, err)
   } finally {

@@ -1,9 +1,8 @@
 import { buildLogTrustedRoot } from '@ledger/attestation'
 import { randomBytes } from 'node:crypto'
-import { closeServer, listen } from '@ledger/service'
+import { closeServer, createLimitedServer, listen } from '@ledger/service'
 import { parseVerifierKey } from '@ledger/tlog'
 import { mkdir, readFile } from 'node:fs/promises'
-import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Logger } from '@ledger/service'
@@ -289,7 +288,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
         quorum: config.witnessQuorum ?? witnesses.length,
       }),
     }
-    const server = createServer({ keepAliveTimeout: 5_000 }, withOperations(operations, handler))
+    const server = createLimitedServer(config, withOperations(operations, handler))
     await listen(server, config.port, config.host)
     const port = (server.address() as AddressInfo).port
     const host = config.host.includes(':') ? `[${config.host}]` : config.host

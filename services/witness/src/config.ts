@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import {
+  DEFAULT_HTTP_LIMITS,
   LOG_LEVELS,
   isLogLevel,
   optionsHelp,
@@ -44,6 +45,12 @@ export interface WitnessConfig {
    * Ignored once the state exists.
    */
   newIdentity: boolean
+  /** Longest time a client may take to send a request's headers, ms (then 408 and closed). */
+  headersTimeoutMs: number
+  /** Longest time a client may take to send a whole request, ms. */
+  requestTimeoutMs: number
+  /** Most connections open at once from one client address; more are closed at once. */
+  maxConnectionsPerClient: number
 }
 
 /** The key name used on a first start without `--name`. */
@@ -61,6 +68,9 @@ export function defaultConfig(): WitnessConfig {
     bodyLimit: 64 * 1024,
     logLevel: 'info',
     newIdentity: false,
+    headersTimeoutMs: DEFAULT_HTTP_LIMITS.headersTimeoutMs,
+    requestTimeoutMs: DEFAULT_HTTP_LIMITS.requestTimeoutMs,
+    maxConnectionsPerClient: DEFAULT_HTTP_LIMITS.maxConnectionsPerClient,
   }
 }
 
@@ -133,6 +143,33 @@ export const OPTIONS: readonly (OptionSpec & { key: keyof WitnessConfig })[] = [
     key: 'newIdentity',
     kind: 'bool',
     help: 'witness.key has cosigned nothing yet: start it with no state (refused otherwise)',
+  },
+  {
+    flag: 'headers-timeout-ms',
+    env: 'WITNESS_HEADERS_TIMEOUT_MS',
+    key: 'headersTimeoutMs',
+    kind: 'int',
+    min: 100,
+    max: 600_000,
+    help: `longest time to send a request's headers, ms; then 408 and closed (default ${DEFAULT_HTTP_LIMITS.headersTimeoutMs})`,
+  },
+  {
+    flag: 'request-timeout-ms',
+    env: 'WITNESS_REQUEST_TIMEOUT_MS',
+    key: 'requestTimeoutMs',
+    kind: 'int',
+    min: 100,
+    max: 3_600_000,
+    help: `longest time to send a whole request, ms (default ${DEFAULT_HTTP_LIMITS.requestTimeoutMs})`,
+  },
+  {
+    flag: 'max-connections-per-client',
+    env: 'WITNESS_MAX_CONNECTIONS_PER_CLIENT',
+    key: 'maxConnectionsPerClient',
+    kind: 'int',
+    min: 1,
+    max: 1_000_000,
+    help: `most connections open at once from one address; more are closed (default ${DEFAULT_HTTP_LIMITS.maxConnectionsPerClient})`,
   },
 ]
 

@@ -1,5 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { ADD_CHECKPOINT_PATH, encodeTlogSize, parseTlogPolicy, TLOG_SIZE_CONTENT_TYPE } from '@ledger/tlog'
@@ -8,6 +8,8 @@ import { STATUS_BY_CODE, WitnessError } from './errors.js'
 import { writeFileDurably } from '@ledger/durable-file'
 import {
   closeServer,
+  createLimitedServer,
+  discardBody,
   createRegistry,
   httpDurationHistogram,
   listen,
@@ -166,7 +168,7 @@ export async function startWitness(
         metrics.seconds.observe(seconds)
       },
     })
-    const server = createServer({ keepAliveTimeout: 5_000 }, handler)
+    const server = createLimitedServer(config, handler)
     await listen(server, config.port, config.host)
     const port = (server.address() as AddressInfo).port
     const host = config.host.includes(':') ? `[${config.host}]` : config.host
@@ -284,10 +286,9 @@ async function handle(
     }
     throw new WitnessError('NOT_FOUND', 'no such route')
   } catch (err) {
-    if (!req.complete) {
-      res.setHeader('Connection', 'close')
-      req.resume()
-    }
+    // An unread (or oversized) body is read and dropped first (up to DISCARD_LIMIT), so that a client still
+    // sending it reads the answer instead of a reset; past that limit, answer and close.
+    if (!req.complete && !(await discardBody(req))) res.setHeader('Connection', 'close')
     sendError(res, err)
   }
 }
