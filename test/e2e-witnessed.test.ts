@@ -104,6 +104,15 @@ describe('a witnessed log and attest', () => {
       'receipt.json',
     )
     expectCode(submit, 0)
+    // What submit calls verified verifies with the same policy; what does not, it does not call verified.
+    const offline = await attest('receipt', 'verify', 'receipt.json', '--policy', 'policy.json')
+    if (offline.code === 0) {
+      expect(submit.stdout).toMatch(/receipt verified \(log signature and witness quorum\)/)
+    } else {
+      expectCode(offline, 1)
+      expect(submit.stdout).not.toMatch(/receipt verified/)
+      expect(submit.stdout).toMatch(/not yet cosigned by the policy's witness quorum/)
+    }
     // The witness cosigns in the background; the log serves a checkpoint once the quorum has it.
     // Polled until it is there, however long that takes.
     for (;;) {

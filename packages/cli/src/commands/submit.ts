@@ -11,7 +11,7 @@ import {
   type DigestAlgorithm,
   type SubjectDigests,
 } from '@ledger/attestation'
-import { toTlogProof } from '@ledger/client'
+import { ClientError, toTlogProof, verifyReceipt } from '@ledger/client'
 import {
   clientFor,
   httpOptions,
@@ -150,6 +150,26 @@ export async function submitCommand(io: Io, opts: SubmitOptions): Promise<ExitCo
   if (opts.tlogProof !== undefined)
     writtenProof = await writeFileAtomic(io, opts.tlogProof, toTlogProof(result))
 
+  // The log answers at once, before its witnesses cosign: the receipt's checkpoint is log-signed. With a
+  // policy that asks for witnesses, the saved receipt is checked as `attest receipt verify --policy` will
+  // check it, and the output says whether it meets the witness quorum (never "verified" when it does not).
+  let witnessQuorumMet: boolean | undefined
+  const witnesses = resolved.witnesses
+  if (witnesses !== undefined && (witnesses.quorum > 0 || witnesses.tlogPolicy !== undefined)) {
+    try {
+      verifyReceipt(new TextEncoder().encode(JSON.stringify(result.receipt)), {
+        logVerifierKey: resolved.log.verifierKey,
+        witnesses: witnesses.keys,
+        quorum: witnesses.quorum,
+        ...(witnesses.tlogPolicy !== undefined && { tlogPolicy: witnesses.tlogPolicy }),
+      })
+      witnessQuorumMet = true
+    } catch (err) {
+      if (!(err instanceof ClientError) || err.code !== 'RECEIPT_INVALID') throw err
+      witnessQuorumMet = false
+    }
+  }
+
   const { origin, size } = result.checkpoint.checkpoint
   if (opts.json) {
     io.stdout.write(
@@ -163,6 +183,7 @@ export async function submitCommand(io: Io, opts: SubmitOptions): Promise<ExitCo
         commit,
         receipt: writtenReceipt,
         ...(writtenProof !== undefined && { tlogProof: writtenProof }),
+        ...(witnessQuorumMet !== undefined && { witnessQuorumMet }),
         checkpoint: result.checkpoint.note,
       }),
     )
@@ -171,7 +192,13 @@ export async function submitCommand(io: Io, opts: SubmitOptions): Promise<ExitCo
       `${result.created ? 'logged' : 'already logged'}: entry ${result.index} of ${origin} (tree size ${size})`,
       ...artifacts.flatMap((a) => [`  ${a.name}`, ...subjectDigestKeys(a.digest!).map((d) => `    ${d}`)]),
       `from commit ${commit}, signed by key ${result.entry.keyId}`,
-      `receipt verified and saved to ${receiptPath}`,
+      witnessQuorumMet === false
+        ? `receipt saved to ${receiptPath}: its log signature, inclusion proof and entry verify, but its ` +
+          `checkpoint is not yet cosigned by the policy's witness quorum, so \`attest receipt verify\` with ` +
+          `this policy refuses it (attest verify and lookup prove the entry against cosigned checkpoints)`
+        : witnessQuorumMet === true
+          ? `receipt verified (log signature and witness quorum) and saved to ${receiptPath}`
+          : `receipt verified and saved to ${receiptPath}`,
     ]
     if (opts.tlogProof !== undefined) lines.push(`tlog-proof saved to ${opts.tlogProof}`)
     io.stdout.write(`${lines.join('\n')}\n`)
