@@ -67,8 +67,8 @@ describe('trust on first use', () => {
     expect(again.json()).toMatchObject({
       keySource: 'pinned',
       verifierKey: first.verifierKey,
-      size: '1',
-      previousSize: '1',
+      size: 1,
+      previousSize: 1,
     })
 
     // Another log (a fresh key) under the same origin.
@@ -142,8 +142,8 @@ describe('lookup and log info', () => {
     }
     expect(answer.total).toBe(2)
     expect(answer.entries.map((e) => [e.index, e.party])).toEqual([
-      ['0', 'kay'],
-      ['1', null],
+      [0, 'kay'],
+      [1, null],
     ])
     const human = await attest(
       'lookup',

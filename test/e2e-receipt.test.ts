@@ -219,7 +219,7 @@ describe('offline receipt verification (acceptance)', () => {
       '--json',
     )
     expectCode(run, 0)
-    expect(run.json()).toMatchObject({ valid: true, format: 'tlog-proof', index: '5' })
+    expect(run.json()).toMatchObject({ valid: true, format: 'tlog-proof', index: 5 })
     await writeFile(join(dir, 'tampered.json'), receiptText.replace(/"logIndex": "5"/g, '"logIndex": "4"'))
     expect(await readFile(join(dir, 'tampered.json'), 'utf8')).not.toBe(receiptText)
     expectCode(await attest('receipt', 'verify', 'tampered.json', '--log-key', logKey), 1)

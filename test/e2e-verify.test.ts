@@ -278,8 +278,8 @@ describe('attest verify (acceptance)', () => {
     const first = JSON.parse(await readFile(join(dir, 'alice.receipt.json'), 'utf8')) as {
       verificationMaterial: { tlogEntries: { logIndex: string }[] }
     }
-    const again = run.json() as { index: string; created: boolean }
+    const again = run.json() as { index: number; created: boolean }
     expect(again.created).toBe(false)
-    expect(again.index).toBe(first.verificationMaterial.tlogEntries[0]!.logIndex)
+    expect(String(again.index)).toBe(first.verificationMaterial.tlogEntries[0]!.logIndex)
   })
 })

@@ -29,6 +29,7 @@ export {
   describeSchemaErrors,
   isSchemaValid,
   schemaId,
+  schemaProblem,
   schemaValidator,
   validateApiError,
   validateRebuildStatement,

@@ -28,12 +28,67 @@ function compiledValidator(name: SchemaName): Validator {
   return VALIDATORS[name]
 }
 
-/** One line naming where a document broke its schema: the JSON pointer of the value and ajv's reason. */
+/**
+ * One line naming where a document broke its schema: the JSON pointer of the value and the reason. A key
+ * the schema does not know is named first (a misspelled `treshold` is the likely mistake, and the
+ * `threshold` then missing is its consequence), then up to two other reasons.
+ */
 export function describeSchemaErrors(errors: readonly ErrorObject[] | null | undefined): string {
-  const first = errors?.[0]
-  if (!first) return 'invalid'
-  const params = Object.keys(first.params).length > 0 ? ` ${JSON.stringify(first.params)}` : ''
-  return `${first.instancePath || '/'}: ${first.message ?? 'invalid'}${params}`
+  if (!errors || errors.length === 0) return 'invalid'
+  const unknown = errors.filter((e) => e.keyword === 'additionalProperties')
+  const ordered = [...unknown, ...errors.filter((e) => e.keyword !== 'additionalProperties')]
+  const lines: string[] = []
+  for (const e of ordered) {
+    const at = e.instancePath || '/'
+    const params = e.params as { additionalProperty?: string; missingProperty?: string }
+    const line =
+      e.keyword === 'additionalProperties' && params.additionalProperty !== undefined
+        ? `${at}: unknown key ${JSON.stringify(params.additionalProperty)}`
+        : e.keyword === 'required' && params.missingProperty !== undefined
+          ? `${at}: missing key ${JSON.stringify(params.missingProperty)}`
+          : `${at}: ${e.message ?? 'invalid'}${Object.keys(e.params).length > 0 ? ` ${JSON.stringify(e.params)}` : ''}`
+    if (!lines.includes(line)) lines.push(line)
+    if (lines.length === 3) break
+  }
+  return lines.join('; ')
+}
+
+/**
+ * Why `value` breaks schema `name` (describeSchemaErrors), or undefined when it satisfies it. The validators
+ * stop at the first error, so a misspelled key (`treshold`) shows as the key then missing (`threshold`):
+ * a key of that object within two edits of the missing one is named as the likely misspelling.
+ */
+export function schemaProblem(name: SchemaName, value: unknown): string | undefined {
+  const validate = compiledValidator(name)
+  if (validate(value)) return undefined
+  const text = describeSchemaErrors(validate.errors)
+  const first = validate.errors?.[0]
+  const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty
+  if (first?.keyword !== 'required' || missing === undefined) return text
+  let at: unknown = value
+  for (const part of first.instancePath.split('/').slice(1)) {
+    at = (at as Record<string, unknown> | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')]
+  }
+  if (typeof at !== 'object' || at === null) return text
+  const near = Object.keys(at).find((key) => key !== missing && editDistance(key, missing) <= 2)
+  return near === undefined ? text : `${text} (unknown key ${JSON.stringify(near)}: misspelled?)`
+}
+
+/** Levenshtein distance, for short keys. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      )
+    }
+    previous = current
+  }
+  return previous[b.length]!
 }
 
 /** Validates `value` against schema `name`, throwing AttestationError `code` with the ajv path on failure. */

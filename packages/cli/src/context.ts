@@ -21,21 +21,39 @@ import { formatDigest, parseDigest, subjectDigestKeys, type SubjectDigests } fro
 import { EXIT, type ExitCode } from './exit-codes.js'
 import type { Io } from './io.js'
 
-/** The one error class of the CLI: an outcome with its exit code, and a message for people. */
+/** Codes of the CLI's own errors (under --json, `error.code`); each is a usage or input error, exit 2. */
+export type CliErrorCode =
+  /** A flag or argument that is missing, unknown or malformed (commander's parser, or a check of ours). */
+  | 'USAGE'
+  | 'MISSING_OPTION'
+  | 'UNKNOWN_OPTION'
+  | 'UNKNOWN_COMMAND'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_DIGEST'
+  | 'INVALID_COMMIT'
+  /** A file named on the command line that cannot be read, or written. */
+  | 'FILE_UNREADABLE'
+  | 'FILE_UNWRITABLE'
+  | 'FILE_EXISTS'
+  /** `state forget` of a log this machine has no state for. */
+  | 'NO_STATE'
+
+/** The one error class of the CLI: an outcome with its exit code and code, and a message for people. */
 export class CliError extends Error {
   override name = 'CliError'
   constructor(
     readonly exitCode: ExitCode,
     message: string,
     options?: ErrorOptions,
+    readonly code: CliErrorCode = 'USAGE',
   ) {
     super(message, options)
   }
 }
 
 /** A usage or input error (exit 2). */
-export const usage = (message: string, cause?: unknown) =>
-  new CliError(EXIT.USAGE, message, cause === undefined ? undefined : { cause })
+export const usage = (message: string, cause?: unknown, code: CliErrorCode = 'USAGE') =>
+  new CliError(EXIT.USAGE, message, cause === undefined ? undefined : { cause }, code)
 
 export function resolvePath(io: Io, path: string): string {
   return resolve(io.cwd, path)
@@ -46,7 +64,7 @@ export async function readTextFile(io: Io, path: string, what: string): Promise<
   try {
     return await readFile(resolvePath(io, path), 'utf8')
   } catch (err) {
-    throw usage(`cannot read ${what} ${path}: ${(err as Error).message}`, err)
+    throw usage(`cannot read ${what} ${path}: ${(err as Error).message}`, err, 'FILE_UNREADABLE')
   }
 }
 
@@ -55,7 +73,7 @@ export async function readBytesFile(io: Io, path: string, what: string): Promise
   try {
     return new Uint8Array(await readFile(resolvePath(io, path)))
   } catch (err) {
-    throw usage(`cannot read ${what} ${path}: ${(err as Error).message}`, err)
+    throw usage(`cannot read ${what} ${path}: ${(err as Error).message}`, err, 'FILE_UNREADABLE')
   }
 }
 
@@ -77,8 +95,8 @@ export async function writeFileAtomic(
       handle = await open(target, 'wx', opts.mode ?? 0o644)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST')
-        throw usage(`${path} exists; refusing to overwrite it`)
-      throw usage(`cannot create ${path}: ${(err as Error).message}`, err)
+        throw usage(`${path} exists; refusing to overwrite it`, undefined, 'FILE_EXISTS')
+      throw usage(`cannot create ${path}: ${(err as Error).message}`, err, 'FILE_UNWRITABLE')
     }
     try {
       await handle.writeFile(data)
@@ -100,15 +118,16 @@ export async function writeFileAtomic(
     await rename(temp, target)
   } catch (err) {
     await unlink(temp).catch(() => undefined)
-    throw usage(`cannot write ${path}: ${(err as Error).message}`, err)
+    throw usage(`cannot write ${path}: ${(err as Error).message}`, err, 'FILE_UNWRITABLE')
   }
   return target
 }
 
-/** The state store: `--state DIR`, else $XDG_STATE_HOME/attest or ~/.local/state/attest. */
+/** The state store: `--state DIR`, else $ATTEST_STATE, else $XDG_STATE_HOME/attest or ~/.local/state/attest. */
 export function stateStore(io: Io, dir: string | undefined): FileStateStore {
   const home = io.env['HOME']
-  return new FileStateStore(dir !== undefined ? resolvePath(io, dir) : defaultStateDir(io.env, home))
+  const given = dir ?? (io.env['ATTEST_STATE'] || undefined)
+  return new FileStateStore(given !== undefined ? resolvePath(io, given) : defaultStateDir(io.env, home))
 }
 
 /** HTTP settings of a command: the io's fetch, and `--timeout` seconds. */
@@ -184,9 +203,11 @@ export async function resolveLog(
   const stored = await state.load(info.origin)
   if (stored !== undefined) {
     if (stored.verifierKey !== info.verifierKey) {
+      const stateFile = state.location?.(info.origin)
       throw misbehaving(
         'key-changed',
         `the log ${info.origin} now presents key ${info.verifierKey}, but the state dir pinned ${stored.verifierKey}`,
+        stateFile !== undefined ? { origin: info.origin, stateFile } : {},
       )
     }
     return { log: parseLogTrust(stored.verifierKey, info.origin), source: 'pinned' }
@@ -214,9 +235,15 @@ export function clientFor(
   })
 }
 
-/** JSON for `--json` output: bigints as decimal strings, two-space indent, a final newline. */
+/**
+ * JSON for `--json` output: sizes and indexes (bigints) as JSON numbers, as the log's API gives them (a
+ * value past 2^53, which no real log reaches, as a decimal string rather than a wrong number); two-space
+ * indent, a final newline.
+ */
 export function toJSON(value: unknown): string {
-  return `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`
+  const replacer = (_key: string, v: unknown) =>
+    typeof v === 'bigint' ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v
+  return `${JSON.stringify(value, replacer, 2)}\n`
 }
 
 /**
@@ -227,7 +254,7 @@ export function parseDigestFlag(value: string, flag = '--digest'): string {
   try {
     return formatDigest(parseDigest(value))
   } catch (err) {
-    throw usage(`${flag} ${value}: ${(err as Error).message}`, err)
+    throw usage(`${flag} ${value}: ${(err as Error).message}`, err, 'INVALID_DIGEST')
   }
 }
 
@@ -241,11 +268,18 @@ export function subjectJSON(subject: { name: string; digest: SubjectDigests }): 
   return { name: subject.name, digest: digests[0]!, digests }
 }
 
-/** Validates a commit flag. */
+/** Validates a commit flag (40 or 64 hex digits, either case) and lowercases it. */
 export function parseCommitFlag(value: string): string {
-  if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(value))
-    throw usage(`--commit ${value} is not 40 or 64 lowercase hex`)
-  return value
+  if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/i.test(value.trim()))
+    throw usage(`--commit ${value} is not 40 or 64 hex digits`, undefined, 'INVALID_COMMIT')
+  return value.trim().toLowerCase()
+}
+
+/** Validates a key id flag (64 hex digits, either case) and lowercases it. */
+export function parseKeyIdFlag(flag: string, value: string): string {
+  if (!/^[0-9a-f]{64}$/i.test(value.trim()))
+    throw usage(`${flag} ${value} is not a key id (64 hex digits)`, undefined, 'INVALID_ARGUMENT')
+  return value.trim().toLowerCase()
 }
 
 export { ClientError }

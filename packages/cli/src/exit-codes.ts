@@ -34,10 +34,11 @@ export function exitCodeFor(err: unknown): ExitCode {
       case 'LOG_MISBEHAVING':
         return EXIT.LOG_MISBEHAVED
       case 'NETWORK':
-      case 'NOT_FOUND':
         return EXIT.UNAVAILABLE
       case 'RECEIPT_INVALID':
         return EXIT.NEGATIVE
+      // A 404 is a request the log refused (a wrong URL path, an unknown index), as the README says.
+      case 'NOT_FOUND':
       case 'REJECTED':
       case 'POLICY_INVALID':
       case 'STATE_IO':

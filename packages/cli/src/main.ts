@@ -1,8 +1,8 @@
 // The `attest` command line: commander wiring over the commands, and the one place errors become exit codes.
 import { Command, CommanderError, Option } from 'commander'
 import { createRequire } from 'node:module'
-import { ClientError } from '@ledger/client'
-import { CliError } from './context.js'
+import { ClientError, stateFileName } from '@ledger/client'
+import { CliError, stateStore, toJSON, usage, type CliErrorCode } from './context.js'
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './exit-codes.js'
 import type { Io } from './io.js'
 
@@ -16,7 +16,12 @@ announces at GET /api/v1/log is trusted on first use and pinned in the state dir
 first checkpoint); later runs refuse a log that presents another key (exit 3).`
 
 const STATE_HELP = `State: the last verified checkpoint of each log is kept in --state DIR (default
-$XDG_STATE_HOME/attest, else ~/.local/state/attest); every new checkpoint must be consistent with it.`
+$ATTEST_STATE, else $XDG_STATE_HOME/attest, else ~/.local/state/attest); every new checkpoint must be
+consistent with it. \`attest state forget ORIGIN\` forgets a log that you know started over (the file is
+kept, renamed).`
+
+const ENV_HELP = `Environment: ATTEST_LOG is the default of --log, ATTEST_POLICY of --policy (when neither
+--log-key nor --tlog-policy is given), ATTEST_STATE of --state.`
 
 /**
  * Builds the program; `run` receives each command's exit code. Each command's module is imported when it
@@ -33,11 +38,12 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .version(VERSION, '--version', 'print the version of attest')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', `\n${EXIT_CODES_HELP}\n\n${TRUST_HELP}\n\n${STATE_HELP}\n`)
+    .addHelpText('after', `\n${EXIT_CODES_HELP}\n\n${TRUST_HELP}\n\n${STATE_HELP}\n\n${ENV_HELP}\n`)
 
   const json = () => new Option('--json', 'print a JSON document for scripts')
   const timeout = () => new Option('--timeout <seconds>', 'time limit of each HTTP request (default 10)')
-  const stateDir = () => new Option('--state <dir>', 'state directory (default $XDG_STATE_HOME/attest)')
+  const stateDir = () =>
+    new Option('--state <dir>', 'state directory (default $ATTEST_STATE, else $XDG_STATE_HOME/attest)')
 
   program
     .command('keygen')
@@ -54,7 +60,7 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .description(
       'Sign "commit C was rebuilt into these artifacts" and log it; verify and save the receipt; print the index.',
     )
-    .requiredOption('--log <url>', 'log base URL')
+    .option('--log <url>', 'log base URL (default $ATTEST_LOG)')
     .requiredOption('--key <file>', 'private key (PKCS#8 PEM)')
     .option('--artifact <file>', 'a rebuilt file, hashed with each of --digest-algs (repeatable)', collect)
     .option(
@@ -72,21 +78,26 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .option('--receipt <file>', 'where to save the receipt (default attest-receipt-<index>.json)')
     .option('--tlog-proof <file>', 'also save a C2SP tlog-proof receipt')
     .option('--log-key <key>', 'pin the log verifier key (the key string or a file holding it)')
-    .option('--policy <file>', 'pin the log key (and witnesses) from a trust policy')
+    .option('--policy <file>', 'pin the log key (and witnesses) from a trust policy (default $ATTEST_POLICY)')
     .option('--tlog-policy <file>', 'the log key and witness quorum from a C2SP tlog-policy file')
     .addOption(stateDir())
     .addOption(timeout())
     .addOption(json())
     .addHelpText('after', `\n${TRUST_HELP}\n`)
-    .action((opts) => run(import('./commands/submit.js').then((m) => m.submitCommand(io, opts))))
+    .action((opts) =>
+      run(import('./commands/submit.js').then((m) => m.submitCommand(io, withEnvDefaults(io, opts, false)))),
+    )
 
   program
     .command('verify')
     .description(
       'How many parties of the policy reproduced this artifact? Exit 0 when the threshold is met with no conflict, 1 when not.',
     )
-    .requiredOption('--log <url>', 'log base URL')
-    .requiredOption('--policy <file>', 'trust policy (log key, witnesses, parties, threshold)')
+    .option('--log <url>', 'log base URL (default $ATTEST_LOG)')
+    .option(
+      '--policy <file>',
+      'trust policy: log key, witnesses, parties, threshold (default $ATTEST_POLICY)',
+    )
     .option('--tlog-policy <file>', 'the log key and witness quorum from a C2SP tlog-policy file')
     .option('--artifact <file>', 'the artifact to check (hashed with SHA-256)')
     .option(
@@ -104,23 +115,27 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .addOption(timeout())
     .addOption(json())
     .addHelpText('after', `\n${EXIT_CODES_HELP}\n`)
-    .action((opts) => run(import('./commands/verify.js').then((m) => m.verifyCommand(io, opts))))
+    .action((opts) =>
+      run(import('./commands/verify.js').then((m) => m.verifyCommand(io, withEnvDefaults(io, opts, true)))),
+    )
 
   program
     .command('lookup')
     .description('List the verified entries naming a digest or a commit.')
-    .requiredOption('--log <url>', 'log base URL')
+    .option('--log <url>', 'log base URL (default $ATTEST_LOG)')
     .option('--digest <digest>', 'subject digest: ALG:HEX, 64 hex (sha256) or an SRI string')
     .option('--commit <hex>', 'source commit')
     .option('--keyid <hex>', 'only entries by this key id (repeatable)', collect)
     .option('--log-key <key>', 'pin the log verifier key')
-    .option('--policy <file>', 'pin the log key and name the parties of the keys')
+    .option('--policy <file>', 'pin the log key and name the parties of the keys (default $ATTEST_POLICY)')
     .option('--tlog-policy <file>', 'the log key and witness quorum from a C2SP tlog-policy file')
     .addOption(stateDir())
     .addOption(timeout())
     .addOption(json())
     .addHelpText('after', `\n${TRUST_HELP}\n`)
-    .action((opts) => run(import('./commands/lookup.js').then((m) => m.lookupCommand(io, opts))))
+    .action((opts) =>
+      run(import('./commands/lookup.js').then((m) => m.lookupCommand(io, withEnvDefaults(io, opts, false)))),
+    )
 
   const receipt = program.command('receipt').description('Work with receipts.')
   receipt
@@ -128,28 +143,52 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .description('Verify a receipt offline (Sigstore bundle or C2SP tlog-proof). Exit 0 valid, 1 invalid.')
     .argument('<file>', 'the receipt')
     .option('--log-key <key>', 'the log verifier key (the key string or a file holding it)')
-    .option('--policy <file>', 'take the log key and witness quorum from a trust policy')
+    .option(
+      '--policy <file>',
+      'take the log key and witness quorum from a trust policy (default $ATTEST_POLICY)',
+    )
     .option('--tlog-policy <file>', 'the log key and witness quorum from a C2SP tlog-policy file')
     .option('--public-key <pem-file|keyid>', 'the entry must be signed by this key')
     .option('--leaf <file>', 'the log entry, for a tlog-proof that does not carry it')
     .addOption(json())
     .action((file: string, opts) =>
-      run(import('./commands/receipt-verify.js').then((m) => m.receiptVerifyCommand(io, file, opts))),
+      run(
+        import('./commands/receipt-verify.js').then((m) =>
+          m.receiptVerifyCommand(io, file, withPolicyDefault(io, opts)),
+        ),
+      ),
     )
 
   const log = program.command('log').description('Work with a log.')
   log
     .command('info')
     .description("Show a log's origin, key and verified checkpoint (consistent with the stored one).")
-    .requiredOption('--log <url>', 'log base URL')
+    .option('--log <url>', 'log base URL (default $ATTEST_LOG)')
     .option('--log-key <key>', 'pin the log verifier key')
-    .option('--policy <file>', 'pin the log key from a trust policy')
+    .option('--policy <file>', 'pin the log key from a trust policy (default $ATTEST_POLICY)')
     .option('--tlog-policy <file>', 'the log key and witness quorum from a C2SP tlog-policy file')
     .addOption(stateDir())
     .addOption(timeout())
     .addOption(json())
     .addHelpText('after', `\n${TRUST_HELP}\n`)
-    .action((opts) => run(import('./commands/log-info.js').then((m) => m.logInfoCommand(io, opts))))
+    .action((opts) =>
+      run(
+        import('./commands/log-info.js').then((m) => m.logInfoCommand(io, withEnvDefaults(io, opts, false))),
+      ),
+    )
+
+  const stateGroup = program.command('state').description('Work with what this machine remembers of logs.')
+  stateGroup
+    .command('forget')
+    .description(
+      'Forget the checkpoint kept for a log (origin), on purpose: for a log you know started over. The file is kept, renamed.',
+    )
+    .argument('<origin>', "the log's origin, as the error message names it")
+    .addOption(stateDir())
+    .addOption(json())
+    .action((origin: string, opts) =>
+      run(import('./commands/state-forget.js').then((m) => m.stateForgetCommand(io, origin, opts))),
+    )
 
   program
     .command('monitor')
@@ -163,6 +202,48 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .action((args: string[]) => run(import('./commands/monitor.js').then((m) => m.monitorCommand(io, args))))
 
   return program
+}
+
+/**
+ * The environment's defaults for flags not given (as gh and cosign users expect): $ATTEST_LOG for --log;
+ * $ATTEST_POLICY for --policy when no other flag pins the log key (--log-key, --tlog-policy), always for
+ * `verify`. A command that still has no --log is a usage error (exit 2) naming both.
+ */
+function withEnvDefaults<T extends { log?: string; policy?: string; logKey?: string; tlogPolicy?: string }>(
+  io: Io,
+  opts: T,
+  policyRequired: boolean,
+): T & { log: string } {
+  const log = opts.log ?? (io.env['ATTEST_LOG'] || undefined)
+  if (log === undefined) throw usage('--log URL is required (or set ATTEST_LOG)', undefined, 'MISSING_OPTION')
+  const withPolicy = policyRequired ? withPolicyDefault(io, opts, true) : withPolicyDefault(io, opts)
+  if (policyRequired && withPolicy.policy === undefined) {
+    throw usage('--policy FILE is required (or set ATTEST_POLICY)', undefined, 'MISSING_OPTION')
+  }
+  return { ...withPolicy, log }
+}
+
+function withPolicyDefault<T extends { policy?: string; logKey?: string; tlogPolicy?: string }>(
+  io: Io,
+  opts: T,
+  always = false,
+): T {
+  const fromEnv = io.env['ATTEST_POLICY'] || undefined
+  if (opts.policy !== undefined || fromEnv === undefined) return opts
+  if (!always && (opts.logKey !== undefined || opts.tlogPolicy !== undefined)) return opts
+  return { ...opts, policy: fromEnv }
+}
+
+/** Commander's parse errors, as the codes of CliErrorCode. */
+const COMMANDER_CODES: Readonly<Record<string, CliErrorCode>> = {
+  'commander.missingMandatoryOptionValue': 'MISSING_OPTION',
+  'commander.optionMissingArgument': 'MISSING_OPTION',
+  'commander.missingArgument': 'MISSING_OPTION',
+  'commander.unknownOption': 'UNKNOWN_OPTION',
+  'commander.unknownCommand': 'UNKNOWN_COMMAND',
+  'commander.excessArguments': 'INVALID_ARGUMENT',
+  'commander.invalidArgument': 'INVALID_ARGUMENT',
+  'commander.conflictingOption': 'INVALID_ARGUMENT',
 }
 
 /**
@@ -187,7 +268,14 @@ export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK
-      // `attest` alone: help goes to stderr with code 'commander.help'.
+      // Commander printed its message on stderr; under --json the error object goes to stdout too.
+      // (`attest` alone: help goes to stderr with code 'commander.help'.)
+      if (wantsJSON) {
+        const message = err.message.replace(/^error: /, '')
+        io.stdout.write(
+          toJSON({ error: { code: COMMANDER_CODES[err.code] ?? 'USAGE', message }, exitCode: EXIT.USAGE }),
+        )
+      }
       return EXIT.USAGE
     }
     const code = err instanceof CliError ? err.exitCode : exitCodeFor(err)
@@ -196,7 +284,7 @@ export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
         `${JSON.stringify(
           {
             error: {
-              code: err instanceof ClientError ? err.code : ((err as { code?: unknown }).code ?? 'ERROR'),
+              code: err instanceof ClientError ? err.code : ((err as { code?: unknown }).code ?? 'INTERNAL'),
               message: (err as Error).message,
               ...(err instanceof ClientError && err.evidence !== undefined && { evidence: err.evidence }),
             },
@@ -207,15 +295,28 @@ export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
         )}\n`,
       )
     }
-    io.stderr.write(`attest: ${describeError(err)}\n`)
+    io.stderr.write(`attest: ${describeError(err, io)}\n`)
     return code
   }
 }
 
-function describeError(err: unknown): string {
+/** ` --state DIR` when the state file is not in the default directory of this run. */
+function stateFlagHint(io: Io, stateFile: string, origin: string): string {
+  const dir = stateFile.slice(0, stateFile.length - stateFileName(origin).length - 1)
+  return dir === stateStore(io, undefined).dir ? '' : ` --state ${dir}`
+}
+
+function describeError(err: unknown, io: Io): string {
   if (err instanceof ClientError && err.code === 'LOG_MISBEHAVING') {
     const kind = err.evidence?.kind
-    return `the log misbehaved${kind !== undefined ? ` (${kind})` : ''}: ${err.message}`
+    const text = `the log misbehaved${kind !== undefined ? ` (${kind})` : ''}: ${err.message}`
+    const { stateFile, origin } = err.evidence ?? {}
+    if (stateFile === undefined || origin === undefined) return text
+    return (
+      `${text}\nattest: what this machine saw of ${origin} before is kept in ${stateFile}; keep it, it is ` +
+      `the evidence.\nattest: if you know why the log started over (a test log made again), forget it ` +
+      `with: attest state forget ${origin}${stateFlagHint(io, stateFile, origin)}`
+    )
   }
   if (err instanceof CliError) return err.message
   if (err instanceof Error) {

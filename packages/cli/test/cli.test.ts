@@ -154,7 +154,7 @@ describe('exitCodeFor', () => {
     const cases: [ConstructorParameters<typeof ClientError>[0], number][] = [
       ['LOG_MISBEHAVING', EXIT.LOG_MISBEHAVED],
       ['NETWORK', EXIT.UNAVAILABLE],
-      ['NOT_FOUND', EXIT.UNAVAILABLE],
+      ['NOT_FOUND', EXIT.USAGE],
       ['RECEIPT_INVALID', EXIT.NEGATIVE],
       ['REJECTED', EXIT.USAGE],
       ['POLICY_INVALID', EXIT.USAGE],

@@ -131,7 +131,12 @@ export class CheckpointTracker {
       if (mode.store) await this.save(received)
       return received
     }
-    const evidence = { trusted: old.note, received: note }
+    const stateFile = this.state.location?.(this.log.origin)
+    const evidence = {
+      trusted: old.note,
+      received: note,
+      ...(stateFile !== undefined && { origin: this.log.origin, stateFile }),
+    }
     if (checkpoint.size < old.checkpoint.size) {
       // An older checkpoint is honest only while the log can still prove that the tree it signed later
       // extends it: a log serving its newest witnessed checkpoint, behind its newest signed one, can; a log

@@ -51,6 +51,9 @@ export interface MisbehaviorEvidence {
   trusted?: string
   received?: string
   proof?: string[]
+  /** For a fork, a rollback or a changed key: the log's origin and where the client keeps what it saw before. */
+  origin?: string
+  stateFile?: string
 }
 
 /** The one error class of @ledger/client. `code` is stable; `message` is for people. */

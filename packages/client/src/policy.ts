@@ -1,5 +1,5 @@
 // Trust policies (schemas/trust-policy.schema.json, DESIGN §8): which log, which witnesses, which parties.
-import { publicKeyFromPEM, validateTrustPolicy } from '@ledger/attestation'
+import { publicKeyFromPEM, schemaProblem } from '@ledger/attestation'
 import {
   TlogError,
   isQuorumMet,
@@ -11,7 +11,7 @@ import {
   type NoteVerifier,
   type TlogPolicy,
 } from '@ledger/tlog'
-import { ClientError, describe } from './errors.js'
+import { ClientError } from './errors.js'
 
 /** A party of a trust policy, its keys resolved to key ids (lowercase hex SHA-256 of the SPKI DER). */
 export interface PolicyParty {
@@ -64,7 +64,7 @@ export function parseLogTrust(verifierKey: string, origin?: string): LogTrust {
   try {
     verifier = parseVerifierKey(verifierKey)
   } catch (cause) {
-    throw new ClientError('POLICY_INVALID', `log verifier key: ${describe(cause)}`, { cause })
+    throw new ClientError('POLICY_INVALID', `log verifier key: ${reason(cause)}`, { cause })
   }
   if (origin !== undefined && verifier.name !== origin) {
     throw new ClientError(
@@ -83,7 +83,7 @@ export function parseWitnessKey(key: string): NoteVerifier {
     try {
       return parseVerifierKey(key)
     } catch {
-      throw new ClientError('POLICY_INVALID', `witness key ${JSON.stringify(key)}: ${describe(first)}`, {
+      throw new ClientError('POLICY_INVALID', `witness key ${JSON.stringify(key)}: ${reason(first)}`, {
         cause: first,
       })
     }
@@ -103,7 +103,7 @@ export function fromTlogPolicy(
   try {
     policy = parseTlogPolicy(text)
   } catch (cause) {
-    throw new ClientError('POLICY_INVALID', `tlog-policy: ${describe(cause)}`, { cause })
+    throw new ClientError('POLICY_INVALID', `tlog-policy: ${reason(cause)}`, { cause })
   }
   const logs = jsonLog === undefined ? policy.logs : policy.logs.filter((l) => l.vkey === jsonLog.verifierKey)
   if (logs.length !== 1) {
@@ -162,13 +162,9 @@ function keyIdOf(key: string, party: string): string {
   try {
     return publicKeyFromPEM(key).keyId
   } catch (cause) {
-    throw new ClientError(
-      'POLICY_INVALID',
-      `party ${JSON.stringify(party)}: public key: ${describe(cause)}`,
-      {
-        cause,
-      },
-    )
+    throw new ClientError('POLICY_INVALID', `party ${JSON.stringify(party)}: public key: ${reason(cause)}`, {
+      cause,
+    })
   }
 }
 
@@ -186,13 +182,10 @@ export function loadTrustPolicy(text: string, options: { tlogPolicy?: string } =
   try {
     json = JSON.parse(text)
   } catch (cause) {
-    throw new ClientError('POLICY_INVALID', `trust policy is not JSON: ${describe(cause)}`, { cause })
+    throw new ClientError('POLICY_INVALID', `trust policy is not JSON: ${reason(cause)}`, { cause })
   }
-  try {
-    validateTrustPolicy(json)
-  } catch (cause) {
-    throw new ClientError('POLICY_INVALID', `trust policy: ${describe(cause)}`, { cause })
-  }
+  const problem = schemaProblem('trust-policy', json)
+  if (problem !== undefined) throw new ClientError('POLICY_INVALID', `trust policy ${problem}`)
   const raw = json as RawPolicy
   let log: LogTrust
   let witnesses: WitnessTrust = { keys: [], verifiers: [], quorum: 0 }
@@ -263,4 +256,9 @@ export function loadTrustPolicy(text: string, options: { tlogPolicy?: string } =
     )
   }
   return { log, witnesses, parties, threshold: raw.threshold, partyOf }
+}
+
+/** The message of a cause, without its code: the POLICY_INVALID error carries the one code. */
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
 }

@@ -1,7 +1,7 @@
 // Where the client remembers the last checkpoint it verified for each log, so that the next one can be
 // checked against it (consistency) and a fork or a rollback is caught even across runs.
 import { createHash } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { readFile, rename } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { writeFileDurably } from '@ledger/durable-file'
@@ -27,6 +27,8 @@ export interface StoredCheckpoint {
 export interface StateStore {
   load(origin: string): Promise<StoredCheckpoint | undefined>
   save(state: StoredCheckpoint): Promise<void>
+  /** Where `origin`'s state is kept, for messages (a file path); undefined when it is nowhere a person can look. */
+  location?(origin: string): string
 }
 
 /**
@@ -56,6 +58,27 @@ export class FileStateStore implements StateStore {
   /** The file that holds `origin`'s state. */
   path(origin: string): string {
     return join(this.dir, stateFileName(origin))
+  }
+
+  location(origin: string): string {
+    return this.path(origin)
+  }
+
+  /**
+   * Forgets `origin` on purpose (`attest state forget`): its file is renamed to
+   * `<file>.forgotten-<time>`, kept as evidence, never deleted. Returns the new name, or undefined when
+   * there was no state. Throws ClientError STATE_IO.
+   */
+  async forget(origin: string, now = new Date()): Promise<string | undefined> {
+    const file = this.path(origin)
+    const kept = `${file}.forgotten-${now.toISOString().replace(/[:.]/g, '-')}`
+    try {
+      await rename(file, kept)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw new ClientError('STATE_IO', `cannot rename ${file}: ${(err as Error).message}`, { cause: err })
+    }
+    return kept
   }
 
   async load(origin: string): Promise<StoredCheckpoint | undefined> {

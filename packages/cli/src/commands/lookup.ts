@@ -4,6 +4,7 @@ import {
   httpOptions,
   parseCommitFlag,
   parseDigestFlag,
+  parseKeyIdFlag,
   resolveLog,
   stateStore,
   toJSON,
@@ -36,9 +37,7 @@ export async function lookupCommand(io: Io, opts: LookupOptions): Promise<ExitCo
   }
   const digest = opts.digest !== undefined ? parseDigestFlag(opts.digest) : undefined
   const commit = opts.commit !== undefined ? parseCommitFlag(opts.commit) : undefined
-  for (const keyId of opts.keyid ?? []) {
-    if (!/^[0-9a-f]{64}$/.test(keyId)) throw usage(`--keyid ${keyId} is not 64 lowercase hex`)
-  }
+  const keyIds = (opts.keyid ?? []).map((keyId) => parseKeyIdFlag('--keyid', keyId))
   const http = httpOptions(io, opts.timeout)
   const state = stateStore(io, opts.state)
   const resolved = await resolveLog(io, opts, state, http)
@@ -46,7 +45,7 @@ export async function lookupCommand(io: Io, opts: LookupOptions): Promise<ExitCo
   const result = await client.lookupAll({
     ...(digest !== undefined && { digest }),
     ...(commit !== undefined && { commit }),
-    ...(opts.keyid !== undefined && opts.keyid.length > 0 && { keyIds: opts.keyid }),
+    ...(keyIds.length > 0 && { keyIds }),
   })
   const partyOf = (keyId: string) => resolved.policy?.partyOf.get(keyId)
   const rows = result.entries.map((entry) => ({

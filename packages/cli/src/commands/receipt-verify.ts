@@ -47,8 +47,8 @@ export async function receiptVerifyCommand(
       : (await readTextFile(io, key, 'log key file')).trim()
   }
   if (opts.publicKey !== undefined) {
-    verifyOpts.publicKey = /^[0-9a-f]{64}$/.test(opts.publicKey)
-      ? opts.publicKey
+    verifyOpts.publicKey = /^[0-9a-f]{64}$/i.test(opts.publicKey)
+      ? opts.publicKey.toLowerCase()
       : await readTextFile(io, opts.publicKey, 'public key')
   }
   if (opts.leaf !== undefined) verifyOpts.leaf = await readBytesFile(io, opts.leaf, 'leaf')
