@@ -362,8 +362,13 @@ describe('docker-compose.postgres.yml', () => {
     // The database is reached by the logs on the compose network only.
     expect(pg.postgres!.ports).toBeUndefined()
     expect(pg.postgres!.healthcheck!.test.slice(0, 2)).toEqual(['CMD', 'pg_isready'])
-    // init, the witness and the monitor are those of docker-compose.yml (the monitor follows log-a).
-    expect(pg.init).toEqual(services.init)
+    // init, the witness and the monitor are those of docker-compose.yml (the monitor follows log-a); init
+    // creates the log in the database (LEDGER_STORE), once it is up.
+    const env = pg.postgres!.environment!
+    const url = `postgres://${env.POSTGRES_USER}:${env.POSTGRES_PASSWORD}@postgres:5432/${env.POSTGRES_DB}`
+    expect(pg.init!.command).toEqual(services.init!.command)
+    expect(pg.init!.environment).toEqual({ ...services.init!.environment, LEDGER_STORE: url })
+    expect(pg.init!.depends_on).toEqual({ postgres: { condition: 'service_healthy' } })
     expect(pg.witness).toEqual(services.witness)
     expect(pg.monitor!.command).toEqual(
       services.monitor!.command.map((arg) => (arg === 'http://log:8080' ? 'http://log-a:8080' : arg)),
@@ -422,7 +427,7 @@ describe('docker-compose.postgres.yml', () => {
         .init!.command[3]!.replaceAll('/data/log', join(dir, 'log'))
         .replaceAll('/shared', join(dir, 'shared'))
       await promisify(execFile)('node', ['--input-type=module', '-e', script], {
-        env: { ...process.env, ...pg.init!.environment },
+        env: { ...process.env, ...pg.init!.environment, LEDGER_STORE: database.url },
         cwd: new URL('.', root).pathname,
       })
       const started = await Promise.all(
