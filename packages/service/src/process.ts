@@ -47,8 +47,6 @@ export async function runService<C, R extends { close(): Promise<void> }>(
     console.error(`error: ${(err as Error).message}`)
     process.exit(1)
   }
-  for (const line of service.announce(running, config)) console.log(line)
-
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
@@ -67,4 +65,6 @@ export async function runService<C, R extends { close(): Promise<void> }>(
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // Announced only once a stop signal is handled: whoever reads `listening` may stop the service at once.
+  for (const line of service.announce(running, config)) console.log(line)
 }
