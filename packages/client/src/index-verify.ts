@@ -4,7 +4,14 @@
 // filed under the key by MapFn. What passes is complete: no entry under the key, up to that input size, can
 // be missing. Pure: the caller fetched the answer.
 import { hashLeaf, openCheckpoint, parseVerifierKey, verifyInclusion, type Hash } from '@ledger/tlog'
-import { decodeOutputLeaf, mapFn, mapKey, valueHash, verifyMapProof } from '@ledger/vindex'
+import {
+  decodeOutputLeaf,
+  mapFn,
+  mapKey,
+  valueHash,
+  verifyMapProof,
+  type IndexLookupAnswer,
+} from '@ledger/vindex'
 import { verifyEntryLeaf, type VerifiedLeaf } from './entry.js'
 import { misbehaving } from './errors.js'
 
@@ -19,17 +26,6 @@ export interface IndexedAnswer {
   inputRoot: Hash
   mapRoot: Hash
   entries: { index: bigint; leaf: Uint8Array; verified: VerifiedLeaf }[]
-}
-
-interface Wire {
-  checkpoint: string
-  leafIndex: number
-  leaf: string
-  leafProof: string[]
-  key: string
-  mapProof: string
-  indexes: number[]
-  entries: { index: number; leaf: string; proof: string[] }[]
 }
 
 const B64_RE = /^[A-Za-z0-9+/]*={0,2}$/
@@ -63,7 +59,7 @@ function index(value: unknown, what: string): bigint {
  * LOG_MISBEHAVING (with the evidence kind) on anything an honest index cannot answer.
  */
 export function verifyIndexAnswer(raw: unknown, key: string, indexVerifierKey: string): IndexedAnswer {
-  const answer = raw as Partial<Wire>
+  const answer = raw as Partial<IndexLookupAnswer>
   if (typeof raw !== 'object' || raw === null || typeof answer.checkpoint !== 'string') {
     throw misbehaving('malformed', 'the index answer is not an object with a checkpoint')
   }

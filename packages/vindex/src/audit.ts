@@ -2,8 +2,8 @@
 // log's entries alone, in log order, and check every output leaf when the rebuild reaches its input size:
 // its input root must be the log's root there, and its map root the rebuilt map's. A leaf that differs is a
 // finding, with what it should have said. Pure: the caller feeds entries and leaves.
-import { CompactRange, type Hash } from '@ledger/tlog'
-import { hashesEqual } from './hashing.js'
+import { bytesEqual, CompactRange, type Hash } from '@ledger/tlog'
+
 import { VerifiableMap } from './map.js'
 import type { MapFnInput } from './mapfn.js'
 import type { OutputLeaf } from './output-leaf.js'
@@ -60,7 +60,7 @@ export class IndexAuditor {
       const inputRoot = this.range.root()
       const mapRoot = this.map.rootHash()
       this.checked++
-      if (!hashesEqual(inputRoot, leaf.inputRoot) || !hashesEqual(mapRoot, leaf.mapRoot)) {
+      if (!bytesEqual(inputRoot, leaf.inputRoot) || !bytesEqual(mapRoot, leaf.mapRoot)) {
         this.findings.push({ leafIndex, leaf, inputRoot, mapRoot })
       }
     }

@@ -41,9 +41,3 @@ export function isEmpty(hash: Hash): boolean {
   for (let i = 0; i < HASH_SIZE; i++) if (hash[i] !== 0) return false
   return true
 }
-
-export function hashesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}

@@ -3,7 +3,8 @@
 // from a depth d < b, costs b - d inner hashes with EMPTY). Hashes are cached per node and recomputed
 // along the paths an update touched, so a batch of updates costs their paths, not the map.
 import type { Hash } from '@ledger/tlog'
-import { EMPTY, hashesEqual, innerHash, keyBit, mapLeafHash, valueHash } from './hashing.js'
+import { bytesEqual } from '@ledger/tlog'
+import { EMPTY, innerHash, keyBit, mapLeafHash, valueHash } from './hashing.js'
 import { mapFn, mapKey, type MapFnInput } from './mapfn.js'
 import {
   encodeMapProof,
@@ -128,7 +129,7 @@ export class VerifiableMap {
   get(key: Hash): readonly number[] | undefined {
     let node = this.root
     while (node !== undefined && !node.leaf) node = keyBit(key, node.depth) === 0 ? node.left : node.right
-    return node !== undefined && hashesEqual(node.key, key) ? node.indexes : undefined
+    return node !== undefined && bytesEqual(node.key, key) ? node.indexes : undefined
   }
 
   /** The proof for `key` (present or absent) against rootHash(), decoded. */
@@ -139,7 +140,7 @@ export class VerifiableMap {
     if (node === undefined) return { kind: PROOF_ABSENT_EMPTY, siblings }
     for (;;) {
       if (node.leaf) {
-        if (hashesEqual(node.key, key)) return { kind: PROOF_PRESENT, siblings }
+        if (bytesEqual(node.key, key)) return { kind: PROOF_PRESENT, siblings }
         return {
           kind: PROOF_ABSENT_OTHER,
           siblings,

@@ -1,6 +1,6 @@
 // Map proofs (docs/design/verifiable-index.md §3): the encoding and the verifier.
-import { HASH_SIZE, type Hash } from '@ledger/tlog'
-import { EMPTY, hashesEqual, innerHash, isEmpty, keyBit, mapLeafHash } from './hashing.js'
+import { bytesEqual, type Hash, HASH_SIZE } from '@ledger/tlog'
+import { EMPTY, innerHash, isEmpty, keyBit, mapLeafHash } from './hashing.js'
 
 export const PROOF_PRESENT = 0
 export const PROOF_ABSENT_EMPTY = 1
@@ -104,7 +104,7 @@ export function verifyMapProof(root: Hash, key: Hash, proofBytes: Uint8Array, va
     if (proof.kind === PROOF_ABSENT_EMPTY) node = EMPTY
     else {
       const other = proof.other!
-      if (hashesEqual(other.key, key)) throw new MapProofError('an absence proof names the key itself')
+      if (bytesEqual(other.key, key)) throw new MapProofError('an absence proof names the key itself')
       for (let j = 0; j < d; j++) {
         if (keyBit(other.key, j) !== keyBit(key, j)) {
           throw new MapProofError(`the other key leaves the path at bit ${j}, above depth ${d}`)
@@ -116,5 +116,5 @@ export function verifyMapProof(root: Hash, key: Hash, proofBytes: Uint8Array, va
   for (let j = d - 1; j >= 0; j--) {
     node = keyBit(key, j) === 0 ? innerHash(node, proof.siblings[j]!) : innerHash(proof.siblings[j]!, node)
   }
-  if (!hashesEqual(node, root)) throw new MapProofError('the proof does not lead to the map root')
+  if (!bytesEqual(node, root)) throw new MapProofError('the proof does not lead to the map root')
 }

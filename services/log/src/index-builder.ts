@@ -8,7 +8,7 @@
 // at start, checked against the last output leaf (its input root and map root must come out the same, or
 // the start is refused). An input commit whose output leaf was lost to a crash is covered by the first leaf
 // after the restart. So an output leaf never disagrees with the log.
-import { CompactRange, hashLeaf, sha256, toHex } from '@ledger/tlog'
+import { bytesEqual, CompactRange, hashLeaf, sha256, toHex } from '@ledger/tlog'
 import {
   decodeOutputLeaf,
   encodeOutputLeaf,
@@ -183,7 +183,7 @@ export class IndexBuilder {
     const range = CompactRange.empty()
     const check = () => {
       if (last === undefined || this.filed !== last.inputSize) return
-      if (!equal(range.root(), last.inputRoot) || !equal(this.map.rootHash(), last.mapRoot)) {
+      if (!bytesEqual(range.root(), last.inputRoot) || !bytesEqual(this.map.rootHash(), last.mapRoot)) {
         throw new LogServerError(
           'DATA_MISMATCH',
           `the index's last leaf (input size ${last.inputSize}) does not match the map rebuilt from the log`,
@@ -209,7 +209,7 @@ export class IndexBuilder {
       check()
       this.options.progress?.(this.filed, inputHead.size)
     }
-    if (!equal(range.root(), inputHead.root)) {
+    if (!bytesEqual(range.root(), inputHead.root)) {
       throw new LogServerError('DATA_MISMATCH', "the log's leaves do not give its committed root")
     }
     this.last = last
@@ -220,8 +220,4 @@ export class IndexBuilder {
 
 function minBig(a: bigint, b: bigint): bigint {
   return a < b ? a : b
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i])
 }

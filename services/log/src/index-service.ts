@@ -3,7 +3,7 @@
 // log's commits, and the lookup that proves its answer complete.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { encodeOutputLeaf, mapKey } from '@ledger/vindex'
+import { encodeOutputLeaf, mapKey, type IndexLookupAnswer } from '@ledger/vindex'
 import { IndexBuilder } from './index-builder.js'
 import { LevelStore } from './level-store.js'
 import { loadOrCreateLogKey } from './log-key.js'
@@ -18,19 +18,7 @@ import { LogServerError } from './errors.js'
 export const INDEX_KEY_FILE = 'index.key'
 
 /** GET /api/v1/index/lookup: one key's complete list, proven. */
-export interface IndexLookupAnswer {
-  /** The output log's checkpoint (signed by the index key) and its newest leaf, proven in it. */
-  checkpoint: string
-  leafIndex: number
-  leaf: string
-  leafProof: string[]
-  /** The key string asked about, its map proof, and every log index filed under it (ascending). */
-  key: string
-  mapProof: string
-  indexes: number[]
-  /** Each listed entry, with its inclusion proof in the log at the leaf's input size. */
-  entries: { index: number; leaf: string; proof: string[] }[]
-}
+export type { IndexLookupAnswer }
 
 export interface IndexService {
   readonly origin: string

@@ -1,0 +1,15 @@
+// GET /api/v1/index/lookup's answer on the wire (docs/design/verifiable-index.md §5): the server builds
+// it, the client verifies it. Bytes are base64; indexes are JSON numbers.
+export interface IndexLookupAnswer {
+  /** The output log's checkpoint (signed by the index key) and its newest leaf, proven in it. */
+  checkpoint: string
+  leafIndex: number
+  leaf: string
+  leafProof: string[]
+  /** The key string asked about, its map proof, and every log index filed under it (ascending). */
+  key: string
+  mapProof: string
+  indexes: number[]
+  /** Each listed entry, with its inclusion proof in the log at the leaf's input size. */
+  entries: { index: number; leaf: string; proof: string[] }[]
+}
