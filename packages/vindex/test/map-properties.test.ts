@@ -70,6 +70,45 @@ describe('map properties', () => {
     )
   })
 
+  test('interleaved appends keep lists, roots and proofs right through list moves and pool compaction', () => {
+    // Keys that share long prefixes (deep, lifted branches) next to random ones; appends interleave across
+    // keys so lists outgrow their slots and move, and the pool fills with garbage and is compacted.
+    const prefixed = (n: number) => {
+      const k = new Uint8Array(32).fill(0xa5)
+      k[31] = n
+      k[30] = n & 1 ? 0x5a : 0xa5
+      return k
+    }
+    const keys = [
+      ...Array.from({ length: 40 }, (_, n) => prefixed(n)),
+      ...Array.from({ length: 460 }, (_, n) => key(n)),
+    ]
+    const lists = keys.map(() => [] as number[])
+    const map = new VerifiableMap()
+    let index = 0
+    for (let round = 0; round < 12; round++) {
+      for (let i = 0; i < 1500; i++) {
+        // A skewed choice: a few keys get long lists, most stay short.
+        const k = (i * i * 7 + round * 131) % (i % 3 === 0 ? 8 : keys.length)
+        map.add(keys[k]!, index)
+        lists[k]!.push(index++)
+      }
+      const root = map.rootHash()
+      const items = keys.flatMap((k, n) => (lists[n]!.length ? [{ key: k, vh: valueHash(lists[n]!) }] : []))
+      expect(root).toEqual(definitionRoot(items))
+      keys.forEach((k, n) => {
+        if (lists[n]!.length === 0) {
+          expect(map.get(k)).toBeUndefined()
+          verifyMapProof(root, k, map.prove(k))
+        } else {
+          expect(map.get(k)).toEqual(lists[n])
+          verifyMapProof(root, k, map.prove(k), valueHash(lists[n]!))
+        }
+      })
+    }
+    expect(map.size).toBe(lists.filter((l) => l.length > 0).length)
+  })
+
   test('any flipped bit of a proof fails, as do a wrong value, a wrong claim and a wrong root', () => {
     const map = new VerifiableMap()
     for (let n = 0; n < 200; n++) map.add(key(n), n)
