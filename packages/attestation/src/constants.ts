@@ -21,3 +21,9 @@ export type KeyDetails = 'PKIX_ECDSA_P256_SHA_256' | 'PKIX_ED25519'
 
 /** File mode for a private key file (owner read/write only); the CLI applies it when writing. */
 export const PRIVATE_KEY_FILE_MODE = 0o600
+
+/** Most build inputs (resolved dependencies besides the source) a rebuild statement names (the schema's). */
+export const MAX_BUILD_INPUTS = 256
+
+/** Longest name of a build input, in characters (the schema's). */
+export const MAX_BUILD_INPUT_NAME = 256

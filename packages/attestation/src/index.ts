@@ -5,6 +5,8 @@ export type { AttestationErrorCode } from './errors.js'
 export {
   IN_TOTO_PAYLOAD_TYPE,
   IN_TOTO_STATEMENT_V1,
+  MAX_BUILD_INPUT_NAME,
+  MAX_BUILD_INPUTS,
   MAX_LEAF_SIZE,
   PRIVATE_KEY_FILE_MODE,
   REBUILD_BUILD_TYPE,
@@ -58,9 +60,15 @@ export {
   buildStatement,
   parseStatement,
   sha256Hex,
+  statementBuildInputs,
   statementIndexKeys,
 } from './statement.js'
-export type { ArtifactInput, BuildStatementInput, StatementIndexKeys } from './statement.js'
+export type {
+  ArtifactInput,
+  BuildInputDigests,
+  BuildStatementInput,
+  StatementIndexKeys,
+} from './statement.js'
 export {
   encodePublicKeyPEM,
   generateKeyPair,

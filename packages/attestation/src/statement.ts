@@ -253,3 +253,34 @@ export function statementIndexKeys(statement: RebuildStatement): StatementIndexK
   ]
   return { digests, commits, subjects }
 }
+
+/** A build input a statement names: a resolved dependency other than the source, by the digests the log indexes. */
+export interface BuildInputDigests {
+  /** Its `name`, else its `uri`, else `input <i>` (its position among the resolved dependencies). */
+  name: string
+  /** Its digests of the accepted algorithms (at least one). */
+  digest: SubjectDigests
+}
+
+/**
+ * The build inputs of a statement already checked by `parseStatement`/`assertRebuildStatement`: every
+ * resolved dependency without a gitCommit (the source) that carries a digest of an accepted algorithm, in
+ * order. Dependencies named only by a URI or by other algorithms (sha1, gitTree) are not build inputs the
+ * log can answer for, and are left out.
+ */
+export function statementBuildInputs(statement: RebuildStatement): BuildInputDigests[] {
+  const out: BuildInputDigests[] = []
+  statement.predicate.buildDefinition.resolvedDependencies.forEach((dependency, i) => {
+    const digestSet = dependency.digest
+    if (digestSet === undefined || digestSet['gitCommit'] !== undefined) return
+    const digest: SubjectDigests = {}
+    for (const algorithm of DIGEST_ALGORITHMS) {
+      const value = digestSet[algorithm]
+      if (typeof value === 'string' && isDigestHex(algorithm, value)) digest[algorithm] = value
+    }
+    if (Object.keys(digest).length === 0) return
+    const name = dependency.name ?? dependency.uri ?? `input ${i}`
+    out.push({ name, digest })
+  })
+  return out
+}

@@ -3,7 +3,10 @@ import {
   AttestationError,
   buildStatement,
   parseStatement,
+  MAX_BUILD_INPUT_NAME,
+  MAX_BUILD_INPUTS,
   REBUILD_BUILD_TYPE,
+  statementBuildInputs,
   statementIndexKeys,
 } from '@ledger/attestation'
 import type { BuildStatementInput } from '@ledger/attestation'
@@ -221,5 +224,41 @@ describe('statementIndexKeys', () => {
         { name: 'b.tgz', digest: { sha384: 'e'.repeat(96) } },
       ],
     })
+  })
+})
+
+describe('statementBuildInputs', () => {
+  it('lists the resolved dependencies besides the source that carry a digest the log indexes', () => {
+    const statement = buildStatement({
+      ...input(),
+      dependencies: [
+        { name: 'rustc 1.55', digest: { sha256: SHA256_ABC, sha1: 'a'.repeat(40) } },
+        { uri: 'pkg:docker/debian@sha256:x', digest: { sha512: 'c'.repeat(128) } },
+        { name: 'only a url', uri: 'https://example.org/tool' },
+        { name: 'sha1 only', digest: { sha1: 'b'.repeat(40) } },
+        { digest: { blake2b: 'd'.repeat(128) } },
+      ],
+    })
+    expect(statementBuildInputs(statement)).toEqual([
+      { name: 'rustc 1.55', digest: { sha256: SHA256_ABC } },
+      { name: 'pkg:docker/debian@sha256:x', digest: { sha512: 'c'.repeat(128) } },
+      { name: 'input 5', digest: { blake2b: 'd'.repeat(128) } },
+    ])
+  })
+
+  it(`allows ${MAX_BUILD_INPUTS} build inputs named in at most ${MAX_BUILD_INPUT_NAME} characters, no more`, () => {
+    const inputs = (n: number, name = (i: number) => `tool ${i}`) =>
+      Array.from({ length: n }, (_, i) => ({ name: name(i), digest: { sha256: SHA256_EMPTY } }))
+    expect(
+      statementBuildInputs(buildStatement({ ...input(), dependencies: inputs(MAX_BUILD_INPUTS) })),
+    ).toHaveLength(MAX_BUILD_INPUTS)
+    expect(code(() => buildStatement({ ...input(), dependencies: inputs(MAX_BUILD_INPUTS + 1) }))).toBe(
+      'STATEMENT_INVALID',
+    )
+    const long = (length: number) => inputs(1, () => 'n'.repeat(length))
+    expect(() => buildStatement({ ...input(), dependencies: long(MAX_BUILD_INPUT_NAME) })).not.toThrow()
+    expect(code(() => buildStatement({ ...input(), dependencies: long(MAX_BUILD_INPUT_NAME + 1) }))).toBe(
+      'STATEMENT_INVALID',
+    )
   })
 })
