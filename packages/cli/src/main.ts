@@ -72,6 +72,11 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
       'a rebuilt artifact by name and digest: NAME=ALG:HEX or NAME=<SRI string> such as sha512-<base64> (repeatable; one name may take several)',
       collect,
     )
+    .option(
+      '--input <name=digest>',
+      'a build input (the compiler, base image or toolchain the rebuild used), recorded in resolvedDependencies: NAME=ALG:HEX, NAME=<64 hex> or NAME=<SRI string> (repeatable, at most 256 names of at most 256 characters; one name may take several digests)',
+      collect,
+    )
     .requiredOption('--repo <uri>', 'source repository, e.g. git+https://github.com/o/r')
     .requiredOption('--commit <hex>', 'source commit (40 or 64 lowercase hex)')
     .option('--builder-id <uri>', 'the rebuilder (default urn:attest:key:<key id>)')

@@ -3,6 +3,8 @@ import {
   buildStatement,
   DIGEST_ALGORITHMS,
   isDigestAlgorithm,
+  MAX_BUILD_INPUT_NAME,
+  MAX_BUILD_INPUTS,
   parseDigest,
   privateKeyFromPEM,
   signStatement,
@@ -34,6 +36,7 @@ export interface SubmitOptions {
   key: string
   artifact?: string[]
   subject?: string[]
+  input?: string[]
   digestAlgs?: string
   repo: string
   commit: string
@@ -74,6 +77,47 @@ export function parseDigestAlgs(value: string): DigestAlgorithm[] {
 function subjectSplit(subject: string): [string, string] | undefined {
   const at = subject.search(/=[^=]+=*$/)
   return at > 0 ? [subject.slice(0, at), subject.slice(at + 1)] : undefined
+}
+
+/**
+ * `--input NAME=DIGEST` (repeatable; a name repeated gives it several digests): the build inputs (compiler,
+ * base image, toolchain tarball), at most MAX_BUILD_INPUTS names of at most MAX_BUILD_INPUT_NAME
+ * characters. Exit 2 for anything else.
+ */
+export function parseInputFlags(values: readonly string[]): { name: string; digest: SubjectDigests }[] {
+  const byName = new Map<string, SubjectDigests>()
+  for (const value of values) {
+    const parts = subjectSplit(value)
+    if (parts === undefined)
+      throw usage(
+        `--input ${value}: expected NAME=ALG:HEX or NAME=<SRI string>`,
+        undefined,
+        'INVALID_ARGUMENT',
+      )
+    const [name, text] = parts
+    if (name.length > MAX_BUILD_INPUT_NAME || [...name].some((c) => c < ' ' || c === '\u007f'))
+      throw usage(
+        `--input ${value}: a name is at most ${MAX_BUILD_INPUT_NAME} characters, with no control characters`,
+        undefined,
+        'INVALID_ARGUMENT',
+      )
+    let digest
+    try {
+      digest = parseDigest(text)
+    } catch (err) {
+      throw usage(`--input ${value}: ${(err as Error).message}`, err, 'INVALID_DIGEST')
+    }
+    const digests = byName.get(name) ?? {}
+    if (digests[digest.algorithm] !== undefined && digests[digest.algorithm] !== digest.hex)
+      throw usage(`--input: ${name} is given two different ${digest.algorithm} digests`)
+    digests[digest.algorithm] = digest.hex
+    byName.set(name, digests)
+  }
+  if (byName.size > MAX_BUILD_INPUTS)
+    throw usage(
+      `--input: ${byName.size} build inputs, more than the ${MAX_BUILD_INPUTS} a statement may name`,
+    )
+  return [...byName].map(([name, digest]) => ({ name, digest }))
 }
 
 /**
@@ -119,6 +163,7 @@ export async function submitCommand(io: Io, opts: SubmitOptions): Promise<ExitCo
   const artifacts: ArtifactInput[] = [...byName].map(([name, digest]) => ({ name, digest }))
   if (artifacts.length === 0) throw usage('give at least one --artifact FILE or --subject NAME=ALG:HEX')
   const commit = parseCommitFlag(opts.commit)
+  const inputs = parseInputFlags(opts.input ?? [])
 
   const pem = await readTextFile(io, opts.key, 'private key')
   let privateKey
@@ -131,6 +176,7 @@ export async function submitCommand(io: Io, opts: SubmitOptions): Promise<ExitCo
     artifacts,
     source: { uri: opts.repo, commit },
     builderId: opts.builderId ?? `urn:attest:key:${privateKey.publicKey.keyId}`,
+    dependencies: inputs,
   })
   const bundle = await signStatement(statement, privateKey)
 
@@ -181,6 +227,7 @@ export async function submitCommand(io: Io, opts: SubmitOptions): Promise<ExitCo
         treeSize: size,
         subjects: artifacts.map((a) => subjectJSON({ name: a.name, digest: a.digest! })),
         commit,
+        inputs: inputs.map(subjectJSON),
         receipt: writtenReceipt,
         ...(writtenProof !== undefined && { tlogProof: writtenProof }),
         ...(witnessQuorumMet !== undefined && { witnessQuorumMet }),
@@ -192,6 +239,8 @@ export async function submitCommand(io: Io, opts: SubmitOptions): Promise<ExitCo
       `${result.created ? 'logged' : 'already logged'}: entry ${result.index} of ${origin} (tree size ${size})`,
       ...artifacts.flatMap((a) => [`  ${a.name}`, ...subjectDigestKeys(a.digest!).map((d) => `    ${d}`)]),
       `from commit ${commit}, signed by key ${result.entry.keyId}`,
+      ...(inputs.length > 0 ? ['built with'] : []),
+      ...inputs.flatMap((i) => [`  ${i.name}`, ...subjectDigestKeys(i.digest).map((d) => `    ${d}`)]),
       witnessQuorumMet === false
         ? `receipt saved to ${receiptPath}: its log signature, inclusion proof and entry verify, but its ` +
           `checkpoint is not yet cosigned by the policy's witness quorum, so \`attest receipt verify\` with ` +
