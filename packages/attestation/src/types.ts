@@ -90,6 +90,8 @@ export interface TrustPolicy {
   witnesses?: { keys: string[]; quorum: number }
   parties: { name: string; keys: string[] }[]
   threshold: number
+  roots?: ({ name: string } & ({ digest: string } | { party: string }))[]
+  minDistinctToolchains?: number
 }
 
 /** Error body of the JSON API (api-error.schema.json). */

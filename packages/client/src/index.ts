@@ -12,7 +12,7 @@ export {
   parseLogTrust,
   parseWitnessKey,
 } from './policy.js'
-export type { LogTrust, PolicyParty, TrustPolicy, WitnessTrust } from './policy.js'
+export type { LogTrust, PolicyParty, TrustPolicy, TrustRoot, WitnessTrust } from './policy.js'
 export { CheckpointTracker } from './checkpoint-tracker.js'
 export type { ConsistencyProofFetcher, VerifiedCheckpoint } from './checkpoint-tracker.js'
 export { LedgerClient, verifyLookupEntry } from './log-client.js'

@@ -37,6 +37,17 @@ export interface WitnessTrust {
   tlogPolicy?: TlogPolicy
 }
 
+/**
+ * A root of trust for chains (`attest verify --chain`): an artifact trusted without reproduction, by its
+ * digest (`<alg>:<lowercase hex>`), or every artifact that a party of the policy attested itself (an
+ * upstream that attests its own releases). Exactly one of `digest` and `party`.
+ */
+export interface TrustRoot {
+  name: string
+  digest?: string
+  party?: string
+}
+
 /** A trust policy that passed loadTrustPolicy: every key parsed, every cross-field rule checked. */
 export interface TrustPolicy {
   log: LogTrust
@@ -45,6 +56,10 @@ export interface TrustPolicy {
   threshold: number
   /** Key id → the name of the party it belongs to. */
   partyOf: ReadonlyMap<string, string>
+  /** Roots of trust for chains (none when the policy names none). */
+  roots?: TrustRoot[]
+  /** Distinct build-input sets the parties counted for a chain's artifact must have used (default 1). */
+  minDistinctToolchains?: number
 }
 
 interface RawPolicy {
@@ -52,6 +67,8 @@ interface RawPolicy {
   witnesses?: { keys: string[]; quorum: number }
   parties: { name: string; keys: string[] }[]
   threshold: number
+  roots?: TrustRoot[]
+  minDistinctToolchains?: number
 }
 
 /**
@@ -255,7 +272,36 @@ export function loadTrustPolicy(text: string, options: { tlogPolicy?: string } =
       `threshold ${raw.threshold} is more than the ${parties.length} parties: it can never be met`,
     )
   }
-  return { log, witnesses, parties, threshold: raw.threshold, partyOf }
+  // Chains: a root by party names a party of the policy; diversity cannot ask for more than the parties.
+  raw.roots?.forEach((root, i) => {
+    if (root.party !== undefined && !names.has(root.party)) {
+      throw new ClientError(
+        'POLICY_INVALID',
+        `trust policy /roots/${i}/party: ${JSON.stringify(root.party)} is not a party of the policy (name it under /parties with its keys)`,
+      )
+    }
+  })
+  if (raw.minDistinctToolchains !== undefined && raw.minDistinctToolchains > parties.length) {
+    throw new ClientError(
+      'POLICY_INVALID',
+      `trust policy /minDistinctToolchains: ${raw.minDistinctToolchains} is more than the ${parties.length} parties: it can never be met`,
+    )
+  }
+  return {
+    log,
+    witnesses,
+    parties,
+    threshold: raw.threshold,
+    partyOf,
+    ...(raw.roots !== undefined && {
+      roots: raw.roots.map((r) => ({
+        name: r.name,
+        ...(r.digest !== undefined && { digest: r.digest }),
+        ...(r.party !== undefined && { party: r.party }),
+      })),
+    }),
+    ...(raw.minDistinctToolchains !== undefined && { minDistinctToolchains: raw.minDistinctToolchains }),
+  }
 }
 
 /** The message of a cause, without its code: the POLICY_INVALID error carries the one code. */

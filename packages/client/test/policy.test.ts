@@ -135,4 +135,71 @@ describe('loadTrustPolicy', () => {
     const pem = rsa.export({ format: 'pem', type: 'spki' }) as string
     expectPolicyError(policyText({ origin, verifierKey: logKey }, [{ name: 'a', keys: [pem] }], 1))
   })
+
+  describe('chains: roots and minDistinctToolchains', () => {
+    const a = makeKey()
+    const b = makeKey()
+    const base = {
+      log: { origin, verifierKey: logKey },
+      parties: [
+        { name: 'upstream', keys: [a.keyId] },
+        { name: 'bob', keys: [b.keyId] },
+      ],
+      threshold: 1,
+    }
+    const sha = `sha256:${'ab'.repeat(32)}`
+    const problem = (extra: Record<string, unknown>): string => {
+      try {
+        loadTrustPolicy(JSON.stringify({ ...base, ...extra }))
+      } catch (err) {
+        expect((err as ClientError).code).toBe('POLICY_INVALID')
+        return (err as Error).message
+      }
+      throw new Error('expected POLICY_INVALID')
+    }
+
+    it('reads roots by digest and by party, and the toolchain diversity', () => {
+      const policy = loadTrustPolicy(
+        JSON.stringify({
+          ...base,
+          roots: [
+            { name: 'rustc 1.54.0 upstream', digest: sha },
+            { name: 'upstream releases', party: 'upstream' },
+          ],
+          minDistinctToolchains: 2,
+        }),
+      )
+      expect(policy.roots).toEqual([
+        { name: 'rustc 1.54.0 upstream', digest: sha },
+        { name: 'upstream releases', party: 'upstream' },
+      ])
+      expect(policy.minDistinctToolchains).toBe(2)
+      const none = loadTrustPolicy(JSON.stringify(base))
+      expect(none.roots).toBeUndefined()
+      expect(none.minDistinctToolchains).toBeUndefined()
+    })
+
+    it('refuses malformed roots and diversities, naming the JSON path', () => {
+      expect(problem({ roots: [{ name: 'x', digest: 'sha1:' + 'a'.repeat(40) }] })).toMatch(
+        /\/roots\/0\/digest/,
+      )
+      expect(problem({ roots: [{ name: 'x', digest: `SHA256:${'AB'.repeat(32)}` }] })).toMatch(
+        /\/roots\/0\/digest/,
+      )
+      expect(problem({ roots: [{ name: 'ok', digest: sha }, { name: 'x' }] })).toMatch(/\/roots\/1/)
+      expect(problem({ roots: [{ name: 'x', digest: sha, party: 'upstream' }] })).toMatch(/\/roots\/0/)
+      expect(problem({ roots: [{ name: 'x', digest: sha, keys: [] }] })).toMatch(
+        /\/roots\/0: unknown key "keys"/,
+      )
+      expect(problem({ roots: [{ name: 'x', party: 'nobody' }] })).toMatch(
+        /\/roots\/0\/party: "nobody" is not a party/,
+      )
+      expect(problem({ roots: { name: 'x', digest: sha } })).toMatch(/\/roots/)
+      expect(problem({ minDistinctToolchains: 0 })).toMatch(/\/minDistinctToolchains/)
+      expect(problem({ minDistinctToolchains: 1.5 })).toMatch(/\/minDistinctToolchains/)
+      expect(problem({ minDistinctToolchains: 3 })).toMatch(
+        /\/minDistinctToolchains: 3 is more than the 2 parties/,
+      )
+    })
+  })
 })
