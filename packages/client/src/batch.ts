@@ -326,6 +326,26 @@ export interface BatchCount {
  * NETWORK, REJECTED, STATE_IO.
  */
 export async function countReproductionsBatch(opts: BatchCountOptions): Promise<BatchCount> {
+  return (await countBatch(opts)).count
+}
+
+/** What countBatch proved, for a caller that asks more batches of the same task (a chain, level by level). */
+export interface ProvenBatchCount {
+  count: BatchCount
+  /** The checkpoint every answer was proven against: pass it to the next batch to stay on one tree. */
+  checkpoint: VerifiedCheckpoint
+  /** Every entry verified so far against `checkpoint` (the `known` given, grown), by index. */
+  entries: Map<bigint, VerifiedEntry>
+}
+
+/**
+ * countReproductionsBatch, pinned to `checkpoint` when given (one the client accepted, e.g. by an earlier
+ * batch of the same task) and sharing `known`, the entries already verified against it, which the log is
+ * then not asked to send again. Returns the checkpoint and the verified entries with the answers.
+ */
+export async function countBatch(
+  opts: BatchCountOptions & { checkpoint?: VerifiedCheckpoint; known?: Map<bigint, VerifiedEntry> },
+): Promise<ProvenBatchCount> {
   const { client, policy, queries } = opts
   const threshold = opts.threshold ?? policy.threshold
   if (!Number.isSafeInteger(threshold) || threshold < 1)
@@ -350,9 +370,10 @@ export async function countReproductionsBatch(opts: BatchCountOptions): Promise<
   const limit = opts.pageSize ?? 1000
   const policyKeys = [...policy.partyOf.keys()]
   const verifiedLeaves = new Map<string, VerifiedLeaf>()
-  let checkpoint: VerifiedCheckpoint | undefined
+  let checkpoint: VerifiedCheckpoint | undefined = opts.checkpoint
   // Every entry verified so far against `checkpoint`: later batches are told not to send them again.
-  const known = new Map<bigint, VerifiedEntry>()
+  const known: Map<bigint, VerifiedEntry> =
+    opts.checkpoint !== undefined && opts.known !== undefined ? opts.known : new Map()
 
   /**
    * Every key of `values` answered, over chunks of keys (and of key ids), against one checkpoint: without
@@ -437,7 +458,7 @@ export async function countReproductionsBatch(opts: BatchCountOptions): Promise<
   for (const [commit, got] of byCommit) sameCommit.set(commit, got.entries)
 
   const note = checkpoint!.note
-  return {
+  const count: BatchCount = {
     checkpoint: note,
     answers: queries.map((query, i) =>
       answerOf(policy, tallies[i]!, sameCommit, {
@@ -449,6 +470,7 @@ export async function countReproductionsBatch(opts: BatchCountOptions): Promise<
       }),
     ),
   }
+  return { count, checkpoint: checkpoint!, entries: known }
 }
 
 function chunk<T>(values: readonly T[], size: number): T[][] {

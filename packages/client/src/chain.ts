@@ -20,8 +20,11 @@ export interface ArtifactEvidence {
   conflicts: number
   /** A root party attested it (an upstream that attests its own releases). */
   attestedByRoot: boolean
-  /** The build inputs each counted party's attestations name. */
-  inputsByParty: { party: string; inputs: BuildInput[] }[]
+  /**
+   * The build inputs each counted party's attestations name: one item per counted entry (`entry`, its log
+   * index), or per party.
+   */
+  inputsByParty: { party: string; entry?: number; inputs: BuildInput[] }[]
 }
 
 export interface ChainPolicy {
@@ -52,6 +55,8 @@ export interface ChainNode {
   conflicts?: number
   /** Distinct build-input sets among the counted parties. */
   toolchains?: number
+  /** The evidence: the counted entries (or parties) and the build inputs each names. */
+  evidence?: ArtifactEvidence['inputsByParty']
   /** True when this node and everything below it hold. */
   ok: boolean
 }
@@ -76,9 +81,37 @@ export interface ChainAnswer {
 
 export const DEFAULT_CHAIN_DEPTH = 8
 
-/** Distinct build-input sets: each party's inputs as a sorted set of digests. */
+/**
+ * Distinct build-input sets (each a sorted set of digests) the counted parties used, at most one per party:
+ * a party with several attestations (say, built once with each of two compilers) may stand for any one of
+ * its sets, and the answer is the most parties that can each stand for a different set (a maximum matching,
+ * so that one party alone never makes two toolchains).
+ */
 export function distinctToolchains(inputsByParty: ArtifactEvidence['inputsByParty']): number {
-  return new Set(inputsByParty.map((p) => [...new Set(p.inputs.map((i) => i.digest))].sort().join(' '))).size
+  const setsOf = new Map<string, Set<string>>()
+  for (const item of inputsByParty) {
+    const key = [...new Set(item.inputs.map((i) => i.digest))].sort().join(' ')
+    const sets = setsOf.get(item.party) ?? new Set<string>()
+    sets.add(key)
+    setsOf.set(item.party, sets)
+  }
+  // Kuhn's augmenting paths: parties on one side, sets on the other.
+  const holder = new Map<string, string>()
+  const assign = (party: string, tried: Set<string>): boolean => {
+    for (const set of setsOf.get(party)!) {
+      if (tried.has(set)) continue
+      tried.add(set)
+      const other = holder.get(set)
+      if (other === undefined || assign(other, tried)) {
+        holder.set(set, party)
+        return true
+      }
+    }
+    return false
+  }
+  let matched = 0
+  for (const party of setsOf.keys()) if (assign(party, new Set())) matched++
+  return matched
 }
 
 /**
@@ -121,8 +154,10 @@ export async function evaluateChain(
       node.threshold = e.threshold
       node.conflicts = e.conflicts
       node.toolchains = distinctToolchains(e.inputsByParty)
-      if (e.attestedByRoot) node.verdict = 'root'
-      else if (e.conflicts > 0) node.verdict = 'conflict'
+      node.evidence = e.inputsByParty
+      // A conflict is reported even when a root party attested the artifact: two trusted parties disagree.
+      if (e.conflicts > 0) node.verdict = 'conflict'
+      else if (e.attestedByRoot) node.verdict = 'root'
       else if (e.count < e.threshold) node.verdict = 'too-few'
       else if (depth === 0 && node.toolchains < minToolchains) node.verdict = 'too-few-toolchains'
       else node.verdict = 'reproduced'

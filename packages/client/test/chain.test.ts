@@ -2,6 +2,7 @@
 import { describe, expect, test } from 'vitest'
 import {
   chainToDot,
+  distinctToolchains,
   evaluateChain,
   renderChainTree,
   type ArtifactEvidence,
@@ -136,4 +137,31 @@ describe('evaluateChain', () => {
     expect(upstream.ok).toBe(true)
     expect(upstream.nodes[1]).toMatchObject({ verdict: 'root' })
   })
+})
+
+describe('distinctToolchains', () => {
+  const t = (party: string, ...inputs: BuildInput[]) => ({ party, inputs })
+  test('counts distinct build-input sets, the order and repeats of inputs aside', () => {
+    expect(distinctToolchains([t('a', RUSTC, BOOT), t('b', BOOT, RUSTC, RUSTC)])).toBe(1)
+    expect(distinctToolchains([t('a', RUSTC), t('b', GCC), t('c')])).toBe(3)
+    expect(distinctToolchains([])).toBe(0)
+  })
+  test('one party with several attestations stands for one set only', () => {
+    // a built with rustc and with gcc: alone, one toolchain.
+    expect(distinctToolchains([t('a', RUSTC), t('a', GCC)])).toBe(1)
+    // b only with rustc: a stands for gcc, two.
+    expect(distinctToolchains([t('a', RUSTC), t('a', GCC), t('b', RUSTC)])).toBe(2)
+    // a and b only rustc, c rustc and gcc: c takes gcc, two (not three sets among three parties).
+    expect(distinctToolchains([t('a', RUSTC), t('b', RUSTC), t('c', RUSTC), t('c', GCC)])).toBe(2)
+  })
+})
+
+test('a conflict is reported even when a root party attested the artifact', async () => {
+  const answer = await evaluateChain(
+    APP,
+    { roots: [] },
+    table({ [APP.digest]: { ...reproduced(2, [RUSTC]), attestedByRoot: true, conflicts: 1 } }).evidence,
+  )
+  expect(answer.ok).toBe(false)
+  expect(answer.weakest).toMatchObject({ name: 'app', verdict: 'conflict' })
 })
