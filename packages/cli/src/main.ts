@@ -96,12 +96,12 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
   program
     .command('verify')
     .description(
-      'How many parties of the policy reproduced this artifact? Exit 0 when the threshold is met with no conflict, 1 when not.',
+      'How many parties of the policy reproduced this artifact (and, with --chain, the tools that built it)? Exit 0 when the threshold is met with no conflict, 1 when not.',
     )
     .option('--log <url>', 'log base URL (default $ATTEST_LOG)')
     .option(
       '--policy <file>',
-      'trust policy: log key, witnesses, parties, threshold (default $ATTEST_POLICY)',
+      'trust policy: log key, witnesses, parties, threshold; for --chain, roots and minDistinctToolchains (default $ATTEST_POLICY)',
     )
     .option('--tlog-policy <file>', 'the log key and witness quorum from a C2SP tlog-policy file')
     .option('--artifact <file>', 'the artifact to check (hashed with SHA-256)')
@@ -116,6 +116,12 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     )
     .option('--commit <hex>', 'count only rebuilds from this source commit')
     .option('--threshold <n>', "parties required (default: the policy's threshold)")
+    .option(
+      '--chain',
+      "also check the build inputs the counted attestations name (compiler, base image, toolchain), recursively: each must be one of the policy's roots or be reproduced itself; exit 0 only when every path ends in a root or a reproduced artifact within --depth; reports toolchain diversity (minDistinctToolchains)",
+    )
+    .option('--depth <n>', 'with --chain: levels of build inputs to follow, 0 to 64 (default 8)')
+    .option('--dot', 'with --chain: print the chain as a Graphviz graph')
     .addOption(stateDir())
     .addOption(timeout())
     .addOption(json())

@@ -162,9 +162,10 @@ export async function evaluateChain(
       else if (depth === 0 && node.toolchains < minToolchains) node.verdict = 'too-few-toolchains'
       else node.verdict = 'reproduced'
       if (node.verdict !== 'reproduced') continue
-      // The inputs of every counted party's attestations, each once.
+      // The inputs of every counted party's attestations, each once, by the first name it was given.
       const inputs = new Map<string, BuildInput>()
-      for (const party of e.inputsByParty) for (const input of party.inputs) inputs.set(input.digest, input)
+      for (const party of e.inputsByParty)
+        for (const input of party.inputs) if (!inputs.has(input.digest)) inputs.set(input.digest, input)
       children.set(digest, [...inputs.values()])
       for (const input of inputs.values()) {
         if (!place(input, depth + 1)) continue

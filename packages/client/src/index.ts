@@ -46,6 +46,8 @@ export type {
   ChainPolicy,
   ChainVerdict,
 } from './chain.js'
+export { MAX_CHAIN_DEPTH, verifyChain } from './chain-verify.js'
+export type { ChainOptions, VerifiedChain } from './chain-verify.js'
 export { verifyIndexAnswer } from './index-verify.js'
 export type { IndexedAnswer } from './index-verify.js'
 export { BATCH_MAX_KEY_IDS, BATCH_MAX_KEYS, countReproductionsBatch, lookupBatch } from './batch.js'

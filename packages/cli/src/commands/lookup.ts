@@ -1,3 +1,4 @@
+import { statementBuildInputs } from '@ledger/attestation'
 import { subjectJSON } from '../context.js'
 import {
   clientFor,
@@ -55,6 +56,7 @@ export async function lookupCommand(io: Io, opts: LookupOptions): Promise<ExitCo
     subjects: entry.keys.subjects.map((s) => subjectJSON(s)),
     commits: entry.keys.commits,
     builderId: entry.statement.predicate.runDetails.builder.id,
+    inputs: statementBuildInputs(entry.statement).map((input) => subjectJSON(input)),
   }))
   if (opts.json) {
     io.stdout.write(

@@ -1,4 +1,5 @@
-import { countReproductions, LedgerClient, type ReproductionCount } from '@ledger/client'
+import { basename } from 'node:path'
+import { countReproductions, LedgerClient, MAX_CHAIN_DEPTH, type ReproductionCount } from '@ledger/client'
 import { parseCheckpoint, parseSignedNote } from '@ledger/tlog'
 import {
   httpOptions,
@@ -24,6 +25,9 @@ export interface VerifyOptions {
   lockfile?: string[]
   commit?: string
   threshold?: string
+  chain?: boolean
+  depth?: string
+  dot?: boolean
   state?: string
   timeout?: string
   json?: boolean
@@ -37,7 +41,10 @@ export interface VerifyOptions {
 export async function verifyCommand(io: Io, opts: VerifyOptions): Promise<ExitCode> {
   const given = [opts.artifact, opts.digest, opts.lockfile].filter((v) => v !== undefined).length
   if (given !== 1) throw usage('give exactly one of --artifact FILE, --digest DIGEST or --lockfile FILE')
+  if (opts.chain !== true && (opts.depth !== undefined || opts.dot === true))
+    throw usage('--depth and --dot go with --chain')
   if (opts.lockfile !== undefined) {
+    if (opts.chain === true) throw usage('--chain goes with --artifact or --digest, not --lockfile')
     if (opts.commit !== undefined) throw usage('--commit does not go with --lockfile')
     const { verifyLockfileCommand } = await import('./verify-lockfile.js')
     const threshold = parseThreshold(opts.threshold)
@@ -57,6 +64,20 @@ export async function verifyCommand(io: Io, opts: VerifyOptions): Promise<ExitCo
   const policy = await readPolicy(io, opts.policy, opts.tlogPolicy)
   const http = httpOptions(io, opts.timeout)
   const client = LedgerClient.fromPolicy(opts.log, policy, { ...http, state: stateStore(io, opts.state) })
+  if (opts.chain === true) {
+    if (opts.dot === true && opts.json === true) throw usage('give one of --json and --dot')
+    const depth = parseDepth(opts.depth)
+    const { verifyChainCommand } = await import('./verify-chain.js')
+    return verifyChainCommand(io, client, policy, {
+      digest,
+      ...(opts.artifact !== undefined && { name: basename(opts.artifact) }),
+      ...(commit !== undefined && { commit }),
+      ...(threshold !== undefined && { threshold }),
+      ...(depth !== undefined && { depth }),
+      ...(opts.json === true && { json: true }),
+      ...(opts.dot === true && { dot: true }),
+    })
+  }
   const answer = await countReproductions({
     client,
     policy,
@@ -66,6 +87,13 @@ export async function verifyCommand(io: Io, opts: VerifyOptions): Promise<ExitCo
   })
   io.stdout.write(opts.json ? toJSON(answer) : formatAnswer(answer))
   return answer.ok ? EXIT.OK : EXIT.NEGATIVE
+}
+
+function parseDepth(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^[0-9]{1,2}$/.test(text) || Number(text) > MAX_CHAIN_DEPTH)
+    throw usage(`--depth ${text} is not an integer from 0 to ${MAX_CHAIN_DEPTH}`)
+  return Number(text)
 }
 
 function parseThreshold(text: string | undefined): number | undefined {
