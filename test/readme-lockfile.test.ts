@@ -1,98 +1,16 @@
 // Runs the README's "Gate an install on a lockfile": its ```sh blocks, in order, as one bash script, with
-// the same changes as the walkthrough test (a free port for 8080, `npm ci` dropped: the tree is installed,
-// and `npx attest` runs packages/cli/bin/attest.js when this checkout's node_modules/.bin has no link yet).
-import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { removeDir, tempDir } from './e2e-support.js'
-
-const repo = fileURLToPath(new URL('..', import.meta.url))
-const HEADING = '## Gate an install on a lockfile'
-
-function sectionBlocks(markdown: string): string[] {
-  const lines = markdown.split('\n')
-  const start = lines.findIndex((line) => line.trim() === HEADING)
-  if (start < 0) return []
-  const end = lines.findIndex((line, i) => i > start && line.startsWith('## '))
-  const blocks: string[] = []
-  let current: string[] | undefined
-  for (const line of lines.slice(start + 1, end < 0 ? undefined : end)) {
-    if (current === undefined && line.trim() === '```sh') current = []
-    else if (current !== undefined && line.trim() === '```') {
-      blocks.push(current.join('\n'))
-      current = undefined
-    } else if (current !== undefined) current.push(line)
-  }
-  return blocks
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-let dir: string
-
-beforeAll(async () => {
-  dir = await tempDir('attest-readme-lockfile-')
-  for (const name of ['node_modules', 'services', 'packages', 'schemas', 'package.json']) {
-    await symlink(join(repo, name), join(dir, name))
-  }
-})
-
-afterAll(async () => {
-  await removeDir(dir)
-})
+// the same changes as the walkthrough test (test/support/readme-section.ts: a free port for 8080, `npm ci`
+// dropped: the tree is installed, and `npx attest` runs packages/cli/bin/attest.js when this checkout's
+// node_modules/.bin has no link yet).
+import { expect, it } from 'vitest'
+import { runReadmeSection } from './support/readme-section.js'
 
 it('the README section "Gate an install on a lockfile" runs as written', async () => {
-  const blocks = sectionBlocks(await readFile(join(repo, 'README.md'), 'utf8'))
-  expect(blocks.join('\n')).toContain('--lockfile package-lock.json')
-  const port = await freePort()
-  const body = blocks
-    .join('\n')
-    .split('\n')
-    .filter((line) => !/^\s*npm (install|ci)\b/.test(line))
-    .join('\n')
-    .replaceAll('8080', String(port))
-  const shim = existsSync(join(repo, 'node_modules', '.bin', 'attest'))
-    ? ''
-    : `npx() { if [ "$1" = attest ]; then shift; node ${JSON.stringify(join(repo, 'packages/cli/bin/attest.js'))} "$@"; else command npx "$@"; fi; }\n`
-  await mkdir(join(dir, 'home'), { recursive: true })
-  await writeFile(join(dir, 'section.sh'), `set -euo pipefail\n${shim}${body}\n`)
-  const child = spawn('bash', ['section.sh'], {
-    cwd: dir,
-    detached: true,
-    env: { ...process.env, HOME: join(dir, 'home'), XDG_STATE_HOME: join(dir, 'home', 'state') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
-    child.on('exit', (c) => {
-      clearTimeout(timer)
-      resolve(c)
-    })
-  })
-  try {
-    process.kill(-child.pid!, 'SIGTERM')
-  } catch {
-    // The group is gone already: the script stopped its log itself.
-  }
-  if (code !== 0) throw new Error(`section exited ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`)
-  expect(stdout).toContain('2 packages: 2 ok, 0 with too few parties, 0 with a conflict: OK')
-  expect(stdout).toMatch(/TOO FEW\s+is-odd@3\.0\.1/)
-  expect(stdout).toContain('not every package has two rebuilders: exit 1')
+  const run = await runReadmeSection('## Gate an install on a lockfile')
+  expect(run.script).toContain('--lockfile package-lock.json')
+  if (run.code !== 0)
+    throw new Error(`section exited ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`)
+  expect(run.stdout).toContain('2 packages: 2 ok, 0 with too few parties, 0 with a conflict: OK')
+  expect(run.stdout).toMatch(/TOO FEW\s+is-odd@3\.0\.1/)
+  expect(run.stdout).toContain('not every package has two rebuilders: exit 1')
 }, 150_000)

@@ -133,13 +133,16 @@ export async function verifyChain(opts: ChainOptions): Promise<VerifiedChain> {
     { roots: [...rootDigests].map((d) => ({ name: '', digest: d })), minDistinctToolchains, depth },
     evidence,
   )
-  // Names: the artifact's from its attestations, a root's from the policy (an input's own name otherwise).
+  // Names: the artifact's from its attestations; a root's, from the policy.
   const top = answer.nodes.find((n) => n.digest === digest)!
   if (opts.name === undefined && subjectName !== undefined) top.name = subjectName
   for (const node of answer.nodes) {
-    const root = roots.find((r) => r.digest === node.digest)
-    if (root !== undefined && node.verdict === 'root' && node.depth > 0)
-      node.name = `${node.name} (${root.name})`
+    if (node.verdict !== 'root') continue
+    const byDigest = roots.find((r) => r.digest === node.digest)
+    const party = node.evidence?.find((e) => rootParties.has(e.party))?.party
+    const byParty = roots.find((r) => r.party !== undefined && r.party === party)
+    if (byDigest !== undefined) node.rootName = byDigest.name
+    else if (byParty !== undefined) node.rootName = `${byParty.name} (attested by ${party})`
   }
   return {
     ...answer,

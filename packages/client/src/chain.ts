@@ -55,6 +55,8 @@ export interface ChainNode {
   conflicts?: number
   /** Distinct build-input sets among the counted parties. */
   toolchains?: number
+  /** For a root: which root of the policy it is (its name there, and the party for a root by party). */
+  rootName?: string
   /** The evidence: the counted entries (or parties) and the build inputs each names. */
   evidence?: ArtifactEvidence['inputsByParty']
   /** True when this node and everything below it hold. */
@@ -225,7 +227,7 @@ export async function evaluateChain(
 }
 
 const VERDICT_TEXT: Record<ChainVerdict, (node: ChainNode) => string> = {
-  root: () => 'root of trust',
+  root: (n) => `root of trust${n.rootName !== undefined ? `: ${n.rootName}` : ''}`,
   reproduced: (n) =>
     `reproduced by ${n.count} of ${n.threshold} parties${n.toolchains! > 1 ? `, ${n.toolchains} toolchains` : ''}`,
   'too-few': (n) => `too few: ${n.count ?? 0} of ${n.threshold ?? '?'} parties`,
