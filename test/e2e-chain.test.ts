@@ -296,6 +296,16 @@ describe('attest verify --chain', () => {
     })
   })
 
+  it('an artifact that is itself a root by digest: exit 0, the log not needed', async () => {
+    const run = await verifyChain('rooted.json', '--digest', sha('gcc'), '--json')
+    expectCode(run, 0)
+    const answer = run.json() as ChainJSON
+    expect(answer.nodes).toMatchObject([
+      { digest: sha('gcc'), verdict: 'root', rootName: 'gcc 12 (distribution)' },
+    ])
+    expect(answer.checkpoint).toBeUndefined()
+  })
+
   it('beyond the depth: --depth 0 checks the artifact only', async () => {
     const run = await verifyChain('rooted.json', '--digest', sha('app'), '--depth', '0', '--json')
     expectCode(run, 1)

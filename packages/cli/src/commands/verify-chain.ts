@@ -64,7 +64,8 @@ export function chainJSON(chain: VerifiedChain): unknown {
     }),
     nodes: chain.nodes,
     edges: chain.edges,
-    checkpoint: chain.checkpoint,
+    // Empty only when the artifact is itself a root by digest: then the log was not asked.
+    ...(chain.checkpoint !== '' && { checkpoint: chain.checkpoint }),
   }
 }
 
