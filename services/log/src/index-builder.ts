@@ -8,6 +8,7 @@
 // at start, checked against the last output leaf (its input root and map root must come out the same, or
 // the start is refused). An input commit whose output leaf was lost to a crash is covered by the first leaf
 // after the restart. So an output leaf never disagrees with the log.
+import { statementIndexKeys, type RebuildStatement } from '@ledger/attestation'
 import { bytesEqual, CompactRange, hashLeaf, sha256, toHex } from '@ledger/tlog'
 import {
   decodeOutputLeaf,
@@ -18,7 +19,6 @@ import {
 } from '@ledger/vindex'
 import { LogServerError } from './errors.js'
 import type { TreeHead } from './log-tree.js'
-import { indexedEntryOf } from './migrate.js'
 import type { CommittedBatch, Sequencer } from './sequencer.js'
 import type { LogStore } from './store.js'
 
@@ -26,6 +26,23 @@ import type { LogStore } from './store.js'
 const OUTPUT_KEY_ID = '0'.repeat(64)
 /** Input leaves read at a time while rebuilding. */
 const REBUILD_CHUNK = 4096
+
+/**
+ * What MapFn reads of a leaf the log itself wrote: the same key id, digests and commits as
+ * `indexedEntryOf` (the strict decoder), without checking again what the log checked when it logged the
+ * leaf (canonical JSON, the statement's schema), which is most of a rebuild's time. Only for leaves read
+ * back from the log's own store; anything else goes through the strict decoder.
+ */
+export function loggedLeafMapInput(_index: bigint, leaf: Uint8Array): MapFnInput {
+  const top = JSON.parse(Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString('utf8')) as {
+    payload: string
+    spec: { dsseV002: { signatures: { verifier: { publicKey: { rawBytes: string } } }[] } }
+  }
+  const statement = JSON.parse(Buffer.from(top.payload, 'base64').toString('utf8')) as RebuildStatement
+  const { digests, commits } = statementIndexKeys(statement)
+  const spki = Buffer.from(top.spec.dsseV002.signatures[0]!.verifier.publicKey.rawBytes, 'base64')
+  return { keyId: toHex(sha256(spki)), digests, commits }
+}
 
 export interface IndexBuilderOptions {
   /** The log the index follows (its leaves are read at start). */
@@ -35,7 +52,8 @@ export interface IndexBuilderOptions {
   /** The output log's store and its sequencer. */
   output: LogStore
   sequencer: Sequencer
-  /** What MapFn reads of an input leaf (default: the log entry's key id, digests and commits). */
+  /** What MapFn reads of an input leaf (default: the log entry's key id, digests and commits, read from
+   * the log's own leaf by loggedLeafMapInput). */
   entryOf?: (index: bigint, leaf: Uint8Array) => MapFnInput
   /** Rebuild progress, every few thousand entries. */
   progress?: (done: bigint, total: bigint) => void
@@ -165,7 +183,7 @@ export class IndexBuilder {
 
   private async rebuild(): Promise<void> {
     const { input, inputHead, output, sequencer } = this.options
-    const entryOf = this.options.entryOf ?? indexedEntryOf
+    const entryOf = this.options.entryOf ?? loggedLeafMapInput
     const outputSize = sequencer.head.size
     let last: OutputLeaf | undefined
     if (outputSize > 0n) {

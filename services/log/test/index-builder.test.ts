@@ -2,9 +2,20 @@
 // each output leaf states the log's size and root and the map of exactly those entries; a restart rebuilds
 // the map from the log's leaves and checks it against the last output leaf; an output log that does not
 // describe the log is refused.
+import { sign } from 'node:crypto'
+import {
+  buildStatement,
+  canonicalJSON,
+  dssePAE,
+  encodeLogEntry,
+  generateKeyPair,
+  IN_TOTO_PAYLOAD_TYPE,
+  privateKeyFromPEM,
+} from '@ledger/attestation'
 import { generateNoteKey, hashLeaf, parseSignerKey, sha256, toHex } from '@ledger/tlog'
 import {
   decodeOutputLeaf,
+  mapFn,
   mapKey,
   valueHash,
   VerifiableMap,
@@ -12,7 +23,8 @@ import {
   type MapFnInput,
 } from '@ledger/vindex'
 import { describe, expect, test } from 'vitest'
-import { IndexBuilder } from '../src/index-builder.js'
+import { IndexBuilder, loggedLeafMapInput } from '../src/index-builder.js'
+import { indexedEntryOf } from '../src/migrate.js'
 import { Sequencer } from '../src/sequencer.js'
 import { TileCache } from '../src/tile-cache.js'
 import { MemoryStore } from './memory-store.js'
@@ -129,5 +141,43 @@ describe('IndexBuilder', () => {
     const shortStore = new MemoryStore()
     const short = await openLog(shortStore)
     await expect(openIndex(shortStore, short, outputStore)).rejects.toMatchObject({ code: 'DATA_MISMATCH' })
+  })
+})
+
+describe('loggedLeafMapInput', () => {
+  test('reads the same key id, digests and commits from a logged leaf as the strict decoder', () => {
+    for (const type of ['ecdsa-p256', 'ed25519'] as const) {
+      const pair = generateKeyPair(type)
+      const { keyObject, publicKey } = privateKeyFromPEM(pair.privateKeyPem)
+      const statement = buildStatement({
+        artifacts: [
+          { name: 'a.tgz', sha256: toHex(sha256(new Uint8Array([1]))) },
+          { name: 'b.tgz', bytes: new Uint8Array([2]), algorithms: ['sha256', 'sha512', 'blake2b'] },
+          { name: 'c.tgz', digest: { sha384: 'cd'.repeat(48) } },
+        ],
+        source: { uri: 'git+https://example.com/r', commit: 'ab'.repeat(20) },
+        builderId: 'https://rebuilders.example/x',
+        dependencies: [{ name: 'rustc', digest: { sha256: 'ef'.repeat(32) } }],
+      })
+      const payload = Buffer.from(canonicalJSON(statement), 'utf8')
+      const pae = dssePAE(IN_TOTO_PAYLOAD_TYPE, payload)
+      const leaf = encodeLogEntry({
+        payload,
+        signature:
+          type === 'ed25519'
+            ? sign(null, pae, keyObject)
+            : sign('sha256', pae, { key: keyObject, dsaEncoding: 'der' }),
+        spkiDer: publicKey.spkiDer,
+        keyDetails: publicKey.keyDetails,
+      })
+      const strict = indexedEntryOf(7n, leaf)
+      expect(loggedLeafMapInput(7n, leaf)).toEqual({
+        keyId: strict.keyId,
+        digests: strict.digests,
+        commits: strict.commits,
+      })
+      expect(strict.digests).toHaveLength(5)
+      expect(mapFn(loggedLeafMapInput(7n, leaf))).toEqual(mapFn(strict))
+    }
   })
 })
