@@ -30,6 +30,10 @@ const NODE_PREFIX = 0x01
 /** Log indexes are stored as float64: exact up to 2^53, which Number.isSafeInteger already demands. */
 const TWO_32 = 2 ** 32
 
+/** "vmap", then a word whose bytes tell the byte order the snapshot was written in. */
+const SNAPSHOT_MAGIC = 0x766d6170
+const SNAPSHOT_BYTE_ORDER = 0x01020304
+
 /** The number of pool slots a list of `n` indexes occupies: 1, 2, 4, 8 … */
 function capacityFor(n: number): number {
   return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n))
@@ -204,6 +208,148 @@ export class VerifiableMap {
   /** The encoded proof for `key`. */
   prove(key: Hash): Uint8Array {
     return encodeMapProof(this.proof(key))
+  }
+
+  /**
+   * The map's contents as bytes, for a restart to load instead of re-reading the log (a cache, not a
+   * format anyone verifies: `fromSnapshot` recomputes every hash, and the caller compares the root with an
+   * output leaf). Keys, index lists and the trie's shape; no hashes. Host byte order, marked.
+   */
+  snapshot(): Uint8Array[] {
+    const leaves = this.leaves
+    const branches = this.branches
+    let values = 0
+    for (let leaf = 0; leaf < leaves; leaf++) values += this.listLength[leaf]!
+    const header = new Uint32Array([SNAPSHOT_MAGIC, SNAPSHOT_BYTE_ORDER, leaves, branches, values, 0])
+    const root = new Int32Array([this.root === undefined ? 0 : 1, this.root ?? 0])
+    const lists = new Float64Array(values)
+    let at = 0
+    for (let leaf = 0; leaf < leaves; leaf++) {
+      const from = this.listAt[leaf]!
+      const length = this.listLength[leaf]!
+      lists.set(this.pool.subarray(from, from + length), at)
+      at += length
+    }
+    const depths = new Uint16Array(branches + (branches & 1)) // padded to 4 bytes
+    depths.set(this.branchDepth.subarray(0, branches))
+    const view = (a: ArrayBufferView, bytes: number) => new Uint8Array(a.buffer, a.byteOffset, bytes)
+    return [
+      view(header, header.byteLength),
+      view(root, root.byteLength),
+      view(this.leafKeys, HASH_SIZE * leaves),
+      view(this.listLength, 8 * leaves),
+      view(lists, lists.byteLength),
+      view(depths, depths.byteLength),
+      view(this.branchLeft, 4 * branches),
+      view(this.branchRight, 4 * branches),
+      view(this.branchLeaf, 4 * branches),
+    ]
+  }
+
+  /**
+   * A map from `snapshot()` bytes. Throws RangeError on bytes that are not a well-formed snapshot (a
+   * truncated file, another byte order, child references out of range, a trie whose split bits do not
+   * increase downwards); contents that are well formed but wrong show in the root, which the caller checks.
+   */
+  static fromSnapshot(bytes: Uint8Array): VerifiableMap {
+    const copy = new Uint8Array(bytes) // aligned, and ours
+    let at = 0
+    const take = (length: number): ArrayBuffer => {
+      if (at + length > copy.byteLength) throw new RangeError('the map snapshot is truncated')
+      const part = copy.buffer.slice(at, at + length)
+      at += length
+      return part
+    }
+    const [magic, order, leaves, branches, values] = new Uint32Array(take(24))
+    if (magic !== SNAPSHOT_MAGIC) throw new RangeError('not a map snapshot')
+    if (order !== SNAPSHOT_BYTE_ORDER) throw new RangeError('a map snapshot of another byte order')
+    const [hasRoot, root] = new Int32Array(take(8))
+    const map = new VerifiableMap()
+    const capacity = Math.max(leaves!, 1)
+    map.leafKeys = Buffer.alloc(HASH_SIZE * capacity)
+    map.leafKeys.set(new Uint8Array(take(HASH_SIZE * leaves!)))
+    map.leafHashes = Buffer.alloc(HASH_SIZE * capacity)
+    map.leafHashed = Buffer.alloc(capacity)
+    map.listLength = new Float64Array(capacity)
+    map.listLength.set(new Float64Array(take(8 * leaves!)))
+    map.listAt = new Float64Array(capacity)
+    const lists = new Float64Array(take(8 * values!))
+    // Each list gets its capacity's slots back, as `append` expects.
+    let slots = 0
+    let sum = 0
+    for (let leaf = 0; leaf < leaves!; leaf++) {
+      const length = map.listLength[leaf]!
+      if (!Number.isSafeInteger(length) || length < 1) throw new RangeError('a map snapshot list is empty')
+      sum += length
+      slots += capacityFor(length)
+    }
+    if (sum !== values) throw new RangeError('the map snapshot lists do not add up')
+    map.pool = new Float64Array(Math.max(slots, 4096))
+    let from = 0
+    for (let leaf = 0; leaf < leaves!; leaf++) {
+      const length = map.listLength[leaf]!
+      map.listAt[leaf] = map.poolUsed
+      map.pool.set(lists.subarray(from, from + length), map.poolUsed)
+      for (let i = 1; i < length; i++) {
+        if (!(lists[from + i]! > lists[from + i - 1]!))
+          throw new RangeError('a map snapshot list does not ascend')
+      }
+      from += length
+      map.poolUsed += capacityFor(length)
+    }
+    map.poolLive = values!
+    map.leaves = leaves!
+    const branchCapacity = Math.max(branches!, 1)
+    map.branchDepth = new Uint16Array(branchCapacity)
+    map.branchDepth.set(new Uint16Array(take(2 * (branches! + (branches! & 1)))).subarray(0, branches!))
+    for (const [name, array] of [
+      ['left', (map.branchLeft = new Int32Array(branchCapacity))],
+      ['right', (map.branchRight = new Int32Array(branchCapacity))],
+      ['leaf', (map.branchLeaf = new Int32Array(branchCapacity))],
+    ] as const) {
+      array.set(new Int32Array(take(4 * branches!)))
+      for (let b = 0; b < branches!; b++) {
+        const ref = array[b]!
+        const ok =
+          name === 'leaf'
+            ? ref >= 0 && ref < leaves!
+            : isLeafRef(ref)
+              ? leafOf(ref) < leaves!
+              : ref < branches!
+        if (!ok) throw new RangeError(`a map snapshot branch's ${name} is out of range`)
+      }
+    }
+    map.branchHashes = Buffer.alloc(HASH_SIZE * branchCapacity)
+    map.branchHashed = Buffer.alloc(branchCapacity)
+    map.branches = branches!
+    if (at !== copy.byteLength) throw new RangeError('the map snapshot has bytes after its end')
+    if (hasRoot === 1) {
+      if (isLeafRef(root!) ? leafOf(root!) >= leaves! : root! >= branches!) {
+        throw new RangeError("the map snapshot's root is out of range")
+      }
+      map.root = root
+    } else if (leaves !== 0) throw new RangeError('a map snapshot with keys but no root')
+    // Split bits increase downwards (so hashing terminates), and every leaf and branch is reached once.
+    let reachedLeaves = 0
+    let reachedBranches = 0
+    const stack: [number, number][] = map.root === undefined ? [] : [[map.root, -1]]
+    while (stack.length > 0) {
+      const [ref, parentDepth] = stack.pop()!
+      if (isLeafRef(ref)) {
+        reachedLeaves++
+        continue
+      }
+      reachedBranches++
+      const depth = map.branchDepth[ref]!
+      if (depth <= parentDepth || depth > 255 || reachedBranches > branches!) {
+        throw new RangeError('the map snapshot is not a trie')
+      }
+      stack.push([map.branchLeft[ref]!, depth], [map.branchRight[ref]!, depth])
+    }
+    if (reachedLeaves !== leaves || reachedBranches !== branches) {
+      throw new RangeError('the map snapshot holds nodes outside its trie')
+    }
+    return map
   }
 
   /** The leaf the path of `key` ends at (its key may differ), or undefined for an empty map. */

@@ -148,3 +148,50 @@ describe('map properties', () => {
     expect(() => one.add(key(1), 9)).toThrow(/not above/)
   })
 })
+
+describe('map snapshots', () => {
+  const concat = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts))
+
+  test('a loaded snapshot has the same root, lists and proofs, and goes on like the original', () => {
+    fc.assert(
+      fc.property(listsArb, (lists) => {
+        const names = Object.keys(lists)
+        const map = mapOf(lists, names)
+        const loaded = VerifiableMap.fromSnapshot(concat(map.snapshot()))
+        expect(loaded.size).toBe(map.size)
+        expect(loaded.rootHash()).toEqual(map.rootHash())
+        for (const name of names) expect(loaded.get(key(Number(name)))).toEqual(map.get(key(Number(name))))
+        for (let n = 0; n < 2010; n += 97) expect(loaded.prove(key(n))).toEqual(map.prove(key(n)))
+        // Both go on alike: appends to existing lists (their slots were laid out again) and new keys.
+        for (const [i, name] of names.entries()) {
+          map.add(key(Number(name)), 20_000 + i)
+          loaded.add(key(Number(name)), 20_000 + i)
+        }
+        map.add(key(4000), 30_000)
+        loaded.add(key(4000), 30_000)
+        expect(loaded.rootHash()).toEqual(map.rootHash())
+      }),
+      { numRuns: 40 },
+    )
+    const empty = VerifiableMap.fromSnapshot(concat(new VerifiableMap().snapshot()))
+    expect(empty.rootHash()).toEqual(EMPTY)
+  })
+
+  test('a snapshot that is not well formed is refused; a changed key shows in the root', () => {
+    const map = new VerifiableMap()
+    for (let n = 0; n < 300; n++) map.add(key(n), n)
+    const bytes = concat(map.snapshot())
+    expect(() => VerifiableMap.fromSnapshot(bytes.subarray(0, bytes.length - 1))).toThrow(RangeError)
+    expect(() => VerifiableMap.fromSnapshot(concat([bytes, new Uint8Array(4)]))).toThrow(RangeError)
+    expect(() => VerifiableMap.fromSnapshot(new Uint8Array(64))).toThrow(/not a map snapshot/)
+    // A branch pointing at a node outside the map: the references are range-checked.
+    const branchesAt = bytes.length - 3 * 4 * 299
+    const outOfRange = new Uint8Array(bytes)
+    new DataView(outOfRange.buffer).setInt32(branchesAt, 100_000, true)
+    expect(() => VerifiableMap.fromSnapshot(outOfRange)).toThrow(RangeError)
+    // A flipped bit in a key: still well formed, but the root differs.
+    const flipped = new Uint8Array(bytes)
+    flipped[32 + 5]! ^= 1
+    expect(VerifiableMap.fromSnapshot(flipped).rootHash()).not.toEqual(map.rootHash())
+  })
+})
