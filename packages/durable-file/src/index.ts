@@ -10,7 +10,7 @@ export interface WriteDurablyOptions {
 }
 
 /**
- * Writes `text` to `path` so that a crash leaves either the old file or the whole new one, never a torn or
+ * Writes `text` (a string, as UTF-8, or byte parts in order) to `path` so that a crash leaves either the old file or the whole new one, never a torn or
  * briefly world-readable one: a fresh temporary file beside it, created with `mode` (so a secret is never
  * readable by others, even for a moment), synced, renamed over `path`, then the directory synced (a
  * rename is durable only once the directory entry is). Concurrent writers do not corrupt the file: each
@@ -19,7 +19,7 @@ export interface WriteDurablyOptions {
  */
 export async function writeFileDurably(
   path: string,
-  text: string,
+  text: string | readonly Uint8Array[],
   mode: number,
   options: WriteDurablyOptions = {},
 ): Promise<void> {
@@ -29,7 +29,9 @@ export async function writeFileDurably(
   try {
     const file = await open(temp, 'wx', mode)
     try {
-      await file.writeFile(text, 'utf8')
+      if (typeof text === 'string') await file.writeFile(text, 'utf8')
+      // Parts in order: each writeFile continues from where the previous one ended.
+      else for (const part of text) await file.writeFile(part)
       await file.sync()
     } finally {
       await file.close()

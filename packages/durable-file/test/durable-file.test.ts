@@ -30,6 +30,12 @@ describe('writeFileDurably', () => {
     expect(await readdir(dir)).toEqual(['state.json'])
   })
 
+  it('writes byte parts in order', async () => {
+    const path = join(dir, 'parts.bin')
+    await writeFileDurably(path, [new Uint8Array([1, 2]), new Uint8Array(0), new Uint8Array([3])], 0o600)
+    expect([...(await readFile(path))]).toEqual([1, 2, 3])
+  })
+
   it('rethrows a failure and removes its temporary file', async () => {
     // The target is a directory: the rename fails after the temporary file was written.
     const path = join(dir, 'taken')

@@ -8,7 +8,9 @@
 // at start, checked against the last output leaf (its input root and map root must come out the same, or
 // the start is refused). An input commit whose output leaf was lost to a crash is covered by the first leaf
 // after the restart. So an output leaf never disagrees with the log.
+import { readFile } from 'node:fs/promises'
 import { statementIndexKeys, type RebuildStatement } from '@ledger/attestation'
+import { writeFileDurably } from '@ledger/durable-file'
 import { bytesEqual, CompactRange, hashLeaf, sha256, toHex } from '@ledger/tlog'
 import {
   decodeOutputLeaf,
@@ -57,10 +59,17 @@ export interface IndexBuilderOptions {
   entryOf?: (index: bigint, leaf: Uint8Array) => MapFnInput
   /** Rebuild progress, every few thousand entries. */
   progress?: (done: bigint, total: bigint) => void
+  /**
+   * Where the map is saved at a clean close (writeSnapshot) and loaded from at start, when it is the map of
+   * the newest output leaf and that leaf covers the whole log: then a restart need not re-read the log.
+   */
+  snapshotPath?: string
+  /** Why a snapshot was not used, or could not be written (default console.error). */
+  report?: (message: string) => void
 }
 
 export class IndexBuilder {
-  private readonly map = new VerifiableMap()
+  private map = new VerifiableMap()
   /** Input entries filed in the map. */
   private filed = 0n
   private last: OutputLeaf | undefined
@@ -135,6 +144,76 @@ export class IndexBuilder {
     if (this.failure !== undefined) throw this.failure
   }
 
+  /**
+   * Saves the map, if it is exactly the newest output leaf's, for the next start (call once the builder
+   * has settled, at close). Returns whether it wrote one; failures are reported, not thrown: the snapshot
+   * only saves time.
+   */
+  async writeSnapshot(): Promise<boolean> {
+    const path = this.options.snapshotPath
+    if (path === undefined || this.failure !== undefined || this.working !== undefined) return false
+    if (this.last === undefined || this.lastIndex === undefined || this.filed !== this.last.inputSize)
+      return false
+    const header = Buffer.alloc(SNAPSHOT_HEADER)
+    header.writeBigUInt64BE(this.lastIndex, 0)
+    header.writeBigUInt64BE(this.filed, 8)
+    try {
+      await writeFileDurably(path, [header, ...this.map.snapshot()], 0o600)
+      return true
+    } catch (err) {
+      this.report(`the index's map snapshot could not be written to ${path}: ${(err as Error).message}`)
+      return false
+    }
+  }
+
+  /**
+   * Loads the snapshot if it is the map of `last` (the newest output leaf, at `lastIndex`) and `last`
+   * covers the whole log: the log's committed root must be the leaf's input root, and the map's root,
+   * recomputed from the snapshot's keys and lists, the leaf's map root. Anything else: false (re-read the
+   * log), with the reason reported unless there is no snapshot at all.
+   */
+  private async loadSnapshot(last: OutputLeaf, lastIndex: bigint): Promise<boolean> {
+    const path = this.options.snapshotPath
+    if (path === undefined) return false
+    let bytes: Buffer
+    try {
+      bytes = await readFile(path)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.report(
+          `the index's map snapshot ${path} is unreadable (${(err as Error).message}): re-reading the log`,
+        )
+      }
+      return false
+    }
+    const stale = (why: string) => {
+      this.report(`the index's map snapshot ${path} ${why}: re-reading the log`)
+      return false
+    }
+    if (bytes.length < SNAPSHOT_HEADER) return stale('is truncated')
+    const leafIndex = bytes.readBigUInt64BE(0)
+    const inputSize = bytes.readBigUInt64BE(8)
+    const head = this.options.inputHead
+    if (leafIndex !== lastIndex || inputSize !== last.inputSize) return stale('is older than the output log')
+    if (inputSize !== head.size || !bytesEqual(last.inputRoot, head.root)) {
+      return stale('does not cover the whole log')
+    }
+    let map: VerifiableMap
+    try {
+      map = VerifiableMap.fromSnapshot(bytes.subarray(SNAPSHOT_HEADER))
+    } catch (err) {
+      return stale(`is malformed (${(err as Error).message})`)
+    }
+    if (!bytesEqual(map.rootHash(), last.mapRoot)) return stale("does not give the output leaf's map root")
+    this.map = map
+    this.filed = inputSize
+    return true
+  }
+
+  private report(message: string): void {
+    ;(this.options.report ?? console.error)(message)
+  }
+
   private async work(): Promise<void> {
     try {
       while (this.pending.length > 0 && this.failure === undefined) {
@@ -198,6 +277,11 @@ export class IndexBuilder {
         )
       }
     }
+    if (last !== undefined && (await this.loadSnapshot(last, outputSize - 1n))) {
+      this.last = last
+      this.lastIndex = outputSize - 1n
+      return
+    }
     const range = CompactRange.empty()
     const check = () => {
       if (last === undefined || this.filed !== last.inputSize) return
@@ -235,6 +319,9 @@ export class IndexBuilder {
     if (last === undefined || last.inputSize < inputHead.size) await this.publish(inputHead)
   }
 }
+
+/** Bytes before the map's own snapshot: the output leaf index and the input size it is the map of. */
+const SNAPSHOT_HEADER = 16
 
 function minBig(a: bigint, b: bigint): bigint {
   return a < b ? a : b

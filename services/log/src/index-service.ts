@@ -16,6 +16,8 @@ import { TileCache } from './tile-cache.js'
 import { LogServerError } from './errors.js'
 
 export const INDEX_KEY_FILE = 'index.key'
+/** The map as of the newest output leaf, saved at a clean close so that a restart need not re-read the log. */
+export const INDEX_SNAPSHOT_FILE = 'index-map.snapshot'
 
 /** GET /api/v1/index/lookup: one key's complete list, proven. */
 export type { IndexLookupAnswer }
@@ -84,6 +86,7 @@ export async function openIndexService(options: IndexServiceOptions): Promise<In
       inputHead: options.node.head,
       output: store,
       sequencer,
+      snapshotPath: join(options.dataDir, INDEX_SNAPSHOT_FILE),
     })
     options.node.onCommit((head, batch) => builder.onCommit(head, batch))
     return {
@@ -126,6 +129,7 @@ export async function openIndexService(options: IndexServiceOptions): Promise<In
       },
       async close() {
         await builder.settled().catch(() => undefined)
+        await builder.writeSnapshot()
         await sequencer.drain()
         await store.close()
       },

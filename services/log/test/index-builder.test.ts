@@ -3,6 +3,9 @@
 // the map from the log's leaves and checks it against the last output leaf; an output log that does not
 // describe the log is refused.
 import { sign } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import {
   buildStatement,
   canonicalJSON,
@@ -56,7 +59,12 @@ async function openLog(store: MemoryStore, key = signer, origin = ORIGIN) {
   return Sequencer.open(store, new TileCache(store, 1 << 20), key, origin, { batchSize: 50, batchWaitMs: 0 })
 }
 
-async function openIndex(logStore: MemoryStore, log: Sequencer, outputStore: MemoryStore) {
+async function openIndex(
+  logStore: MemoryStore,
+  log: Sequencer,
+  outputStore: MemoryStore,
+  more: Partial<Parameters<typeof IndexBuilder.open>[0]> = {},
+) {
   const output = await openLog(outputStore, indexSigner, `${ORIGIN}/index`)
   const builder = await IndexBuilder.open({
     input: logStore,
@@ -64,6 +72,7 @@ async function openIndex(logStore: MemoryStore, log: Sequencer, outputStore: Mem
     output: outputStore,
     sequencer: output,
     entryOf,
+    ...more,
   })
   log.onCommit((head, batch) => builder.onCommit(head, batch))
   return { builder, output }
@@ -124,6 +133,65 @@ describe('IndexBuilder', () => {
     expect(last.inputSize).toBe(500n)
     expect(last.mapRoot).toEqual(expectedMap(500).rootHash())
     expect(second.builder.published).toEqual(last)
+  })
+
+  test('a clean close saves the map; a start loads it instead of re-reading the log; a stale or damaged one is not used', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'index-snapshot-'))
+    try {
+      const snapshotPath = join(dir, 'map.snapshot')
+      const logStore = new MemoryStore()
+      const outputStore = new MemoryStore()
+      let log = await openLog(logStore)
+      const reports: string[] = []
+      let reads = 0
+      const counting = {
+        snapshotPath,
+        report: (m: string) => reports.push(m),
+        entryOf: (i: bigint, leaf: Uint8Array) => (reads++, entryOf(i, leaf)),
+      }
+      const first = await openIndex(logStore, log, outputStore, counting)
+      await Promise.all(Array.from({ length: 300 }, (_, i) => log.append(entry(i))))
+      await first.builder.settled()
+      expect(await first.builder.writeSnapshot()).toBe(true)
+      await first.output.drain()
+
+      // The next start: the map comes from the snapshot, not one leaf of the log is read.
+      reads = 0
+      log = await openLog(logStore)
+      const second = await openIndex(logStore, log, outputStore, counting)
+      expect(reads).toBe(0)
+      expect(reports).toEqual([])
+      expect(second.builder.current.rootHash()).toEqual(expectedMap(300).rootHash())
+      // It goes on from there like a rebuilt one.
+      await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(entry(300 + i))))
+      await second.builder.settled()
+      await second.output.drain()
+      expect(second.builder.published!.mapRoot).toEqual(expectedMap(350).rootHash())
+
+      // The snapshot (of size 300) is now older than the output log: the log is read again, all of it.
+      reads = 0
+      log = await openLog(logStore)
+      const third = await openIndex(logStore, log, outputStore, counting)
+      expect(reads).toBe(350)
+      expect(reports.join('\n')).toMatch(/older than the output log/)
+      expect(third.builder.current.rootHash()).toEqual(expectedMap(350).rootHash())
+      await third.output.drain()
+
+      // A damaged snapshot of the right leaf: the recomputed root differs, the log is read again.
+      expect(await third.builder.writeSnapshot()).toBe(true)
+      const bytes = await readFile(snapshotPath)
+      bytes[16 + 32 + 40]! ^= 1
+      await writeFile(snapshotPath, bytes)
+      reads = 0
+      reports.length = 0
+      log = await openLog(logStore)
+      const fourth = await openIndex(logStore, log, outputStore, counting)
+      expect(reads).toBe(350)
+      expect(reports.join('\n')).toMatch(/does not give the output leaf's map root/)
+      expect(fourth.builder.current.rootHash()).toEqual(expectedMap(350).rootHash())
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   test('an output log that does not describe the log is refused', async () => {
