@@ -3,13 +3,30 @@
 // entry names one subject by three digests (sha256, sha512, blake2b, as `attest submit --artifact`
 // records), one source commit shared by the three rebuilders who reproduced it, and one of 16 keys.
 // `VINDEX_ENTRIES` sets N (default 1,000,000).
-import { createHash } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { createHash, sign } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnLog } from '../support/log-process.js'
 import { newRebuilder } from '../support/load.js'
 import { CLIENTS, presign, submitAllTimed, submitPhase } from './log-load.js'
+import {
+  buildStatement,
+  canonicalJSON,
+  dssePAE,
+  encodeLogEntry,
+  IN_TOTO_PAYLOAD_TYPE,
+  privateKeyFromPEM,
+} from '@ledger/attestation'
+import {
+  checkState,
+  indexedEntryOf,
+  LevelStore,
+  loadEdge,
+  LOG_KEY_FILE,
+  logKeyFromSignerKey,
+  signCheckpoint,
+} from '@ledger/log-server'
 import { sha256 } from '@ledger/tlog'
 import { mapKey, VerifiableMap, type MapFnInput } from '@ledger/vindex'
 import { row } from './measure.js'
@@ -76,8 +93,124 @@ async function ingestWithIndex(): Promise<void> {
   }
 }
 
+/**
+ * The log process itself at N entries with the index: N real signed leaves (shaped as `entry(i)` says) are
+ * written into a LevelDB log through the store's commit path (as `migrate` writes), then the log starts
+ * with --index and rebuilds the map from its own leaves: that rebuild's rate (leaves read from LevelDB,
+ * decoded and parsed, MapFn, the map, its root), the process's RSS once caught up, and one key's proof as
+ * the lookup endpoint serves it; then again after a SIGTERM, when the map comes from its snapshot.
+ */
+async function logAtScale(): Promise<void> {
+  const origin = 'bench.example/vindex-scale'
+  const dir = process.env.KEEP_DIR ?? (await mkdtemp(join(tmpdir(), 'ledger-bench-vindex-scale-')))
+  try {
+    const first = spawnLog(['--data', dir, '--port', '0', '--origin', origin])
+    await first.listening
+    await first.stop()
+    const key = logKeyFromSignerKey((await readFile(join(dir, LOG_KEY_FILE), 'utf8')).trimEnd())
+    const signers = Array.from({ length: 16 }, () => {
+      const { keyObject, publicKey } = privateKeyFromPEM(newRebuilder('ed25519').privateKeyPem)
+      return { keyObject, publicKey }
+    })
+    const leafOf = (i: number): Uint8Array => {
+      const e = entry(i)
+      const statement = buildStatement({
+        artifacts: [
+          {
+            name: `pkg-${Math.floor(i / 3)}.tar.gz`,
+            digest: {
+              sha256: e.digests[0]!.slice('sha256:'.length),
+              sha512: e.digests[1]!.slice('sha512:'.length),
+              blake2b: e.digests[2]!.slice('blake2b:'.length),
+            },
+          },
+        ],
+        source: { uri: 'git+https://github.com/example/project', commit: e.commits[0]! },
+        builderId: `https://rebuilders.example/${i % 16}`,
+      })
+      const payload = Buffer.from(canonicalJSON(statement), 'utf8')
+      const signer = signers[i % 16]!
+      return encodeLogEntry({
+        payload,
+        signature: sign(null, dssePAE(IN_TOTO_PAYLOAD_TYPE, payload), signer.keyObject),
+        spkiDer: signer.publicKey.spkiDer,
+        keyDetails: signer.publicKey.keyDetails,
+      })
+    }
+    const store = await LevelStore.open(join(dir, 'db'))
+    const written = performance.now()
+    try {
+      let edge = await loadEdge(store, checkState((await store.readState())!, origin).range)
+      for (let at = 0; at < ENTRIES; at += 4096) {
+        const count = Math.min(4096, ENTRIES - at)
+        const entries = Array.from({ length: count }, (_, j) =>
+          indexedEntryOf(BigInt(at + j), leafOf(at + j)),
+        )
+        const growth = edge.append(entries)
+        const size = growth.edge.size
+        const checkpoint = signCheckpoint(key.signer, origin, size, growth.edge.root())
+        await store.commit({
+          state: {
+            size,
+            compactRange: growth.edge.compactRange().serialize(),
+            checkpoint: Buffer.from(checkpoint),
+          },
+          tiles: growth.tiles,
+          entries,
+        })
+        edge = growth.edge
+      }
+    } finally {
+      await store.close()
+    }
+    row(
+      `  (set-up: ${ENTRIES} signed entries written to LevelDB in)`,
+      (performance.now() - written) / 1000,
+      's',
+    )
+
+    // Twice: the first start re-reads the log (as after a crash); a SIGTERM saves the map; the second
+    // start loads that snapshot.
+    for (const start of [
+      'first start, the map rebuilt from the log',
+      'restart after SIGTERM, from the map snapshot',
+    ]) {
+      const begin = performance.now()
+      const server = spawnLog(['--data', dir, '--port', '0', '--origin', origin, '--index'])
+      try {
+        const url = await server.listening
+        const info = async () =>
+          ((await (await fetch(`${url}/api/v1/log`)).json()) as { index: { trailing: number } }).index
+            .trailing
+        while ((await info()) > 0) await new Promise((resolve) => setTimeout(resolve, 20))
+        const seconds = (performance.now() - begin) / 1000
+        console.log(`log with --index over ${ENTRIES} entries, ${start}:`)
+        row('  start until the index covers the log', seconds, 's')
+        row('  ... as a rate', ENTRIES / seconds, 'entries/s')
+        const status = await readFile(`/proc/${server.child.pid}/status`, 'utf8')
+        const mib = (field: string) =>
+          Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024
+        row('  RSS', mib('VmRSS'), 'MiB')
+        row("  ... anonymous (the process's own memory)", mib('RssAnon'), 'MiB')
+        row("  ... file-backed (LevelDB's memory-mapped tables, the binary)", mib('RssFile'), 'MiB')
+        row('  RSS : 1 GiB', mib('VmRSS') / 1024, '(target <= 1)')
+        const e = entry(ENTRIES - 1)
+        const answer = (await (
+          await fetch(`${url}/api/v1/index/lookup?key=${encodeURIComponent(`subject:${e.digests[0]}`)}`)
+        ).json()) as { mapProof: string; indexes: number[] }
+        row('  served map proof for one subject', Buffer.from(answer.mapProof, 'base64').length, 'bytes')
+      } finally {
+        await server.stop()
+      }
+    }
+  } finally {
+    if (process.env.KEEP_DIR === undefined) await rm(dir, { recursive: true, force: true })
+  }
+}
+
 export async function run(): Promise<void> {
   await ingestWithIndex()
+  await logAtScale()
   const inputs = Array.from({ length: ENTRIES }, (_, i) => entry(i))
   const heapBefore = process.memoryUsage()
   const map = new VerifiableMap()
