@@ -70,6 +70,11 @@ export interface IndexBuilderOptions {
 
 export class IndexBuilder {
   private map = new VerifiableMap()
+  /** Whether the map has been loaded or rebuilt up to the log's head at start. */
+  private rebuilt = false
+  /** For start(): the newest output leaf read at start (undefined: none), to rebuild from. */
+  private startingFrom: { last: OutputLeaf; index: bigint } | undefined
+  private stopping = false
   /** Input entries filed in the map. */
   private filed = 0n
   private last: OutputLeaf | undefined
@@ -90,8 +95,28 @@ export class IndexBuilder {
    */
   static async open(options: IndexBuilderOptions): Promise<IndexBuilder> {
     const builder = new IndexBuilder(options)
-    await builder.rebuild()
+    await builder.rebuild(await builder.readLast())
+    builder.rebuilt = true
     return builder
+  }
+
+  /**
+   * Like open, without waiting for the map: the output log's newest leaf is read and checked against the
+   * log's size at once (DATA_MISMATCH), and the map is loaded or rebuilt in the background, so that the log
+   * serves while a large index is rebuilt. Until then lookups answer INDEX_UNAVAILABLE and trailing()
+   * counts what the published leaf does not cover; a rebuild that fails stops the index (reported), not
+   * the log.
+   */
+  static async start(options: IndexBuilderOptions): Promise<IndexBuilder> {
+    const builder = new IndexBuilder(options)
+    builder.startingFrom = await builder.readLast()
+    builder.working = builder.work()
+    return builder
+  }
+
+  /** Ends a rebuild still under way (at close): the index stops there; commits already filed are kept. */
+  stopRebuild(): void {
+    this.stopping = true
   }
 
   /** The newest output leaf (undefined before the first). */
@@ -127,6 +152,14 @@ export class IndexBuilder {
       }
       if (this.failure !== undefined) {
         reject(new LogServerError('INDEX_UNAVAILABLE', 'the index stopped; a restart rebuilds it'))
+      } else if (!this.rebuilt) {
+        const total = this.options.inputHead.size
+        reject(
+          new LogServerError(
+            'INDEX_UNAVAILABLE',
+            `the index is being rebuilt from the log (${this.filed} of ${total} entries); ask again shortly`,
+          ),
+        )
       } else if (this.working === undefined) run()
       else this.reads.push({ run, fail: reject })
     })
@@ -216,6 +249,10 @@ export class IndexBuilder {
 
   private async work(): Promise<void> {
     try {
+      if (!this.rebuilt) {
+        await this.rebuild(this.startingFrom)
+        this.rebuilt = true
+      }
       while (this.pending.length > 0 && this.failure === undefined) {
         // Everything committed meanwhile goes into one output leaf.
         const batches = this.pending.splice(0)
@@ -237,7 +274,7 @@ export class IndexBuilder {
     } catch (err) {
       // The log goes on; the index stops and says why (a restart rebuilds it from the log).
       this.failure = err
-      console.error('the verifiable index stopped:', err)
+      if (!this.stopping) this.report(`the verifiable index stopped: ${(err as Error).stack ?? String(err)}`)
       for (const read of this.reads.splice(0))
         read.fail(new LogServerError('INDEX_UNAVAILABLE', 'the index stopped'))
     } finally {
@@ -260,26 +297,31 @@ export class IndexBuilder {
     this.lastIndex = sequenced.index
   }
 
-  private async rebuild(): Promise<void> {
-    const { input, inputHead, output, sequencer } = this.options
-    const entryOf = this.options.entryOf ?? loggedLeafMapInput
+  /** The output log's newest leaf, checked against the log's size (it cannot cover more). */
+  private async readLast(): Promise<{ last: OutputLeaf; index: bigint } | undefined> {
+    const { inputHead, output, sequencer } = this.options
     const outputSize = sequencer.head.size
-    let last: OutputLeaf | undefined
-    if (outputSize > 0n) {
-      const bytes = await output.readLeaf(outputSize - 1n)
-      if (bytes === undefined)
-        throw new LogServerError('DATA_MISMATCH', `the index lost its leaf ${outputSize - 1n}`)
-      last = decodeOutputLeaf(bytes)
-      if (last.inputSize > inputHead.size) {
-        throw new LogServerError(
-          'DATA_MISMATCH',
-          `the index covers ${last.inputSize} entries but the log holds ${inputHead.size}: it belongs to another log`,
-        )
-      }
+    if (outputSize === 0n) return undefined
+    const bytes = await output.readLeaf(outputSize - 1n)
+    if (bytes === undefined)
+      throw new LogServerError('DATA_MISMATCH', `the index lost its leaf ${outputSize - 1n}`)
+    const last = decodeOutputLeaf(bytes)
+    if (last.inputSize > inputHead.size) {
+      throw new LogServerError(
+        'DATA_MISMATCH',
+        `the index covers ${last.inputSize} entries but the log holds ${inputHead.size}: it belongs to another log`,
+      )
     }
-    if (last !== undefined && (await this.loadSnapshot(last, outputSize - 1n))) {
-      this.last = last
-      this.lastIndex = outputSize - 1n
+    return { last, index: outputSize - 1n }
+  }
+
+  private async rebuild(from: { last: OutputLeaf; index: bigint } | undefined): Promise<void> {
+    const { input, inputHead } = this.options
+    const entryOf = this.options.entryOf ?? loggedLeafMapInput
+    const last = from?.last
+    if (from !== undefined && (await this.loadSnapshot(from.last, from.index))) {
+      this.last = from.last
+      this.lastIndex = from.index
       return
     }
     const range = CompactRange.empty()
@@ -294,6 +336,8 @@ export class IndexBuilder {
     }
     check()
     while (this.filed < inputHead.size) {
+      if (this.stopping)
+        throw new LogServerError('INDEX_UNAVAILABLE', 'the index was closed during its rebuild')
       const count = Number(minBig(BigInt(REBUILD_CHUNK), inputHead.size - this.filed))
       // Stop at the last leaf's size exactly, to check it there.
       const upTo =
@@ -301,6 +345,8 @@ export class IndexBuilder {
           ? Number(minBig(BigInt(count), last.inputSize - this.filed))
           : count
       const leaves = await input.readLeaves(this.filed, upTo)
+      // Checked after each read, the step that waits: a close is not held up by the rest of the log.
+      if (this.stopping) throw new LogServerError('INDEX_UNAVAILABLE', 'the index was closed during its rebuild')
       if (leaves.length !== upTo)
         throw new LogServerError('DATA_MISMATCH', `the log lost leaves after ${this.filed}`)
       for (const leaf of leaves) {
@@ -315,7 +361,7 @@ export class IndexBuilder {
       throw new LogServerError('DATA_MISMATCH', "the log's leaves do not give its committed root")
     }
     this.last = last
-    if (last !== undefined) this.lastIndex = outputSize - 1n
+    if (from !== undefined) this.lastIndex = from.index
     if (last === undefined || last.inputSize < inputHead.size) await this.publish(inputHead)
   }
 }

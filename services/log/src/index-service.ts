@@ -81,7 +81,7 @@ export async function openIndexService(options: IndexServiceOptions): Promise<In
       batchSize: 64,
       batchWaitMs: 0,
     })
-    const builder = await IndexBuilder.open({
+    const builder = await IndexBuilder.start({
       input: options.input,
       inputHead: options.node.head,
       output: store,
@@ -128,6 +128,7 @@ export async function openIndexService(options: IndexServiceOptions): Promise<In
         }
       },
       async close() {
+        builder.stopRebuild()
         await builder.settled().catch(() => undefined)
         await builder.writeSnapshot()
         await sequencer.drain()

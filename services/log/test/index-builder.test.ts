@@ -194,6 +194,64 @@ describe('IndexBuilder', () => {
     }
   })
 
+  test('start() rebuilds in the background: lookups wait with INDEX_UNAVAILABLE, commits meanwhile are filed after', async () => {
+    const logStore = new MemoryStore()
+    const outputStore = new MemoryStore()
+    let log = await openLog(logStore)
+    const first = await openIndex(logStore, log, outputStore)
+    await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(entry(i))))
+    await first.builder.settled()
+    await first.output.drain()
+
+    // The log's leaves are held back until released: the rebuild is under way for as long as we like.
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const gated = Object.assign(Object.create(logStore) as MemoryStore, {
+      readLeaves: async (start: bigint, count: number) => (await gate, logStore.readLeaves(start, count)),
+    })
+    log = await openLog(logStore)
+    const output = await openLog(outputStore, indexSigner, `${ORIGIN}/index`)
+    const builder = await IndexBuilder.start({
+      input: gated,
+      inputHead: log.head,
+      output: outputStore,
+      sequencer: output,
+      entryOf,
+    })
+    log.onCommit((head, batch) => builder.onCommit(head, batch))
+    await expect(builder.atPublished(() => 1)).rejects.toMatchObject({ code: 'INDEX_UNAVAILABLE' })
+    expect(builder.trailing(log.head.size)).toBe(200n)
+    await Promise.all(Array.from({ length: 40 }, (_, i) => log.append(entry(200 + i))))
+    release()
+    await builder.settled()
+    await output.drain()
+    expect(builder.published!.inputSize).toBe(240n)
+    expect(builder.published!.mapRoot).toEqual(expectedMap(240).rootHash())
+    expect(await builder.atPublished((map) => map.rootHash())).toEqual(expectedMap(240).rootHash())
+
+    // A close during the rebuild ends it, quietly: no snapshot, nothing reported.
+    let release2!: () => void
+    const gate2 = new Promise<void>((resolve) => (release2 = resolve))
+    const gated2 = Object.assign(Object.create(logStore) as MemoryStore, {
+      readLeaves: async (start: bigint, count: number) => (await gate2, logStore.readLeaves(start, count)),
+    })
+    const reports: string[] = []
+    const output2 = await openLog(outputStore, indexSigner, `${ORIGIN}/index`)
+    const stopped = await IndexBuilder.start({
+      input: gated2,
+      inputHead: log.head,
+      output: outputStore,
+      sequencer: output2,
+      entryOf,
+      report: (m) => reports.push(m),
+    })
+    stopped.stopRebuild()
+    release2()
+    await expect(stopped.settled()).rejects.toMatchObject({ code: 'INDEX_UNAVAILABLE' })
+    expect(await stopped.writeSnapshot()).toBe(false)
+    expect(reports).toEqual([])
+  })
+
   test('an output log that does not describe the log is refused', async () => {
     const logStore = new MemoryStore()
     const log = await openLog(logStore)
