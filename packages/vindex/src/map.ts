@@ -163,6 +163,41 @@ export class VerifiableMap {
     return new Uint8Array(out)
   }
 
+  /**
+   * rootHash() in steps, for a large map whose hashes are all stale (loaded from a snapshot, or rebuilt):
+   * yields after about `every` nodes hashed, so that a server can answer requests meanwhile. The map must
+   * not change until the generator returns the root.
+   */
+  *rootHashSteps(every = 16_384): Generator<void, Hash, void> {
+    if (this.root === undefined) return EMPTY
+    let hashed = 0
+    // Post-order over the nodes whose cached hash is stale: children first, then the node (one hash).
+    const stack: number[] = [this.root]
+    while (stack.length > 0) {
+      const ref = stack[stack.length - 1]!
+      if (this.isHashed(ref)) {
+        stack.pop()
+        continue
+      }
+      if (!isLeafRef(ref)) {
+        const left = this.branchLeft[ref]!
+        const right = this.branchRight[ref]!
+        const waiting = stack.length
+        if (!this.isHashed(right)) stack.push(right)
+        if (!this.isHashed(left)) stack.push(left)
+        if (stack.length > waiting) continue
+      }
+      stack.pop()
+      this.ensureHash(ref)
+      if (++hashed % every === 0) yield
+    }
+    return this.rootHash()
+  }
+
+  private isHashed(ref: number): boolean {
+    return isLeafRef(ref) ? this.leafHashed[leafOf(ref)] === 1 : this.branchHashed[ref] === 1
+  }
+
   /** The ascending indexes filed under `key`, or undefined. */
   get(key: Hash): readonly number[] | undefined {
     const leaf = this.find(key)

@@ -195,3 +195,25 @@ describe('map snapshots', () => {
     expect(VerifiableMap.fromSnapshot(flipped).rootHash()).not.toEqual(map.rootHash())
   })
 })
+
+test('rootHashSteps gives rootHash, in steps, after a load and after more keys', () => {
+  const map = new VerifiableMap()
+  for (let n = 0; n < 3000; n++) map.add(key(n), n)
+  const expected = map.rootHash()
+  const loaded = VerifiableMap.fromSnapshot(new Uint8Array(Buffer.concat(map.snapshot())))
+  const steps = loaded.rootHashSteps(100)
+  let yields = 0
+  let step = steps.next()
+  for (; !step.done; step = steps.next()) yields++
+  expect(step.value).toEqual(expected)
+  expect(yields).toBeGreaterThan(50)
+  for (let n = 3000; n < 3100; n++) {
+    map.add(key(n), n)
+    loaded.add(key(n), n)
+  }
+  const more = loaded.rootHashSteps(7)
+  let last = more.next()
+  while (!last.done) last = more.next()
+  expect(last.value).toEqual(map.rootHash())
+  expect(new VerifiableMap().rootHashSteps().next()).toEqual({ done: true, value: EMPTY })
+})

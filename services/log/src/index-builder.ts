@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises'
 import { statementIndexKeys, type RebuildStatement } from '@ledger/attestation'
 import { writeFileDurably } from '@ledger/durable-file'
-import { bytesEqual, CompactRange, hashLeaf, sha256, toHex } from '@ledger/tlog'
+import { bytesEqual, CompactRange, hashLeaf, sha256, toHex, type Hash } from '@ledger/tlog'
 import {
   decodeOutputLeaf,
   encodeOutputLeaf,
@@ -26,8 +26,8 @@ import type { LogStore } from './store.js'
 
 /** Output leaves carry no signer: the dedup key's key id is all zeros. */
 const OUTPUT_KEY_ID = '0'.repeat(64)
-/** Input leaves read at a time while rebuilding. */
-const REBUILD_CHUNK = 4096
+/** Input leaves read at a time while rebuilding (each chunk is filed in one turn of the event loop). */
+const REBUILD_CHUNK = 1024
 
 /**
  * What MapFn reads of a leaf the log itself wrote: the same key id, digests and commits as
@@ -237,7 +237,9 @@ export class IndexBuilder {
     } catch (err) {
       return stale(`is malformed (${(err as Error).message})`)
     }
-    if (!bytesEqual(map.rootHash(), last.mapRoot)) return stale("does not give the output leaf's map root")
+    if (!bytesEqual(await steppedRoot(map), last.mapRoot)) {
+      return stale("does not give the output leaf's map root")
+    }
     this.map = map
     this.filed = inputSize
     return true
@@ -325,16 +327,19 @@ export class IndexBuilder {
       return
     }
     const range = CompactRange.empty()
-    const check = () => {
+    const check = async () => {
       if (last === undefined || this.filed !== last.inputSize) return
-      if (!bytesEqual(range.root(), last.inputRoot) || !bytesEqual(this.map.rootHash(), last.mapRoot)) {
+      if (
+        !bytesEqual(range.root(), last.inputRoot) ||
+        !bytesEqual(await steppedRoot(this.map), last.mapRoot)
+      ) {
         throw new LogServerError(
           'DATA_MISMATCH',
           `the index's last leaf (input size ${last.inputSize}) does not match the map rebuilt from the log`,
         )
       }
     }
-    check()
+    await check()
     while (this.filed < inputHead.size) {
       if (this.stopping)
         throw new LogServerError('INDEX_UNAVAILABLE', 'the index was closed during its rebuild')
@@ -346,7 +351,8 @@ export class IndexBuilder {
           : count
       const leaves = await input.readLeaves(this.filed, upTo)
       // Checked after each read, the step that waits: a close is not held up by the rest of the log.
-      if (this.stopping) throw new LogServerError('INDEX_UNAVAILABLE', 'the index was closed during its rebuild')
+      if (this.stopping)
+        throw new LogServerError('INDEX_UNAVAILABLE', 'the index was closed during its rebuild')
       if (leaves.length !== upTo)
         throw new LogServerError('DATA_MISMATCH', `the log lost leaves after ${this.filed}`)
       for (const leaf of leaves) {
@@ -354,7 +360,7 @@ export class IndexBuilder {
         range.append(hashLeaf(leaf))
         this.filed++
       }
-      check()
+      await check()
       this.options.progress?.(this.filed, inputHead.size)
     }
     if (!bytesEqual(range.root(), inputHead.root)) {
@@ -362,7 +368,22 @@ export class IndexBuilder {
     }
     this.last = last
     if (from !== undefined) this.lastIndex = from.index
-    if (last === undefined || last.inputSize < inputHead.size) await this.publish(inputHead)
+    if (last === undefined || last.inputSize < inputHead.size) {
+      await steppedRoot(this.map) // the hashes filed since the last check, without holding the event loop
+      await this.publish(inputHead)
+    }
+  }
+}
+
+/**
+ * The root of a map whose hashes are mostly stale (loaded, or rebuilt from the log), computed in steps with
+ * the event loop turning between them: a million keys take seconds, and the log serves meanwhile.
+ */
+async function steppedRoot(map: VerifiableMap): Promise<Hash> {
+  const steps = map.rootHashSteps()
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done === true) return step.value
+    await new Promise((resolve) => setImmediate(resolve))
   }
 }
 
