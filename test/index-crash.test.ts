@@ -17,6 +17,7 @@ import { bytesEqual, hashLeaf } from '@ledger/tlog'
 import { decodeOutputLeaf, IndexAuditor } from '@ledger/vindex'
 import { keepAliveAgent, postEntry, rawRequest } from './support/http.js'
 import { assertConsistentWith, auditLog, openLogCheckpoint, receiptEntry } from './support/log-audit.js'
+import { GrowingList, prng, ServerSlot, sleep } from './support/crash-schedule.js'
 import { spawnLog, type LogChild } from './support/log-process.js'
 import { makeSubmissions, newRebuilder } from './support/load.js'
 
@@ -29,19 +30,6 @@ const LANES = 8
 const MIN_ANSWERS = 8
 const SPREAD = 30
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 2 ** 31)
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let dir: string
 const children: LogChild[] = []
@@ -61,22 +49,8 @@ test(`${CYCLES} kill -9 with --index: nothing lost, no output leaf disagrees wit
   const agent = keepAliveAgent(LANES + 1)
   const rebuilders = [newRebuilder('ecdsa-p256'), newRebuilder('ed25519')]
 
-  let url: string | undefined
-  const upWaiters: (() => void)[] = []
-  const setUp = (next: string) => {
-    url = next
-    for (const wake of upWaiters.splice(0)) wake()
-  }
-  const waitUp = async (): Promise<string> => {
-    while (url === undefined) await new Promise<void>((wake) => upWaiters.push(wake))
-    return url
-  }
-
-  const receipts: { body: string; json: unknown }[] = []
-  const receiptWaiters: (() => void)[] = []
-  const untilReceipts = async (count: number): Promise<void> => {
-    while (receipts.length < count) await new Promise<void>((wake) => receiptWaiters.push(wake))
-  }
+  const server = new ServerSlot()
+  const receipts = new GrowingList<{ body: string; json: unknown }>()
   const retries: string[] = []
   const submitted: string[] = []
   const unexpected: string[] = []
@@ -99,7 +73,7 @@ test(`${CYCLES} kill -9 with --index: nothing lost, no output leaf disagrees wit
 
   async function lane(): Promise<void> {
     while (!stopped) {
-      const base = await waitUp()
+      const base = await server.next()
       const body = await nextBody()
       if (body === undefined) {
         await sleep(20)
@@ -109,7 +83,6 @@ test(`${CYCLES} kill -9 with --index: nothing lost, no output leaf disagrees wit
         const res = await postEntry(agent, base, body)
         if (res.status === 200 || res.status === 201) {
           receipts.push({ body, json: JSON.parse(res.body.toString('utf8')) as unknown })
-          for (const wake of receiptWaiters.splice(0)) wake()
         } else {
           // 503: the log is shutting down (a SIGTERM cycle); anything else is unexpected.
           if (res.status !== 503) unexpected.push(`${res.status} ${res.body.toString('utf8').slice(0, 300)}`)
@@ -118,7 +91,7 @@ test(`${CYCLES} kill -9 with --index: nothing lost, no output leaf disagrees wit
       } catch {
         // Killed under this request: it may or may not be in the log; sent again, it has one entry.
         retries.push(body)
-        if (url === base) await sleep(5)
+        if (server.url === base) await sleep(5)
       }
     }
   }
@@ -126,7 +99,7 @@ test(`${CYCLES} kill -9 with --index: nothing lost, no output leaf disagrees wit
   // Polls the output checkpoint: every one served must stay a prefix of the output log across crashes.
   async function poller(): Promise<void> {
     while (!stopped) {
-      const base = await waitUp()
+      const base = await server.next()
       try {
         const res = await rawRequest(agent, 'GET', `${base}/index/checkpoint`)
         if (res.status === 200) indexServed.add(res.body.toString('utf8'))
@@ -172,14 +145,17 @@ test(`${CYCLES} kill -9 with --index: nothing lost, no output leaf disagrees wit
     const child = start()
     if (cycle > 0 && cycle % STARTUP_EVERY === 1) {
       // During startup: with entries in the log, that is while the index is rebuilt from it.
-      const listening = whenListening(child).then(setUp, () => undefined)
+      const listening = whenListening(child).then(
+        (url) => server.up(url),
+        () => undefined,
+      )
       await sleep(100 + random() * 400)
       await child.kill9()
       await listening
       startupKills++
     } else {
-      setUp(await whenListening(child))
-      await untilReceipts(receipts.length + MIN_ANSWERS + Math.floor(random() * SPREAD))
+      server.up(await whenListening(child))
+      await receipts.until(receipts.length + MIN_ANSWERS + Math.floor(random() * SPREAD))
       if (cycle % 3 === 2) {
         // A clean stop now and then: the map snapshot is written, the next start loads it, and a later
         // kill leaves it behind the output log (then it must not be used).
@@ -190,15 +166,15 @@ test(`${CYCLES} kill -9 with --index: nothing lost, no output leaf disagrees wit
         loadKills++
       }
     }
-    url = undefined
+    server.down()
   }
 
   const last = start()
   const finalUrl = await whenListening(last)
-  setUp(finalUrl)
+  server.up(finalUrl)
   freshOpen = false
   while (retries.length > 0 || receipts.length < submitted.length) {
-    await Promise.race([untilReceipts(receipts.length + 1), sleep(50)])
+    await Promise.race([receipts.until(receipts.length + 1), sleep(50)])
   }
   // The index catches up with everything committed.
   for (;;) {
@@ -220,7 +196,7 @@ test(`${CYCLES} kill -9 with --index: nothing lost, no output leaf disagrees wit
   // Nothing acknowledged was lost.
   const logKey = last.verifierKey()
   const log = await auditLog(finalUrl, logKey)
-  for (const receipt of receipts) {
+  for (const receipt of receipts.items) {
     const entry = receiptEntry(receipt.json)
     expect(bytesEqual(log.leaves[Number(entry.index)]!, entry.leaf), `${context}: leaf ${entry.index}`).toBe(
       true,

@@ -14,6 +14,7 @@ import { decodeLogEntry } from '@ledger/attestation'
 import { bytesEqual, hashLeaf, openCheckpoint, parseVerifierKey, verifyInclusion } from '@ledger/tlog'
 import { fetchJSON, keepAliveAgent, postEntry, rawRequest } from './support/http.js'
 import { assertConsistentWith, auditLog, openLogCheckpoint, receiptEntry } from './support/log-audit.js'
+import { prng, sleep } from './support/crash-schedule.js'
 import { spawnLog, type LogChild } from './support/log-process.js'
 import { makeSubmissions, newRebuilder, type Rebuilder } from './support/load.js'
 
@@ -33,19 +34,6 @@ const SPREAD = 40
 const MAX_FRESH = 40_000
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 2 ** 31)
 
-/** mulberry32: a small seeded PRNG, so a failing schedule can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let dir: string
 const children: LogChild[] = []
