@@ -10,10 +10,36 @@ import {
   mapKey,
   valueHash,
   verifyMapProof,
+  type IndexBatchLookupAnswer,
   type IndexLookupAnswer,
 } from '@ledger/vindex'
 import { verifyEntryLeaf, type VerifiedLeaf } from './entry.js'
-import { misbehaving } from './errors.js'
+import { ClientError, misbehaving } from './errors.js'
+
+/** One entry of an index answer: in the log tree the leaf names, verified, filed under its key. */
+export interface IndexedEntry {
+  index: bigint
+  leaf: Uint8Array
+  verified: VerifiedLeaf
+}
+
+/** What every index answer proves: the output checkpoint, its newest leaf, the trees the leaf names. */
+export interface IndexProven {
+  complete: true
+  /** The output log's signed checkpoint, as served. */
+  indexCheckpoint: string
+  indexSize: bigint
+  indexRoot: Hash
+  /** The log tree the answer is complete for. */
+  inputSize: bigint
+  inputRoot: Hash
+  mapRoot: Hash
+}
+
+/** A POST /api/v1/index/lookup answer, verified: each key's complete list of entries (request order). */
+export interface IndexedBatch extends IndexProven {
+  results: Map<string, IndexedEntry[]>
+}
 
 export interface IndexedAnswer {
   complete: true
@@ -55,8 +81,8 @@ function index(value: unknown, what: string): bigint {
 }
 
 /**
- * Verifies a GET /api/v1/index/lookup answer for `key` with the index's verifier key. Throws ClientError
- * LOG_MISBEHAVING (with the evidence kind) on anything an honest index cannot answer.
+ * Verifies a GET /api/v1/index/lookup answer for `key` with the index's verifier key (§5). Throws
+ * ClientError LOG_MISBEHAVING (with the evidence kind) on anything an honest index cannot answer.
  */
 export function verifyIndexAnswer(raw: unknown, key: string, indexVerifierKey: string): IndexedAnswer {
   const answer = raw as Partial<IndexLookupAnswer>
@@ -65,6 +91,50 @@ export function verifyIndexAnswer(raw: unknown, key: string, indexVerifierKey: s
   }
   if (answer.key !== key)
     throw misbehaving('bad-entry', `the index answered about ${String(answer.key)}, not ${key}`)
+  const batch = verifyIndexBatchAnswer(
+    {
+      checkpoint: answer.checkpoint,
+      leafIndex: answer.leafIndex,
+      leaf: answer.leaf,
+      leafProof: answer.leafProof,
+      results: [{ key, mapProof: answer.mapProof, indexes: answer.indexes }],
+      entries: answer.entries,
+    },
+    [key],
+    indexVerifierKey,
+  )
+  return {
+    complete: true,
+    key,
+    indexCheckpoint: batch.indexCheckpoint,
+    indexSize: batch.indexSize,
+    inputSize: batch.inputSize,
+    inputRoot: batch.inputRoot,
+    mapRoot: batch.mapRoot,
+    entries: batch.results.get(key)!,
+  }
+}
+
+/**
+ * Verifies a POST /api/v1/index/lookup answer (§5) for `keys` (the request, in order) with the index's
+ * verifier key: the output checkpoint's signature, that the leaf is its newest and is in it, each key's
+ * map proof against the leaf's map root with the list given (or absence for an empty list), and the
+ * entries: exactly the union of the lists, ascending, each in the log tree the leaf names, each a valid
+ * entry that MapFn files under every key that lists it. Pure: the caller fetched the answer, and checks
+ * the output checkpoint against the one it trusts and the leaf's input tree against the log's checkpoint.
+ * `verifiedLeaves` (leaf hash hex → verified leaf) lets one task check each signature once.
+ * Throws ClientError LOG_MISBEHAVING (with the evidence kind).
+ */
+export function verifyIndexBatchAnswer(
+  raw: unknown,
+  keys: readonly string[],
+  indexVerifierKey: string,
+  verifiedLeaves?: Map<string, VerifiedLeaf>,
+): IndexedBatch {
+  const answer = raw as Partial<IndexBatchLookupAnswer>
+  if (typeof raw !== 'object' || raw === null || typeof answer.checkpoint !== 'string') {
+    throw misbehaving('malformed', 'the index answer is not an object with a checkpoint')
+  }
   let opened
   try {
     opened = openCheckpoint(answer.checkpoint, parseVerifierKey(indexVerifierKey))
@@ -72,12 +142,11 @@ export function verifyIndexAnswer(raw: unknown, key: string, indexVerifierKey: s
     throw misbehaving(
       'bad-signature',
       'the index checkpoint does not verify with the index key',
-      {
-        received: answer.checkpoint,
-      },
+      { received: answer.checkpoint },
       cause,
     )
   }
+  const received = answer.checkpoint
   const { size, root } = opened.checkpoint
   const leafIndex = index(answer.leafIndex, 'leafIndex')
   // The newest leaf: an older one would answer for an older map (an entry logged since could be hidden).
@@ -86,7 +155,7 @@ export function verifyIndexAnswer(raw: unknown, key: string, indexVerifierKey: s
       'bad-proof',
       `the index answered from leaf ${leafIndex}, not its newest (${size - 1n})`,
       {
-        received: answer.checkpoint,
+        received,
       },
     )
   }
@@ -94,89 +163,132 @@ export function verifyIndexAnswer(raw: unknown, key: string, indexVerifierKey: s
   try {
     verifyInclusion(hashLeaf(leafBytes), leafIndex, size, hashes(answer.leafProof, 'leafProof'), root)
   } catch (cause) {
-    throw misbehaving(
-      'bad-proof',
-      'the index leaf is not in the index checkpoint',
-      { received: answer.checkpoint },
-      cause,
-    )
+    throw misbehaving('bad-proof', 'the index leaf is not in the index checkpoint', { received }, cause)
   }
   let leaf
   try {
     leaf = decodeOutputLeaf(leafBytes)
   } catch (cause) {
-    throw misbehaving('malformed', 'the index leaf does not decode', {}, cause)
+    throw misbehaving('malformed', 'the index leaf does not decode', { received }, cause)
   }
-  if (!Array.isArray(answer.indexes) || !Array.isArray(answer.entries)) {
-    throw misbehaving('malformed', 'the index answer lacks indexes or entries')
+  if (!Array.isArray(answer.results) || !Array.isArray(answer.entries)) {
+    throw misbehaving('malformed', 'the index answer lacks results or entries', { received })
   }
-  const listed = answer.indexes.map((value, i) => index(value, `indexes[${i}]`))
-  for (let i = 1; i < listed.length; i++) {
-    if (listed[i]! <= listed[i - 1]!) throw misbehaving('malformed', 'the index list does not ascend')
-  }
-  if (listed.length > 0 && listed[listed.length - 1]! >= leaf.inputSize) {
-    throw misbehaving('bad-proof', 'the index lists an entry beyond its input size')
-  }
-  try {
-    verifyMapProof(
-      leaf.mapRoot,
-      mapKey(key),
-      bytes(answer.mapProof, 'mapProof'),
-      listed.length > 0 ? valueHash(listed) : undefined,
-    )
-  } catch (cause) {
-    throw misbehaving(
-      'bad-proof',
-      `the map proof for ${key} does not give the map root with the list given`,
-      {
-        received: answer.checkpoint,
-      },
-      cause,
-    )
-  }
-  if (answer.entries.length !== listed.length) {
+  if (answer.results.length !== keys.length) {
     throw misbehaving(
       'bad-entry',
-      `the index lists ${listed.length} entries but sent ${answer.entries.length}`,
+      `the index answered ${answer.results.length} keys, not the ${keys.length} asked`,
+      { received },
     )
   }
-  const entries = answer.entries.map((entry, i) => {
+  // Each key's list, proven by its map proof: nothing filed under the key can be left out of it.
+  const lists = keys.map((key, k) => {
+    const result = answer.results![k] as Partial<IndexBatchLookupAnswer['results'][number]> | undefined
+    if (typeof result !== 'object' || result === null)
+      throw misbehaving('malformed', `results[${k}] is not an object`, { received })
+    if (result.key !== key)
+      throw misbehaving('bad-entry', `the index answered about ${String(result.key)}, not ${key}`, {
+        received,
+      })
+    if (!Array.isArray(result.indexes))
+      throw misbehaving('malformed', `the index answer lacks the list of ${key}`, { received })
+    const listed = result.indexes.map((value, i) => index(value, `indexes[${i}] of ${key}`))
+    for (let i = 1; i < listed.length; i++) {
+      if (listed[i]! <= listed[i - 1]!)
+        throw misbehaving('malformed', `the list of ${key} does not ascend`, { received })
+    }
+    if (listed.length > 0 && listed[listed.length - 1]! >= leaf.inputSize) {
+      throw misbehaving('bad-proof', `the index lists an entry of ${key} beyond its input size`, { received })
+    }
+    try {
+      verifyMapProof(
+        leaf.mapRoot,
+        mapKey(key),
+        bytes(result.mapProof, `mapProof of ${key}`),
+        listed.length > 0 ? valueHash(listed) : undefined,
+      )
+    } catch (cause) {
+      if (cause instanceof ClientError) throw cause
+      throw misbehaving(
+        'bad-proof',
+        `the map proof for ${key} does not give the map root with the list given`,
+        { received },
+        cause,
+      )
+    }
+    return listed
+  })
+  // The entries: exactly the union of the lists, ascending, each once.
+  const union = [...new Set(lists.flat())].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  if (answer.entries.length !== union.length) {
+    throw misbehaving(
+      'bad-entry',
+      `the index lists ${union.length} entries but sent ${answer.entries.length}`,
+      { received },
+    )
+  }
+  const byIndex = new Map<bigint, IndexedEntry & { files: readonly string[] }>()
+  answer.entries.forEach((entry, i) => {
     const at = index(entry?.index, `entries[${i}].index`)
-    if (at !== listed[i]) throw misbehaving('bad-entry', `entry ${i} is ${at}, the list says ${listed[i]}`)
+    if (at !== union[i]) {
+      throw misbehaving('bad-entry', `entry ${i} is ${at}, the lists say ${union[i]}`, { received })
+    }
     const leafOf = bytes(entry.leaf, `entries[${i}].leaf`)
+    const leafHash = hashLeaf(leafOf)
     try {
       verifyInclusion(
-        hashLeaf(leafOf),
+        leafHash,
         at,
         leaf.inputSize,
         hashes(entry.proof, `entries[${i}].proof`),
         leaf.inputRoot,
       )
     } catch (cause) {
-      throw misbehaving('bad-proof', `entry ${at} is not in the log tree the index leaf names`, {}, cause)
+      if (cause instanceof ClientError) throw cause
+      throw misbehaving(
+        'bad-proof',
+        `entry ${at} is not in the log tree the index leaf names`,
+        { received },
+        cause,
+      )
     }
-    let verified: VerifiedLeaf
-    try {
-      verified = verifyEntryLeaf(leafOf)
-    } catch (cause) {
-      throw misbehaving('bad-entry', `entry ${at} does not verify`, {}, cause)
+    const cacheKey = Buffer.from(leafHash).toString('hex')
+    let verified = verifiedLeaves?.get(cacheKey)
+    if (verified === undefined) {
+      try {
+        verified = verifyEntryLeaf(leafOf)
+      } catch (cause) {
+        throw misbehaving('bad-entry', `entry ${at} does not verify`, { received }, cause)
+      }
+      verifiedLeaves?.set(cacheKey, verified)
     }
-    const keys = mapFn({
+    const files = mapFn({
       keyId: verified.keyId,
       digests: verified.keys.digests,
       commits: verified.keys.commits,
     })
-    if (!keys.includes(key)) throw misbehaving('bad-entry', `entry ${at} does not file under ${key}`)
-    return { index: at, leaf: leafOf, verified }
+    byIndex.set(at, { index: at, leaf: leafOf, verified, files })
+  })
+  const results = new Map<string, IndexedEntry[]>()
+  keys.forEach((key, k) => {
+    results.set(
+      key,
+      lists[k]!.map((at) => {
+        const { files, ...entry } = byIndex.get(at)!
+        if (!files.includes(key))
+          throw misbehaving('bad-entry', `entry ${at} does not file under ${key}`, { received })
+        return entry
+      }),
+    )
   })
   return {
     complete: true,
-    key,
-    indexCheckpoint: answer.checkpoint,
+    indexCheckpoint: received,
     indexSize: size,
+    indexRoot: root,
     inputSize: leaf.inputSize,
     inputRoot: leaf.inputRoot,
     mapRoot: leaf.mapRoot,
-    entries,
+    results,
   }
 }

@@ -18,4 +18,4 @@ export { decodeOutputLeaf, encodeOutputLeaf, OUTPUT_LEAF_SIZE, OUTPUT_LEAF_VERSI
 export type { OutputLeaf } from './output-leaf.js'
 export { IndexAuditor } from './audit.js'
 export type { IndexFinding } from './audit.js'
-export type { IndexLookupAnswer } from './wire.js'
+export type { IndexBatchLookupAnswer, IndexLookupAnswer } from './wire.js'

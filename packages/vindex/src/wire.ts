@@ -13,3 +13,17 @@ export interface IndexLookupAnswer {
   /** Each listed entry, with its inclusion proof in the log at the leaf's input size. */
   entries: { index: number; leaf: string; proof: string[] }[]
 }
+
+/**
+ * POST /api/v1/index/lookup's answer (docs/design/verifiable-index.md §5): every key of the request
+ * answered against ONE output leaf, in request order; each entry any key lists is sent once.
+ */
+export interface IndexBatchLookupAnswer {
+  checkpoint: string
+  leafIndex: number
+  leaf: string
+  leafProof: string[]
+  results: { key: string; mapProof: string; indexes: number[] }[]
+  /** The union of the listed indexes, ascending, each with its inclusion proof at the leaf's input size. */
+  entries: { index: number; leaf: string; proof: string[] }[]
+}

@@ -6,6 +6,7 @@ import type { Hash } from '@ledger/tlog'
 import { readBody } from '@ledger/service'
 import { answerBatch, MAX_BATCH_BODY, parseBatchRequest } from './batch-lookup.js'
 import { LogServerError } from './errors.js'
+import { INDEX_KEY_RE, MAX_INDEX_BATCH_BODY, parseIndexBatchRequest } from './index-batch.js'
 import { sendError } from './http.js'
 import type { LogKey } from './log-key.js'
 import type { LogReader } from './log-reader.js'
@@ -24,8 +25,6 @@ export const DEFAULT_LOOKUP_LIMIT = 100
 export const MAX_LOOKUP_LIMIT = 1000
 /** Most `keyid=` filters one lookup takes. */
 export const MAX_LOOKUP_KEY_IDS = 100
-/** The key strings MapFn files entries under. */
-const INDEX_KEY_RE = /^(?:subject:[a-z0-9]{1,16}:[0-9a-f]{40,128}|commit:[0-9a-f]{40,64}|key:[0-9a-f]{64})$/
 
 const DECIMAL_RE = /^(?:0|[1-9][0-9]{0,15})$/
 const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
@@ -136,6 +135,28 @@ export function createApp(ctx: AppContext): express.Express {
     }
     res.set('Cache-Control', 'no-cache')
     res.json(await ctx.index.lookup(key))
+  })
+
+  // Many keys, one output leaf (index-batch.ts).
+  app.post('/api/v1/index/lookup', async (req, res) => {
+    rejectUnknown(req, [])
+    const index = ctx.index
+    const refuse = (err: unknown): never => {
+      res.setHeader('Connection', 'close')
+      req.resume()
+      throw err
+    }
+    if (index === undefined) refuse(new LogServerError('NOT_FOUND', 'this log runs no verifiable index'))
+    if ((req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase() !== 'application/json')
+      refuse(new LogServerError('UNSUPPORTED_MEDIA_TYPE', 'the body must be application/json'))
+    const body = await readBody(req, MAX_INDEX_BATCH_BODY, {
+      tooLarge: () =>
+        new LogServerError('PAYLOAD_TOO_LARGE', `the body is over ${MAX_INDEX_BATCH_BODY} bytes`),
+      aborted: () => malformed('the request was aborted'),
+    }).catch((err: unknown) => refuse(err))
+    const answer = await index!.lookupBatch(parseIndexBatchRequest(body))
+    res.set('Cache-Control', 'no-store')
+    res.json(answer)
   })
 
   app.get('/api/v1/entries/:index', async (req, res) => {

@@ -42,6 +42,11 @@ export type LogServerErrorCode =
    */
   | 'NOT_SEQUENCED'
   | 'INDEX_UNAVAILABLE'
+  /**
+   * An index batch whose keys list more entries than one answer carries (index-batch.ts): the answer is
+   * complete or refused, never cut; ask for fewer keys.
+   */
+  | 'ANSWER_TOO_LARGE'
   /** The log holds 2^53-1 entries, the most its JSON API can number, and takes no more. */
   | 'LOG_FULL'
   /** Anything unexpected; the answer never carries the internal message. */
@@ -68,6 +73,7 @@ export const STATUS_BY_CODE: Readonly<Record<LogServerErrorCode, number>> = {
   SHUTTING_DOWN: 503,
   NOT_SEQUENCED: 503,
   INDEX_UNAVAILABLE: 503,
+  ANSWER_TOO_LARGE: 422,
   LOG_FULL: 507,
   INTERNAL: 500,
   INVALID_CONFIG: 500,

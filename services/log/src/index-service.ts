@@ -3,7 +3,13 @@
 // log's commits, and the lookup that proves its answer complete.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { encodeOutputLeaf, mapKey, type IndexLookupAnswer } from '@ledger/vindex'
+import {
+  encodeOutputLeaf,
+  mapKey,
+  type IndexBatchLookupAnswer,
+  type IndexLookupAnswer,
+} from '@ledger/vindex'
+import { MAX_INDEX_BATCH_ENTRIES } from './index-batch.js'
 import { IndexBuilder } from './index-builder.js'
 import { LevelStore } from './level-store.js'
 import { loadOrCreateLogKey } from './log-key.js'
@@ -20,7 +26,7 @@ export const INDEX_KEY_FILE = 'index.key'
 export const INDEX_SNAPSHOT_FILE = 'index-map.snapshot'
 
 /** GET /api/v1/index/lookup: one key's complete list, proven. */
-export type { IndexLookupAnswer }
+export type { IndexBatchLookupAnswer, IndexLookupAnswer }
 
 export interface IndexService {
   readonly origin: string
@@ -31,6 +37,11 @@ export interface IndexService {
   /** Input entries committed but not yet covered by an output leaf. */
   trailing(): bigint
   lookup(key: string): Promise<IndexLookupAnswer>
+  /**
+   * POST /api/v1/index/lookup: every key (validated by parseIndexBatchRequest) against one output leaf.
+   * Throws LogServerError ANSWER_TOO_LARGE when they list more than MAX_INDEX_BATCH_ENTRIES entries.
+   */
+  lookupBatch(keys: readonly string[]): Promise<IndexBatchLookupAnswer>
   close(): Promise<void>
 }
 
@@ -89,6 +100,50 @@ export async function openIndexService(options: IndexServiceOptions): Promise<In
       snapshotPath: join(options.dataDir, INDEX_SNAPSHOT_FILE),
     })
     options.node.onCommit((head, batch) => builder.onCommit(head, batch))
+    /**
+     * Every key answered against the newest output leaf: the map, the leaf, and the output head that
+     * leaf is the newest of are taken together, between two builder steps (IndexBuilder.atPublished).
+     */
+    const answer_ = async (keys: readonly string[], maxEntries?: number): Promise<IndexBatchLookupAnswer> => {
+      const snapshot = await builder.atPublished((map, leaf, leafIndex) => ({
+        leaf,
+        leafIndex,
+        head: sequencer.head,
+        results: keys.map((key) => {
+          const k = mapKey(key)
+          return { key, indexes: [...(map.get(k) ?? [])], mapProof: b64(map.prove(k)) }
+        }),
+      }))
+      const union = [...new Set(snapshot.results.flatMap((r) => r.indexes))].sort((a, b) => a - b)
+      if (maxEntries !== undefined && union.length > maxEntries) {
+        throw new LogServerError(
+          'ANSWER_TOO_LARGE',
+          `these keys list ${union.length} entries, more than the ${maxEntries} one answer carries: ask for fewer keys`,
+        )
+      }
+      const { head } = snapshot
+      const inputSize = snapshot.leaf.inputSize
+      const [leafProof, entries] = await Promise.all([
+        reader.inclusionProof(snapshot.leafIndex, head.size),
+        Promise.all(
+          union.map(async (index) => {
+            const [leaf, proof] = await Promise.all([
+              options.inputReader.leaf(BigInt(index)),
+              options.inputReader.inclusionProof(BigInt(index), inputSize),
+            ])
+            return { index, leaf: b64(leaf), proof: proof.map(b64) }
+          }),
+        ),
+      ])
+      return {
+        checkpoint: head.checkpoint,
+        leafIndex: Number(snapshot.leafIndex),
+        leaf: b64(encodeOutputLeaf(snapshot.leaf)),
+        leafProof: leafProof.map(b64),
+        results: snapshot.results,
+        entries,
+      }
+    }
     return {
       origin,
       verifierKey: key.verifierKey,
@@ -96,37 +151,20 @@ export async function openIndexService(options: IndexServiceOptions): Promise<In
       tiles,
       trailing: () => builder.trailing(options.node.head.size),
       async lookup(keyString: string): Promise<IndexLookupAnswer> {
-        // The map and the leaf that states its root, taken together (see IndexBuilder.atPublished).
-        const snapshot = await builder.atPublished((map, leaf, leafIndex) => {
-          const k = mapKey(keyString)
-          const indexes = [...(map.get(k) ?? [])]
-          return { leaf, leafIndex, indexes, mapProof: map.prove(k) }
-        })
-        const head = sequencer.head
-        const inputSize = snapshot.leaf.inputSize
-        const [leafProof, entries] = await Promise.all([
-          reader.inclusionProof(snapshot.leafIndex, head.size),
-          Promise.all(
-            snapshot.indexes.map(async (index) => {
-              const [leaf, proof] = await Promise.all([
-                options.inputReader.leaf(BigInt(index)),
-                options.inputReader.inclusionProof(BigInt(index), inputSize),
-              ])
-              return { index, leaf: b64(leaf), proof: proof.map(b64) }
-            }),
-          ),
-        ])
+        const answer = await answer_([keyString])
+        const result = answer.results[0]!
         return {
-          checkpoint: head.checkpoint,
-          leafIndex: Number(snapshot.leafIndex),
-          leaf: b64(encodeOutputLeaf(snapshot.leaf)),
-          leafProof: leafProof.map(b64),
+          checkpoint: answer.checkpoint,
+          leafIndex: answer.leafIndex,
+          leaf: answer.leaf,
+          leafProof: answer.leafProof,
           key: keyString,
-          mapProof: b64(snapshot.mapProof),
-          indexes: snapshot.indexes,
-          entries,
+          mapProof: result.mapProof,
+          indexes: result.indexes,
+          entries: answer.entries,
         }
       },
+      lookupBatch: (keys: readonly string[]) => answer_(keys, MAX_INDEX_BATCH_ENTRIES),
       async close() {
         builder.stopRebuild()
         await builder.settled().catch(() => undefined)
