@@ -5,7 +5,12 @@ import type { VerifiedCheckpoint } from './checkpoint-tracker.js'
 import { answerOf, tallyEntries, type ReproductionCount, type Tally } from './count.js'
 import type { VerifiedLeaf } from './entry.js'
 import { ClientError, misbehaving } from './errors.js'
-import { verifyLookupEntry, type LedgerClient, type VerifiedEntry } from './log-client.js'
+import {
+  INDEX_BATCH_MAX_KEYS,
+  verifyLookupEntry,
+  type LedgerClient,
+  type VerifiedEntry,
+} from './log-client.js'
 import type { TrustPolicy } from './policy.js'
 import { asArray, asObject, getIndex, getOptionalString, toIndex, type JSONObject } from './wire.js'
 
@@ -311,6 +316,10 @@ export interface BatchCount {
   /** The signed checkpoint every entry of every answer was proven against. */
   checkpoint: string
   answers: ReproductionCount[]
+  /** As ReproductionCount.complete (the same for every answer of the batch). */
+  complete: boolean
+  indexSize?: number
+  indexedSize?: number
 }
 
 /**
@@ -366,6 +375,7 @@ export async function countBatch(
   })
   if (queries.length === 0)
     throw new ClientError('INVALID_ARGUMENT', 'a batch count needs at least one digest')
+  if (client.index !== undefined) return countBatchThroughIndex(client, policy, queries, parsed, threshold)
   const fetchAllLimit = opts.fetchAllLimit ?? 1000
   const limit = opts.pageSize ?? 1000
   const policyKeys = [...policy.partyOf.keys()]
@@ -460,6 +470,7 @@ export async function countBatch(
   const note = checkpoint!.note
   const count: BatchCount = {
     checkpoint: note,
+    complete: false,
     answers: queries.map((query, i) =>
       answerOf(policy, tallies[i]!, sameCommit, {
         digest: formatDigest(parsed[i]!),
@@ -471,6 +482,81 @@ export async function countBatch(
     ),
   }
   return { count, checkpoint: checkpoint!, entries: known }
+}
+
+/**
+ * countReproductionsBatch through the pinned index: the digests' complete lists, then those of the
+ * commits of counted entries, in batches of up to INDEX_BATCH_MAX_KEYS keys (a batch the log refuses as
+ * ANSWER_TOO_LARGE is asked again in halves). Each batch is one output leaf; the answers are complete as of
+ * the smallest log size any of them was proven for. The index answers from its newest leaf only, so a
+ * `checkpoint` given to countBatch does not pin it: each call is complete as of its own leaf, and the
+ * checkpoint returned is the log's, that the last leaf's log tree was proven consistent with.
+ */
+async function countBatchThroughIndex(
+  client: LedgerClient,
+  policy: TrustPolicy,
+  queries: readonly BatchCountQuery[],
+  parsed: readonly Digest[],
+  threshold: number,
+): Promise<ProvenBatchCount> {
+  const verifiedLeaves = new Map<string, VerifiedLeaf>()
+  let checkpoint: VerifiedCheckpoint | undefined
+  let indexSize: bigint | undefined
+  let indexedSize: bigint | undefined
+  const lists = new Map<string, VerifiedEntry[]>()
+  const ask = async (keys: readonly string[]): Promise<void> => {
+    let answer
+    try {
+      answer = await client.lookupIndex(keys, verifiedLeaves)
+    } catch (err) {
+      if (err instanceof ClientError && err.logCode === 'ANSWER_TOO_LARGE' && keys.length > 1) {
+        const half = Math.ceil(keys.length / 2)
+        await ask(keys.slice(0, half))
+        await ask(keys.slice(half))
+        return
+      }
+      throw err
+    }
+    checkpoint = answer.checkpoint
+    if (indexSize === undefined || answer.indexSize < indexSize) indexSize = answer.indexSize
+    if (indexedSize === undefined || answer.inputSize < indexedSize) indexedSize = answer.inputSize
+    for (const [key, entries] of answer.results) lists.set(key, entries)
+  }
+  const askAll = async (keys: readonly string[]) => {
+    for (const part of chunk(keys, INDEX_BATCH_MAX_KEYS)) await ask(part)
+  }
+  const digests = [...new Set(parsed.map(formatDigest))]
+  await askAll(digests.map((d) => `subject:${d}`))
+  const tallies: Tally[] = queries.map((query, i) =>
+    tallyEntries(policy, parsed[i]!, query.commit, lists.get(`subject:${formatDigest(parsed[i]!)}`)!),
+  )
+  const commits = [...new Set(tallies.flatMap((t) => [...t.counted.keys()]))].sort()
+  if (commits.length > 0) await askAll(commits.map((c) => `commit:${c}`))
+  const sameCommit = new Map<string, VerifiedEntry[]>()
+  for (const c of commits) sameCommit.set(c, lists.get(`commit:${c}`)!)
+  const entries = new Map<bigint, VerifiedEntry>()
+  for (const list of lists.values()) for (const entry of list) entries.set(entry.index, entry)
+  const note = checkpoint!.note
+  const completeness = {
+    complete: true as const,
+    indexSize: Number(indexSize!),
+    indexedSize: Number(indexedSize!),
+  }
+  const count: BatchCount = {
+    checkpoint: note,
+    ...completeness,
+    answers: queries.map((query, i) =>
+      answerOf(policy, tallies[i]!, sameCommit, {
+        digest: formatDigest(parsed[i]!),
+        commit: query.commit,
+        threshold,
+        notFetched: 0,
+        checkpoint: note,
+        completeness,
+      }),
+    ),
+  }
+  return { count, checkpoint: checkpoint!, entries }
 }
 
 function chunk<T>(values: readonly T[], size: number): T[][] {

@@ -21,8 +21,21 @@ export interface VerifiedCheckpoint {
   note: string
 }
 
-/** Fetches the consistency proof between two tree sizes (untrusted hashes; the tracker verifies them). */
-export type ConsistencyProofFetcher = (oldSize: bigint, newSize: bigint) => Promise<Hash[]>
+/**
+ * Fetches the consistency proof between two tree sizes (untrusted hashes; the tracker verifies them).
+ * `newRoot` is the signed root of the larger tree, for fetchers that authenticate what they read with it.
+ */
+export type ConsistencyProofFetcher = (oldSize: bigint, newSize: bigint, newRoot: Hash) => Promise<Hash[]>
+
+export interface CheckpointTrackerOptions {
+  /**
+   * A checkpoint smaller than the stored one is a rollback, whatever the log proves. For a log that must
+   * answer from its newest tree (the verifiable index's output log: an older leaf answers for an older
+   * map), an older view is never honest. Default false: an older checkpoint the stored one provably
+   * extends is accepted (not stored), as a log serving its witnessed checkpoint behind its newest may.
+   */
+  olderIsRollback?: boolean
+}
 
 /**
  * Verifies checkpoints of one log and keeps the latest in a StateStore. Safe for concurrent use within one
@@ -39,6 +52,7 @@ export class CheckpointTracker {
     readonly witnesses: WitnessTrust,
     private readonly state: StateStore,
     private readonly fetchConsistency: ConsistencyProofFetcher,
+    private readonly options: CheckpointTrackerOptions = {},
   ) {}
 
   /** The latest accepted checkpoint, from this process or the state store; undefined if none yet. */
@@ -141,7 +155,8 @@ export class CheckpointTracker {
       // An older checkpoint is honest only while the log can still prove that the tree it signed later
       // extends it: a log serving its newest witnessed checkpoint, behind its newest signed one, can; a log
       // restored from an old copy cannot (it no longer has the larger tree). The state stays as it is.
-      if (await this.extendsOlder(checkpoint, old.checkpoint)) return received
+      if (!this.options.olderIsRollback && (await this.extendsOlder(checkpoint, old.checkpoint)))
+        return received
       throw misbehaving(
         'rollback',
         `log ${this.log.origin} rolled back: it now shows a tree of ${checkpoint.size} entries after it had signed one of ${old.checkpoint.size}`,
@@ -160,7 +175,9 @@ export class CheckpointTracker {
     }
     // Every tree extends the empty one; logs need not serve a proof from size 0.
     const proof =
-      old.checkpoint.size === 0n ? [] : await this.fetchConsistency(old.checkpoint.size, checkpoint.size)
+      old.checkpoint.size === 0n
+        ? []
+        : await this.fetchConsistency(old.checkpoint.size, checkpoint.size, checkpoint.root)
     try {
       verifyConsistency(old.checkpoint.size, checkpoint.size, proof, old.checkpoint.root, checkpoint.root)
     } catch (cause) {
@@ -180,7 +197,7 @@ export class CheckpointTracker {
     if (older.size === 0n) return false
     let proof: Hash[]
     try {
-      proof = await this.fetchConsistency(older.size, newer.size)
+      proof = await this.fetchConsistency(older.size, newer.size, newer.root)
     } catch (err) {
       // The log refusing the proof (it has no such tree) is the rollback; a network failure is not an answer.
       if (err instanceof ClientError && err.code !== 'NETWORK') return false

@@ -69,7 +69,19 @@ export interface ReproductionCount {
   unknown: { count: number; keyids: string[]; notFetched: number }
   /** The signed checkpoint every counted entry was proven against (the newest the lookups saw). */
   checkpoint: string
+  /**
+   * True when the answer came through the pinned verifiable index: the entries counted and checked for
+   * conflicts are all those of the log's first `indexedSize` entries (none can have been left out). False:
+   * every entry is verified, but nothing proves the log sent them all.
+   */
+  complete: boolean
+  /** With `complete`: the output log's size and the log entries the answer is complete for. */
+  indexSize?: number
+  indexedSize?: number
 }
+
+/** How complete a count is (see ReproductionCount.complete). */
+export type Completeness = { complete: false } | { complete: true; indexSize: number; indexedSize: number }
 
 const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/
 // Key ids per lookup request: keeps URLs well under common 8 KiB limits (64 × 72 bytes).
@@ -108,6 +120,9 @@ export async function countReproductions(opts: CountOptions): Promise<Reproducti
   if (client.log.verifierKey !== policy.log.verifierKey) {
     throw new ClientError('INVALID_ARGUMENT', 'the client is not a client of the policy log')
   }
+  if (client.index !== undefined) {
+    return countThroughIndex(client, policy, parsed, commit, threshold)
+  }
   const fetchAllLimit = opts.fetchAllLimit ?? 1000
   const pageSize = opts.pageSize ?? 1000
   const policyKeys = [...policy.partyOf.keys()]
@@ -143,6 +158,53 @@ export async function countReproductions(opts: CountOptions): Promise<Reproducti
     notFetched,
     checkpoint: newest.note(),
   })
+}
+
+/** Rounds of index lookups a count makes before the commits it needs stop changing. */
+const INDEX_ROUNDS = 4
+
+/**
+ * countReproductions through the pinned index: the digest's complete list and the complete lists of the
+ * commits of its counted entries, all from ONE output leaf (one batch; asked again with the commits once
+ * they are known, until no new commit turns up). Every entry is counted or listed as unknown: none is left
+ * unfetched.
+ */
+async function countThroughIndex(
+  client: LedgerClient,
+  policy: TrustPolicy,
+  digest: Digest,
+  commit: string | undefined,
+  threshold: number,
+): Promise<ReproductionCount> {
+  const digestKey = `subject:${formatDigest(digest)}`
+  const verifiedLeaves = new Map<string, VerifiedLeaf>()
+  let commits: string[] = []
+  for (let round = 0; round < INDEX_ROUNDS; round++) {
+    const answer = await client.lookupIndex([digestKey, ...commits.map((c) => `commit:${c}`)], verifiedLeaves)
+    const tally = tallyEntries(policy, digest, commit, answer.results.get(digestKey)!)
+    const needed = [...tally.counted.keys()].sort()
+    if (needed.every((c) => commits.includes(c))) {
+      const sameCommit = new Map<string, VerifiedEntry[]>()
+      for (const c of needed) sameCommit.set(c, answer.results.get(`commit:${c}`)!)
+      return answerOf(policy, tally, sameCommit, {
+        digest: formatDigest(digest),
+        commit,
+        threshold,
+        notFetched: 0,
+        checkpoint: answer.checkpoint.note,
+        completeness: {
+          complete: true,
+          indexSize: Number(answer.indexSize),
+          indexedSize: Number(answer.inputSize),
+        },
+      })
+    }
+    commits = [...new Set([...commits, ...needed])].sort()
+  }
+  throw new ClientError(
+    'NETWORK',
+    `the index kept moving: the commits of ${formatDigest(digest)} changed in ${INDEX_ROUNDS} lookups`,
+  )
 }
 
 /** Step 3 of a count, pure: the digest's verified entries sorted into parties and unknown keys. */
@@ -208,6 +270,7 @@ export function answerOf(
     threshold: number
     notFetched: number
     checkpoint: string
+    completeness?: Completeness
   },
 ): ReproductionCount {
   const conflicts: Conflict[] = []
@@ -255,6 +318,7 @@ export function answerOf(
     conflicts,
     unknown: { count: tally.unknownCount, keyids: [...tally.unknownKeys].sort(), notFetched: q.notFetched },
     checkpoint: q.checkpoint,
+    ...(q.completeness ?? { complete: false }),
   }
 }
 

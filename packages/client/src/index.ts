@@ -14,9 +14,14 @@ export {
 } from './policy.js'
 export type { LogTrust, PolicyParty, TrustPolicy, TrustRoot, WitnessTrust } from './policy.js'
 export { CheckpointTracker } from './checkpoint-tracker.js'
-export type { ConsistencyProofFetcher, VerifiedCheckpoint } from './checkpoint-tracker.js'
-export { LedgerClient, verifyLookupEntry } from './log-client.js'
 export type {
+  CheckpointTrackerOptions,
+  ConsistencyProofFetcher,
+  VerifiedCheckpoint,
+} from './checkpoint-tracker.js'
+export { INDEX_BATCH_MAX_KEYS, LedgerClient, verifyLookupEntry } from './log-client.js'
+export type {
+  IndexLookup,
   LedgerClientOptions,
   LogInfo,
   LookupPage,
@@ -29,7 +34,7 @@ export type { VerifiedLeaf } from './entry.js'
 export { toTlogProof, verifyBundleReceipt, verifyReceipt, verifyTlogProofReceipt } from './receipt.js'
 export type { ReceiptVerifyOptions, SigstoreBundleJSON, VerifiedReceipt } from './receipt.js'
 export { countReproductions } from './count.js'
-export type { Conflict, CountedParty, CountOptions, ReproductionCount } from './count.js'
+export type { Completeness, Conflict, CountedParty, CountOptions, ReproductionCount } from './count.js'
 export {
   chainToDot,
   DEFAULT_CHAIN_DEPTH,
@@ -48,8 +53,8 @@ export type {
 } from './chain.js'
 export { MAX_CHAIN_DEPTH, verifyChain } from './chain-verify.js'
 export type { ChainOptions, VerifiedChain } from './chain-verify.js'
-export { verifyIndexAnswer } from './index-verify.js'
-export type { IndexedAnswer } from './index-verify.js'
+export { verifyIndexAnswer, verifyIndexBatchAnswer } from './index-verify.js'
+export type { IndexedAnswer, IndexedBatch, IndexedEntry, IndexProven } from './index-verify.js'
 export { BATCH_MAX_KEY_IDS, BATCH_MAX_KEYS, countReproductionsBatch, lookupBatch } from './batch.js'
 export type {
   BatchAnswer,

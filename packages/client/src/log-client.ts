@@ -3,7 +3,10 @@ import { parseCanonicalDigest, type RebuildStatement, type StatementIndexKeys } 
 import {
   entryBundlePath,
   hashLeaf,
+  proveConsistency,
   tileHashReader,
+  toBase64,
+  verifyConsistency,
   tilePath,
   TILE_WIDTH,
   verifyEntryBundle,
@@ -14,6 +17,7 @@ import {
 } from '@ledger/tlog'
 import { CheckpointTracker, type VerifiedCheckpoint } from './checkpoint-tracker.js'
 import { verifyEntryLeaf, type VerifiedLeaf } from './entry.js'
+import { verifyIndexBatchAnswer, type IndexProven } from './index-verify.js'
 import { ClientError, describe, misbehaving } from './errors.js'
 import { HttpTransport, type HttpOptions } from './http.js'
 import { parseLogTrust, type LogTrust, type TrustPolicy, type WitnessTrust } from './policy.js'
@@ -42,6 +46,31 @@ export interface LedgerClientOptions extends HttpOptions {
   witnesses?: WitnessTrust
   /** Where the last verified checkpoint is kept. Default: in memory (nothing survives the process). */
   state?: StateStore
+  /**
+   * The log's verifiable index (origin `<log origin>/index`), pinned: lookups and counts then go through
+   * it and are complete (docs/design/verifiable-index.md). Default: none (lookups are not complete).
+   */
+  index?: LogTrust
+}
+
+/** Most keys one index batch takes (POST /api/v1/index/lookup). */
+export const INDEX_BATCH_MAX_KEYS = 1000
+
+/**
+ * An index lookup, verified end to end: each key's complete list of entries in the log's first
+ * `inputSize` entries, and the log checkpoint that tree was proven consistent with.
+ */
+export interface IndexLookup {
+  complete: true
+  /** The log's checkpoint (accepted through the tracker) the index leaf's input tree is consistent with. */
+  checkpoint: VerifiedCheckpoint
+  /** The output log's checkpoint (accepted through the index tracker). */
+  indexCheckpoint: VerifiedCheckpoint
+  /** The output log's size, and the log entries the answer is complete for. */
+  indexSize: bigint
+  inputSize: bigint
+  /** Each key (in request order): every entry filed under it, ascending. */
+  results: Map<string, VerifiedEntry[]>
 }
 
 /** An entry that passed verification: its leaf decodes, its DSSE signature verifies, it is in the tree. */
@@ -76,6 +105,15 @@ export interface LookupQuery {
 
 /** One verified page of a lookup. */
 export interface LookupPage {
+  /**
+   * True when the answer came through the pinned verifiable index: `entries` are all the entries naming
+   * the digest or commit (by the filtered keys) in the log's first `indexedSize` entries, proven so.
+   * False: every entry sent is verified, but nothing proves that none was left out.
+   */
+  complete: boolean
+  /** With `complete`: the output log's size and the log entries the answer is complete for. */
+  indexSize?: bigint
+  indexedSize?: bigint
   checkpoint: VerifiedCheckpoint
   /** The number of entries matching the digest or commit, whatever the key id filter (the log's claim). */
   total: number
@@ -106,6 +144,9 @@ export class LedgerClient {
   readonly log: LogTrust
   readonly witnesses: WitnessTrust
   readonly tracker: CheckpointTracker
+  /** The pinned verifiable index, and the tracker of its output log's checkpoints. */
+  readonly index: LogTrust | undefined
+  readonly indexTracker: CheckpointTracker | undefined
 
   constructor(opts: LedgerClientOptions) {
     this.http = new HttpTransport(opts.url, opts)
@@ -117,6 +158,23 @@ export class LedgerClient {
       opts.state ?? new MemoryStateStore(),
       (from, to) => this.consistencyProof(from, to),
     )
+    this.index = opts.index
+    if (opts.index !== undefined) {
+      if (opts.index.origin !== `${this.log.origin}/index`) {
+        throw new ClientError(
+          'INVALID_ARGUMENT',
+          `the index key is named ${opts.index.origin}, not ${this.log.origin}/index`,
+        )
+      }
+      // No witnesses yet for the output log; an older output checkpoint is always a rollback (§5).
+      this.indexTracker = new CheckpointTracker(
+        opts.index,
+        { keys: [], verifiers: [], quorum: 0 },
+        opts.state ?? new MemoryStateStore(),
+        (from, to, root) => this.indexConsistencyProof(from, to, root),
+        { olderIsRollback: true },
+      )
+    }
   }
 
   /** A client for the log a trust policy names. */
@@ -125,7 +183,13 @@ export class LedgerClient {
     policy: TrustPolicy,
     opts: HttpOptions & { state?: StateStore } = {},
   ): LedgerClient {
-    return new LedgerClient({ ...opts, url, log: policy.log, witnesses: policy.witnesses })
+    return new LedgerClient({
+      ...opts,
+      url,
+      log: policy.log,
+      witnesses: policy.witnesses,
+      ...(policy.index !== undefined && { index: policy.index }),
+    })
   }
 
   /**
@@ -235,6 +299,110 @@ export class LedgerClient {
   }
 
   /**
+   * The consistency proof between two trees of the index's output log, computed from its tiles (GET
+   * /index/tile/...), each authenticated against `newRoot` before it is used. Throws ClientError
+   * LOG_MISBEHAVING (bad-proof) for tiles that do not authenticate.
+   */
+  async indexConsistencyProof(oldSize: bigint, newSize: bigint, newRoot: Hash): Promise<Hash[]> {
+    const read = tileHashReader(newSize, newRoot, (tiles: readonly TileId[]) =>
+      Promise.all(tiles.map((tile) => this.http.getBytes(`/index/${tilePath(tile)}`))),
+    )
+    try {
+      return await proveConsistency(oldSize, newSize, read)
+    } catch (cause) {
+      if (cause instanceof ClientError) throw cause
+      throw misbehaving('bad-proof', `index tiles at size ${newSize}: ${describe(cause)}`, {}, cause)
+    }
+  }
+
+  /**
+   * POST /api/v1/index/lookup through the pinned index, verified end to end (docs/design/verifiable-index.md
+   * §5): the output checkpoint's signature, and its consistency with the output checkpoint this client
+   * stored (same size, other root: fork; smaller: rollback; both with the two signed checkpoints as
+   * evidence); the leaf (the newest) and its inclusion; each key's map proof; every entry's inclusion in
+   * the log tree the leaf names, its signature, and that MapFn files it under its keys; then that this log
+   * tree is consistent with the log's checkpoint (accepted through the tracker), by a consistency proof
+   * from the log in whichever direction. Throws ClientError INVALID_ARGUMENT (no index pinned, no keys or
+   * more than INDEX_BATCH_MAX_KEYS), LOG_MISBEHAVING, REJECTED (ANSWER_TOO_LARGE: ask fewer keys),
+   * NETWORK, STATE_IO.
+   */
+  async lookupIndex(
+    keys: readonly string[],
+    verifiedLeaves?: Map<string, VerifiedLeaf>,
+  ): Promise<IndexLookup> {
+    const index = this.index
+    const indexTracker = this.indexTracker
+    if (index === undefined || indexTracker === undefined)
+      throw new ClientError('INVALID_ARGUMENT', 'no verifiable index is pinned for this log')
+    if (keys.length === 0 || keys.length > INDEX_BATCH_MAX_KEYS)
+      throw new ClientError('INVALID_ARGUMENT', `an index batch takes 1 to ${INDEX_BATCH_MAX_KEYS} keys`)
+    if (new Set(keys).size !== keys.length)
+      throw new ClientError('INVALID_ARGUMENT', 'an index batch names each key once')
+    const { json } = await this.http.postJSON('/api/v1/index/lookup', { keys })
+    const indexCheckpoint = await indexTracker.accept(
+      getString(asObject(json, 'index lookup'), 'checkpoint', 'index lookup'),
+    )
+    const batch = verifyIndexBatchAnswer(json, keys, index.verifierKey, verifiedLeaves)
+    const checkpoint = await this.checkpoint()
+    await this.checkIndexedTree(batch, checkpoint)
+    const results = new Map<string, VerifiedEntry[]>()
+    for (const [key, entries] of batch.results) {
+      results.set(
+        key,
+        entries.map(({ index: at, leaf, verified }) => ({
+          index: at,
+          leaf,
+          keyId: verified.keyId,
+          statement: verified.statement,
+          keys: verified.keys,
+        })),
+      )
+    }
+    return {
+      complete: true,
+      checkpoint,
+      indexCheckpoint,
+      indexSize: batch.indexSize,
+      inputSize: batch.inputSize,
+      results,
+    }
+  }
+
+  /** The index leaf's log tree `(N, R)` and the log's checkpoint: consistent, either way, or a fork. */
+  private async checkIndexedTree(batch: IndexProven, checkpoint: VerifiedCheckpoint): Promise<void> {
+    const { size, root } = checkpoint.checkpoint
+    const evidence = { trusted: checkpoint.note, received: batch.indexCheckpoint }
+    const [oldSize, oldRoot, newSize, newRoot] =
+      batch.inputSize <= size
+        ? [batch.inputSize, batch.inputRoot, size, root]
+        : [size, root, batch.inputSize, batch.inputRoot]
+    let proof: Hash[] = []
+    if (oldSize !== newSize && oldSize !== 0n) {
+      try {
+        proof = await this.consistencyProof(oldSize, newSize)
+      } catch (cause) {
+        if (!(cause instanceof ClientError) || cause.code === 'NETWORK') throw cause
+        throw misbehaving(
+          'bad-proof',
+          `the index names a log tree of ${batch.inputSize} entries that the log does not prove consistent with its checkpoint of ${size} (${describe(cause)})`,
+          evidence,
+          cause,
+        )
+      }
+    }
+    try {
+      verifyConsistency(oldSize, newSize, proof, oldRoot, newRoot)
+    } catch (cause) {
+      throw misbehaving(
+        'fork',
+        `the index's log tree of ${batch.inputSize} entries and the log's checkpoint of ${size} are not one history (${describe(cause)})`,
+        { ...evidence, proof: proof.map(toBase64) },
+        cause,
+      )
+    }
+  }
+
+  /**
    * GET /api/v1/proof/consistency?from=&to=: the hashes, NOT verified (a proof is only meaningful with both
    * roots; the checkpoint tracker verifies it). Throws ClientError.
    */
@@ -335,6 +503,7 @@ export class LedgerClient {
     for (const keyId of q.keyIds ?? []) {
       if (!KEY_ID_RE.test(keyId)) throw new ClientError('INVALID_ARGUMENT', `key id ${keyId} is not 64 hex`)
     }
+    if (this.index !== undefined) return this.lookupThroughIndex(q, verifiedLeaves)
     const path = `/api/v1/lookup${query({
       digest: q.digest,
       commit: q.commit,
@@ -378,7 +547,29 @@ export class LedgerClient {
       entries.push(entry)
     }
     const nextCursor = getOptionalString(json, 'nextCursor', 'lookup')
-    return { checkpoint, total: Number(totalIndex), entries, nextCursor }
+    return { complete: false, checkpoint, total: Number(totalIndex), entries, nextCursor }
+  }
+
+  /** `lookup` with the index pinned: one page, the complete list (filtered by key id here), proven. */
+  private async lookupThroughIndex(
+    q: LookupQuery,
+    verifiedLeaves?: Map<string, VerifiedLeaf>,
+  ): Promise<LookupPage> {
+    if (q.cursor !== undefined)
+      throw new ClientError('INVALID_ARGUMENT', 'an index lookup is one page: it takes no cursor')
+    const key = q.digest !== undefined ? `subject:${q.digest}` : `commit:${q.commit!}`
+    const answer = await this.lookupIndex([key], verifiedLeaves)
+    const all = answer.results.get(key)!
+    const wanted = q.keyIds && q.keyIds.length > 0 ? new Set(q.keyIds) : undefined
+    return {
+      complete: true,
+      indexSize: answer.indexSize,
+      indexedSize: answer.inputSize,
+      checkpoint: answer.checkpoint,
+      total: all.length,
+      entries: wanted === undefined ? all : all.filter((e) => wanted.has(e.keyId)),
+      nextCursor: undefined,
+    }
   }
 
   /**

@@ -51,6 +51,11 @@ export interface TrustRoot {
 /** A trust policy that passed loadTrustPolicy: every key parsed, every cross-field rule checked. */
 export interface TrustPolicy {
   log: LogTrust
+  /**
+   * The log's verifiable index (origin `<log origin>/index`), when the policy pins it: lookups and counts
+   * then go through it and are complete (docs/design/verifiable-index.md).
+   */
+  index?: LogTrust
   witnesses: WitnessTrust
   parties: PolicyParty[]
   threshold: number
@@ -64,6 +69,7 @@ export interface TrustPolicy {
 
 interface RawPolicy {
   log?: { origin: string; verifierKey: string }
+  index?: { verifierKey: string }
   witnesses?: { keys: string[]; quorum: number }
   parties: { name: string; keys: string[] }[]
   threshold: number
@@ -242,6 +248,15 @@ export function loadTrustPolicy(text: string, options: { tlogPolicy?: string } =
     witnesses.quorum = raw.witnesses.quorum
   }
 
+  let index: LogTrust | undefined
+  if (raw.index !== undefined) {
+    try {
+      index = parseLogTrust(raw.index.verifierKey, `${log.origin}/index`)
+    } catch (cause) {
+      throw new ClientError('POLICY_INVALID', `index: ${reason(cause)}`, { cause })
+    }
+  }
+
   const partyOf = new Map<string, string>()
   const parties: PolicyParty[] = []
   const names = new Set<string>()
@@ -289,6 +304,7 @@ export function loadTrustPolicy(text: string, options: { tlogPolicy?: string } =
   }
   return {
     log,
+    ...(index !== undefined && { index }),
     witnesses,
     parties,
     threshold: raw.threshold,

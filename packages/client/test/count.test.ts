@@ -90,7 +90,7 @@ describe('countReproductions', () => {
     expect(answer.threshold).toBe(3)
     expect(answer.ok).toBe(false) // met, but a conflict
     expect(answer.checkpoint).toBe(log.checkpoint())
-    // Exactly the keys of DESIGN §8, in its order.
+    // Exactly the keys of DESIGN §8, in its order, then `complete` (deviations.md): no index pinned here.
     expect(Object.keys(answer)).toEqual([
       'digest',
       'count',
@@ -100,7 +100,9 @@ describe('countReproductions', () => {
       'conflicts',
       'unknown',
       'checkpoint',
+      'complete',
     ])
+    expect(answer.complete).toBe(false)
   })
 
   it('counts only rebuilds from the given commit', async () => {

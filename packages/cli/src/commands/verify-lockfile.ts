@@ -5,6 +5,7 @@ import { parseCheckpoint, parseSignedNote } from '@ledger/tlog'
 import { httpOptions, readPolicy, resolvePath, stateStore, toJSON, usage } from '../context.js'
 import { EXIT, type ExitCode } from '../exit-codes.js'
 import type { Io } from '../io.js'
+import { completenessLine } from './verify.js'
 import { LockfileError, MAX_LOCKFILE_PACKAGES, parseLockfile, type LockfileFormat } from '../lockfile.js'
 import { clean, table } from '../table.js'
 
@@ -84,7 +85,7 @@ export async function verifyLockfileCommand(io: Io, opts: VerifyLockfileOptions)
   const http = httpOptions(io, opts.timeout)
   const client = LedgerClient.fromPolicy(opts.log, policy, { ...http, state: stateStore(io, opts.state) })
   const progress = io.stderr.isTTY === true
-  const { checkpoint, answers } = await countReproductionsBatch({
+  const counted = await countReproductionsBatch({
     client,
     policy,
     queries: packages.map((p) => ({ digest: p.digest })),
@@ -95,6 +96,12 @@ export async function verifyLockfileCommand(io: Io, opts: VerifyLockfileOptions)
     }),
   })
   if (progress) io.stderr.write('\r\u001b[K')
+  const { checkpoint, answers } = counted
+  const completeness = {
+    complete: counted.complete,
+    ...(counted.indexSize !== undefined && { indexSize: counted.indexSize }),
+    ...(counted.indexedSize !== undefined && { indexedSize: counted.indexedSize }),
+  }
   const rows: PackageAnswer[] = answers.map((answer, i) => ({
     name: packages[i]!.name,
     lockfile: packages[i]!.lockfile,
@@ -110,7 +117,7 @@ export async function verifyLockfileCommand(io: Io, opts: VerifyLockfileOptions)
   }
   const ok = summary.ok === summary.packages
   if (opts.json) {
-    io.stdout.write(toJSON({ ok, summary, packages: rows, checkpoint }))
+    io.stdout.write(toJSON({ ok, summary, packages: rows, checkpoint, ...completeness }))
   } else {
     const sorted = [...rows].sort(
       (a, b) => ORDER[a.status] - ORDER[b.status] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
@@ -130,6 +137,7 @@ export async function verifyLockfileCommand(io: Io, opts: VerifyLockfileOptions)
     ]
     const cp = parseCheckpoint(parseSignedNote(checkpoint).text)
     out.push(`every package proven against the checkpoint of ${cp.origin} at tree size ${cp.size}`)
+    out.push(completenessLine(completeness))
     io.stdout.write(`${out.join('\n')}\n`)
   }
   return ok ? EXIT.OK : EXIT.NEGATIVE

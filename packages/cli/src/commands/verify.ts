@@ -149,5 +149,17 @@ export function formatAnswer(answer: ReproductionCount): string {
   const checkpoint = parseCheckpoint(parseSignedNote(answer.checkpoint).text)
   out.push('')
   out.push(`proven against the checkpoint of ${checkpoint.origin} at tree size ${checkpoint.size}`)
+  out.push(completenessLine(answer))
   return `${out.join('\n')}\n`
+}
+
+/** What the answer proves about entries left out: complete through the pinned index, or not proven. */
+export function completenessLine(answer: {
+  complete: boolean
+  indexSize?: number
+  indexedSize?: number
+}): string {
+  return answer.complete
+    ? `complete as of index size ${answer.indexSize} (log size ${answer.indexedSize}): no entry can have been left out`
+    : 'not proven complete: the policy pins no verifiable index, so the log could have left entries out'
 }
