@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { buildStatement, signStatement } from '@ledger/attestation'
-import { ClientError, verifyIndexAnswer } from '@ledger/client'
+import { ClientError, verifyIndexAnswer, verifyIndexBatchAnswer } from '@ledger/client'
+import type { IndexBatchLookupAnswer } from '@ledger/vindex'
 import { defaultConfig, startLogServer, type RunningLog } from '@ledger/log-server'
 import { openCheckpoint, parseVerifierKey } from '@ledger/tlog'
 import { newRebuilder, type Rebuilder } from './support/load.js'
@@ -192,5 +193,78 @@ describe('the verifiable index', () => {
       expect(res.status, query).toBe(400)
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('MALFORMED_REQUEST')
     }
+  })
+
+  test('POST /api/v1/index/lookup: several keys against one output leaf, each entry sent once', async () => {
+    await lookup(`commit:${COMMIT}`) // the index has caught up
+    const keys = [
+      `commit:${COMMIT}`,
+      `subject:sha256:${D}`,
+      `key:${bob.keyId}`,
+      `subject:sha256:${hex('none')}`,
+    ]
+    const res = await fetch(`${log.url}/api/v1/index/lookup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ keys }),
+    })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('cache-control')).toBe('no-store')
+    const answer = (await res.json()) as IndexBatchLookupAnswer
+    const verified = verifyIndexBatchAnswer(answer, keys, indexKey)
+    expect(verified.complete).toBe(true)
+    expect(verified.results.get(`commit:${COMMIT}`)!.map((e) => e.verified.keyId)).toEqual([
+      alice.keyId,
+      bob.keyId,
+      carol.keyId,
+      carol.keyId,
+    ])
+    expect(verified.results.get(`subject:sha256:${hex('none')}`)).toEqual([])
+    // The union, once each: bob's entry is listed under three keys and sent once.
+    const listed = new Set(answer.results.flatMap((r) => r.indexes))
+    expect(answer.entries.map((e) => e.index)).toEqual([...listed].sort((a, b) => a - b))
+    // Asked in another order, the answer must follow it.
+    expect(refusal(() => verifyIndexBatchAnswer(answer, [...keys].reverse(), indexKey)).kind).toBe(
+      'bad-entry',
+    )
+    // A key's list shortened (and its entry kept): the map proof no longer holds.
+    const shortened = {
+      ...answer,
+      results: answer.results.map((r, i) => (i === 0 ? { ...r, indexes: r.indexes.slice(1) } : r)),
+    }
+    expect(refusal(() => verifyIndexBatchAnswer(shortened, keys, indexKey)).kind).toBe('bad-proof')
+  })
+
+  test('bad batches are refused: 400 MALFORMED_REQUEST, 415, 413, and nothing else changes', async () => {
+    const post = (body: string, contentType = 'application/json', path = '/api/v1/index/lookup') =>
+      fetch(`${log.url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body })
+    const before = await (await fetch(`${log.url}/index/checkpoint`)).text()
+    const key = `commit:${COMMIT}`
+    for (const body of [
+      'not json',
+      '[]',
+      '{}',
+      JSON.stringify({ keys: [] }),
+      JSON.stringify({ keys: key }),
+      JSON.stringify({ keys: [key, key] }),
+      JSON.stringify({ keys: ['sha256:abc'] }),
+      JSON.stringify({ keys: [`commit:${COMMIT.toUpperCase()}`] }),
+      JSON.stringify({ keys: [7] }),
+      JSON.stringify({ keys: [key], limit: 1 }),
+      JSON.stringify({ keys: Array.from({ length: 1001 }, (_, i) => `commit:${hex(`c${i}`).slice(0, 40)}`) }),
+    ]) {
+      const res = await post(body)
+      expect(res.status, body.slice(0, 60)).toBe(400)
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('MALFORMED_REQUEST')
+    }
+    const query = await post(JSON.stringify({ keys: [key] }), 'application/json', '/api/v1/index/lookup?x=1')
+    expect(query.status).toBe(400)
+    const media = await post(JSON.stringify({ keys: [key] }), 'text/plain')
+    expect(media.status).toBe(415)
+    expect(((await media.json()) as { error: { code: string } }).error.code).toBe('UNSUPPORTED_MEDIA_TYPE')
+    const large = await post(JSON.stringify({ keys: [key], pad: 'x'.repeat(300 * 1024) }))
+    expect(large.status).toBe(413)
+    expect(((await large.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE')
+    expect(await (await fetch(`${log.url}/index/checkpoint`)).text()).toBe(before)
   })
 })
