@@ -10,6 +10,7 @@ void runService({
     ...(log.created ? [`created a new log in ${config.dataDir}`] : []),
     `origin ${log.origin}`,
     `verifier key ${log.verifierKey}`,
+    ...(log.indexVerifierKey !== undefined ? [`index verifier key ${log.indexVerifierKey}`] : []),
     // Tests that spawn the server read this line to learn the port.
     `listening ${log.url}`,
   ],

@@ -36,6 +36,8 @@ export interface RunningLog {
   verifierKey: string
   /** True when this start generated the log key (a new log). */
   created: boolean
+  /** With --index: the verifiable index's note verifier key (origin `<origin>/index`), for trust policies. */
+  indexVerifierKey?: string
   /**
    * The checkpoint served to readers (GET /checkpoint): with witnesses, the newest with the quorum's
    * cosignatures (see Witnessing); without, the newest committed.
@@ -316,6 +318,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       origin: key.origin,
       verifierKey: key.verifierKey,
       created,
+      ...(index !== undefined && { indexVerifierKey: index.verifierKey }),
       servedCheckpoint: () => served().checkpoint,
       close,
     }
