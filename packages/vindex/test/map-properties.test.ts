@@ -147,6 +147,44 @@ describe('map properties', () => {
     verifyMapProof(root, key(2), one.prove(key(2)))
     expect(() => one.add(key(1), 9)).toThrow(/not above/)
   })
+
+  test("generated maps: a random bit flipped in a present or absent proof fails; another key's proof fails", () => {
+    fc.assert(
+      fc.property(
+        listsArb,
+        fc.integer({ min: 0, max: 4000 }),
+        fc.integer({ min: 0, max: 4000 }),
+        fc.nat(),
+        (lists, asked, otherAsked, bitSeed) => {
+          const names = Object.keys(lists)
+          fc.pre(names.length > 0)
+          const map = mapOf(lists, names)
+          const root = map.rootHash()
+          const claim = (n: number) => {
+            const list = lists[String(n)]
+            return list === undefined ? undefined : valueHash([...list].sort((a, b) => a - b))
+          }
+          // Half the time a key of the map (presence), else any key (mostly absence).
+          const n = asked % 2 === 0 ? Number(names[asked % names.length]) : asked
+          const k = key(n)
+          const proof = map.prove(k)
+          verifyMapProof(root, k, proof, claim(n))
+          const bit = bitSeed % (proof.length * 8)
+          const bad = proof.slice()
+          bad[bit >> 3]! ^= 0x80 >> (bit & 7)
+          expect(() => verifyMapProof(root, k, bad, claim(n))).toThrow()
+          // Another key's proof, claimed for this key with this key's value: refused, unless the two keys
+          // share their proof (both absent in one empty subtree, or both beside one other leaf).
+          const m = otherAsked === n ? otherAsked + 1 : otherAsked
+          const theirs = map.prove(key(m))
+          const same = Buffer.from(theirs).equals(Buffer.from(proof))
+          if (!same) expect(() => verifyMapProof(root, k, theirs, claim(n))).toThrow()
+          else expect(claim(n)).toBeUndefined()
+        },
+      ),
+      { numRuns: 200 },
+    )
+  })
 })
 
 describe('map snapshots', () => {
