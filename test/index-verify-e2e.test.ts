@@ -58,6 +58,10 @@ interface Proxy {
   url: string
   /** POST /api/v1/index/lookup: the answer to send instead (the request's keys given). */
   index?: (answer: IndexBatchLookupAnswer, keys: string[]) => Promise<unknown> | unknown
+  /** POST /api/v1/index/lookup: answer 422 ANSWER_TOO_LARGE instead, as the log does past its limit. */
+  tooLarge?: (keys: string[]) => boolean
+  /** Every index batch asked, its keys. */
+  asked: string[][]
   /** GET /api/v1/lookup: the answer to send instead. */
   lookup?: (answer: LookupAnswer) => unknown
   close(): Promise<void>
@@ -65,12 +69,21 @@ interface Proxy {
 type LookupAnswer = { total: number; entries: { keyId: string }[] } & Record<string, unknown>
 
 async function startProxy(target: string): Promise<Proxy> {
-  const proxy: Proxy = { url: '', close: async () => undefined }
+  const proxy: Proxy = { url: '', asked: [], close: async () => undefined }
   const server: Server = createServer((req, res) => {
     void (async () => {
       const chunks: Buffer[] = []
       for await (const chunk of req) chunks.push(chunk as Buffer)
       const body = req.method === 'POST' ? Buffer.concat(chunks) : undefined
+      if (req.method === 'POST' && req.url === '/api/v1/index/lookup') {
+        const { keys } = JSON.parse(body!.toString('utf8')) as { keys: string[] }
+        proxy.asked.push(keys)
+        if (proxy.tooLarge?.(keys)) {
+          res.writeHead(422, { 'content-type': 'application/json' })
+          res.end(JSON.stringify({ error: { code: 'ANSWER_TOO_LARGE', message: 'ask for fewer keys' } }))
+          return
+        }
+      }
       const upstream = await fetch(target + (req.url ?? '/'), {
         method: req.method,
         headers: req.headers['content-type'] ? { 'content-type': req.headers['content-type'] } : {},
@@ -477,5 +490,38 @@ describe('attest verify with the index pinned', () => {
     )
     proxy.index = (honest) => ({ ...honest, entries: honest.entries.slice(0, -1) })
     expectMisbehaved(await lockfile('state-lock', '--json'), 'bad-entry')
+  })
+
+  it('--lockfile: a batch refused as ANSWER_TOO_LARGE is asked again in halves; one key refused is exit 2', async () => {
+    proxy.lookup = undefined
+    proxy.index = undefined
+    const E = createHash('sha256').update('another package\n').digest('hex')
+    await writeFile(join(dir, 'TWO.SHA256SUMS'), `${D}  app.tar.gz\n${E}  lib.tar.gz\n`)
+    const lockfile = (...more: string[]) =>
+      attest(
+        'verify',
+        '--log',
+        proxy.url,
+        '--policy',
+        'policy-index.json',
+        '--lockfile',
+        'TWO.SHA256SUMS',
+        '--state',
+        'state-split',
+        ...more,
+      )
+    proxy.tooLarge = (keys) => keys.length > 1
+    proxy.asked = []
+    const run = await lockfile('--json')
+    expectCode(run, 1)
+    expect((run.json() as { complete: boolean }).complete).toBe(true)
+    expect(proxy.asked[0]).toHaveLength(2)
+    expect(proxy.asked.slice(1, 3)).toEqual([[`subject:sha256:${D}`], [`subject:sha256:${E}`]])
+    proxy.tooLarge = () => true
+    const refused = await lockfile('--json')
+    expectCode(refused, 2)
+    expect((refused.json() as { error: { code: string } }).error.code).toBe('REJECTED')
+    expect(refused.stdout).not.toMatch(/"count"/)
+    proxy.tooLarge = undefined
   })
 })

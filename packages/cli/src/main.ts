@@ -101,7 +101,7 @@ function buildProgram(io: Io, run: (code: Promise<ExitCode>) => Promise<void>): 
     .option('--log <url>', 'log base URL (default $ATTEST_LOG)')
     .option(
       '--policy <file>',
-      'trust policy: log key, witnesses, parties, threshold; for --chain, roots and minDistinctToolchains (default $ATTEST_POLICY)',
+      "trust policy: log key, witnesses, the log's index key (answers then proven complete), parties, threshold; for --chain, roots and minDistinctToolchains (default $ATTEST_POLICY)",
     )
     .option('--tlog-policy <file>', 'the log key and witness quorum from a C2SP tlog-policy file')
     .option('--artifact <file>', 'the artifact to check (hashed with SHA-256)')

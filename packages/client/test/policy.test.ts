@@ -43,6 +43,31 @@ describe('loadTrustPolicy', () => {
     expect(policy.witnesses.quorum).toBe(0)
   })
 
+  it('pins the index by its key, named <log origin>/index; another name or extra fields are refused', () => {
+    const a = makeKey()
+    const indexKey = verifierKeyOf(generateNoteKey(`${origin}/index`).signerKey)
+    const withIndex = (index: unknown) =>
+      JSON.stringify({
+        log: { origin, verifierKey: logKey },
+        index,
+        parties: [{ name: 'alice', keys: [a.keyId] }],
+        threshold: 1,
+      })
+    const policy = loadTrustPolicy(withIndex({ verifierKey: indexKey }))
+    expect(policy.index?.origin).toBe(`${origin}/index`)
+    expect(policy.index?.verifierKey).toBe(indexKey)
+    expect(
+      loadTrustPolicy(policyText({ origin, verifierKey: logKey }, [{ name: 'a', keys: [a.keyId] }], 1)).index,
+    ).toBe(undefined)
+    expectPolicyError(withIndex({ verifierKey: logKey })) // the log's own key is not the index's
+    expectPolicyError(
+      withIndex({ verifierKey: verifierKeyOf(generateNoteKey('other.example/index').signerKey) }),
+    )
+    expectPolicyError(withIndex({ verifierKey: indexKey, origin: `${origin}/index` }))
+    expectPolicyError(withIndex({}))
+    expectPolicyError(withIndex('not an object'))
+  })
+
   it('counts a key listed twice in one party (by id and by PEM) once', () => {
     const a = makeKey()
     const policy = loadTrustPolicy(
