@@ -244,6 +244,29 @@ describe('attest verify with the index pinned', () => {
     expect(human.stdout).toContain(
       `complete as of index size ${answer.indexSize} (log size ${answer.indexedSize})`,
     )
+    // attest lookup with the same policy: the commit's complete list, said so.
+    const listed = await attest(
+      'lookup',
+      '--log',
+      proxy.url,
+      '--policy',
+      'policy-index.json',
+      '--commit',
+      COMMIT,
+      '--state',
+      'state-honest',
+      '--json',
+    )
+    expectCode(listed, 0)
+    const list = listed.json() as {
+      total: number
+      entries: { party: string }[]
+      complete: boolean
+      indexedSize: number
+    }
+    expect(list.entries.map((e) => e.party)).toEqual(['alice', 'bob', 'carol'])
+    expect(list.complete).toBe(true)
+    expect(list.indexedSize).toBe(3)
     // Without the index: the same verdict, not proven complete.
     const plain = await verify('policy.json', 'state-plain', '--json')
     expectCode(plain, 1)

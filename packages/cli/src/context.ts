@@ -231,6 +231,7 @@ export function clientFor(
     url,
     log: resolved.log,
     ...(resolved.witnesses !== undefined && { witnesses: resolved.witnesses }),
+    ...(resolved.policy?.index !== undefined && { index: resolved.policy.index }),
     state,
   })
 }

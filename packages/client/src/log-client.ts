@@ -581,7 +581,15 @@ export class LedgerClient {
   async lookupAll(
     q: Omit<LookupQuery, 'cursor'>,
     maxPages = 1000,
-  ): Promise<{ checkpoint: VerifiedCheckpoint; total: number; entries: VerifiedEntry[] }> {
+  ): Promise<{
+    checkpoint: VerifiedCheckpoint
+    total: number
+    entries: VerifiedEntry[]
+    /** As LookupPage.complete: through the pinned index, one page, proven complete. */
+    complete: boolean
+    indexSize?: bigint
+    indexedSize?: bigint
+  }> {
     const entries: VerifiedEntry[] = []
     const seen = new Set<bigint>()
     let cursor: string | undefined
@@ -596,7 +604,16 @@ export class LedgerClient {
         seen.add(entry.index)
         entries.push(entry)
       }
-      if (page.nextCursor === undefined) return { checkpoint: page.checkpoint, total, entries }
+      if (page.nextCursor === undefined) {
+        return {
+          checkpoint: page.checkpoint,
+          total,
+          entries,
+          complete: page.complete,
+          ...(page.indexSize !== undefined && { indexSize: page.indexSize }),
+          ...(page.indexedSize !== undefined && { indexedSize: page.indexedSize }),
+        }
+      }
       if (page.nextCursor === cursor || page.entries.length === 0) {
         throw misbehaving('malformed', 'lookup paging does not advance')
       }

@@ -66,6 +66,9 @@ export async function lookupCommand(io: Io, opts: LookupOptions): Promise<ExitCo
         total: result.total,
         entries: rows,
         checkpoint: result.checkpoint.note,
+        complete: result.complete,
+        ...(result.indexSize !== undefined && { indexSize: result.indexSize }),
+        ...(result.indexedSize !== undefined && { indexedSize: result.indexedSize }),
       }),
     )
     return EXIT.OK
@@ -91,6 +94,12 @@ export async function lookupCommand(io: Io, opts: LookupOptions): Promise<ExitCo
       ),
     )
   }
+  lines.push('')
+  lines.push(
+    result.complete
+      ? `complete as of index size ${result.indexSize} (log size ${result.indexedSize}): no entry can have been left out`
+      : 'not proven complete (no verifiable index pinned): the log could have left entries out',
+  )
   io.stdout.write(`${lines.join('\n')}\n`)
   return EXIT.OK
 }
