@@ -194,6 +194,14 @@ describe('bad reads', () => {
       '/api',
     ]
     for (const path of notFound) expectError(path, await get(`${log.url}${path}`), 404, 'NOT_FOUND')
+    // The index's batch lookup, on a log that runs no index.
+    const noIndex = await fetch(`${log.url}/api/v1/index/lookup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ keys: [`subject:${digest}`] }),
+    })
+    expect(noIndex.status).toBe(404)
+    expect(((await noIndex.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND')
 
     const malformed = [
       '/api/v1/entries/01',
