@@ -267,6 +267,10 @@ describe('attest verify with the index pinned', () => {
     expect(list.entries.map((e) => e.party)).toEqual(['alice', 'bob', 'carol'])
     expect(list.complete).toBe(true)
     expect(list.indexedSize).toBe(3)
+    // A chain walk through the index: the same conflict, each level answered by the index.
+    const chain = await verify('policy-index.json', 'state-honest', '--chain', '--json')
+    expectCode(chain, 1)
+    expect((chain.json() as { nodes: { verdict: string }[] }).nodes[0]!.verdict).toBe('conflict')
     // Without the index: the same verdict, not proven complete.
     const plain = await verify('policy.json', 'state-plain', '--json')
     expectCode(plain, 1)
