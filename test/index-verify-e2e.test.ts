@@ -64,6 +64,8 @@ interface Proxy {
   asked: string[][]
   /** GET /api/v1/lookup: the answer to send instead. */
   lookup?: (answer: LookupAnswer) => unknown
+  /** GET /checkpoint: the signed checkpoint to send instead. */
+  checkpoint?: (note: string) => string
   close(): Promise<void>
 }
 type LookupAnswer = { total: number; entries: { keyId: string }[] } & Record<string, unknown>
@@ -100,6 +102,8 @@ async function startProxy(target: string): Promise<Proxy> {
           answer = Buffer.from(
             JSON.stringify(proxy.lookup(JSON.parse(answer.toString('utf8')) as LookupAnswer)),
           )
+        } else if (req.method === 'GET' && path === '/checkpoint' && proxy.checkpoint) {
+          answer = Buffer.from(proxy.checkpoint(answer.toString('utf8')))
         }
       }
       res.writeHead(upstream.status, {
@@ -304,6 +308,42 @@ describe('attest verify with the index pinned', () => {
     expectCode(human, 3)
     expect(human.stdout).toBe('')
     expect(human.stderr).toMatch(/map proof/)
+  })
+
+  it('an index behind the log, or ahead of the checkpoint the log serves: consistent either way, complete as of its leaf', async () => {
+    proxy.lookup = undefined
+    proxy.index = undefined
+    proxy.checkpoint = undefined
+    await indexCaughtUp()
+    // Record the index answers and the log's checkpoint of now, then let the log grow by one entry.
+    const answers = new Map<string, IndexBatchLookupAnswer>()
+    proxy.index = (answer, keys) => {
+      answers.set(JSON.stringify(keys), answer)
+      return answer
+    }
+    let oldCheckpoint = ''
+    proxy.checkpoint = (note) => (oldCheckpoint = note)
+    const before = await verify('policy-index.json', 'state-behind-record', '--json')
+    expectCode(before, 1)
+    const size = (before.json() as { indexedSize: number }).indexedSize
+    await submit('bob', `other.tar.gz=sha256:${'cd'.repeat(32)}`, 'beef0000'.repeat(5))
+    await indexCaughtUp()
+    // The index behind: its old leaf (size N) against the log's newer checkpoint (a proof N -> S).
+    proxy.index = (answer, keys) => answers.get(JSON.stringify(keys)) ?? answer
+    proxy.checkpoint = undefined
+    const behind = await verify('policy-index.json', 'state-behind', '--json')
+    expectCode(behind, 1)
+    expect((behind.json() as { indexedSize: number; complete: boolean }).indexedSize).toBe(size)
+    // The index ahead of the checkpoint served (as when the log serves its witnessed checkpoint): its
+    // newest leaf against the log's older checkpoint (a proof S -> N).
+    proxy.index = undefined
+    proxy.checkpoint = () => oldCheckpoint
+    const ahead = await verify('policy-index.json', 'state-ahead', '--json')
+    expectCode(ahead, 1)
+    const answer = ahead.json() as { indexedSize: number; checkpoint: string }
+    expect(answer.indexedSize).toBe(size + 1)
+    expect(answer.checkpoint).toBe(oldCheckpoint)
+    proxy.checkpoint = undefined
   })
 
   it('(a) an entry dropped from an answer, its index still listed: exit 3', async () => {
