@@ -3,12 +3,7 @@
 // log's commits, and the lookup that proves its answer complete.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import {
-  encodeOutputLeaf,
-  mapKey,
-  type IndexBatchLookupAnswer,
-  type IndexLookupAnswer,
-} from '@ledger/vindex'
+import { encodeOutputLeaf, mapKey, type IndexBatchLookupAnswer, type IndexLookupAnswer } from '@ledger/vindex'
 import { MAX_INDEX_BATCH_ENTRIES } from './index-batch.js'
 import { IndexBuilder } from './index-builder.js'
 import { LevelStore } from './level-store.js'
