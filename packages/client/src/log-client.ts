@@ -166,10 +166,11 @@ export class LedgerClient {
           `the index key is named ${opts.index.origin}, not ${this.log.origin}/index`,
         )
       }
-      // No witnesses yet for the output log; an older output checkpoint is always a rollback (§5).
+      // The output log is cosigned by the log's witnesses (the same list and quorum); an older output
+      // checkpoint is always a rollback (verifiable-index.md §6).
       this.indexTracker = new CheckpointTracker(
         opts.index,
-        { keys: [], verifiers: [], quorum: 0 },
+        this.witnesses,
         opts.state ?? new MemoryStateStore(),
         (from, to, root) => this.indexConsistencyProof(from, to, root),
         { olderIsRollback: true },
