@@ -97,7 +97,7 @@ export async function lookupCommand(io: Io, opts: LookupOptions): Promise<ExitCo
   lines.push('')
   lines.push(
     result.complete
-      ? `complete as of index size ${result.indexSize} (log size ${result.indexedSize}): no entry can have been left out`
+      ? `complete as of index size ${result.indexSize} (log size ${result.indexedSize}): none of its first ${result.indexedSize} entries can have been left out`
       : 'not proven complete (no verifiable index pinned): the log could have left entries out',
   )
   io.stdout.write(`${lines.join('\n')}\n`)

@@ -160,6 +160,6 @@ export function completenessLine(answer: {
   indexedSize?: number
 }): string {
   return answer.complete
-    ? `complete as of index size ${answer.indexSize} (log size ${answer.indexedSize}): no entry can have been left out`
+    ? `complete as of index size ${answer.indexSize} (log size ${answer.indexedSize}): none of its first ${answer.indexedSize} entries can have been left out`
     : 'not proven complete: the policy pins no verifiable index, so the log could have left entries out'
 }
