@@ -167,7 +167,7 @@ export class LedgerClient {
         )
       }
       // The output log is cosigned by the log's witnesses (the same list and quorum); an older output
-      // checkpoint is always a rollback (verifiable-index.md §6).
+      // checkpoint is always a rollback (verifiable-index.md §7).
       this.indexTracker = new CheckpointTracker(
         opts.index,
         this.witnesses,
