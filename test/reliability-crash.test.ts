@@ -34,7 +34,6 @@ const SPREAD = 40
 const MAX_FRESH = 40_000
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 2 ** 31)
 
-
 let dir: string
 const children: LogChild[] = []
 
