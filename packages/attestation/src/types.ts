@@ -88,6 +88,8 @@ export interface TrustPolicy {
   $schema?: string
   log: { origin: string; verifierKey: string }
   witnesses?: { keys: string[]; quorum: number }
+  /** Freshness: the most seconds since the witness quorum cosigned a checkpoint (needs witnesses). */
+  maxCheckpointAgeSeconds?: number
   parties: { name: string; keys: string[] }[]
   threshold: number
   roots?: ({ name: string } & ({ digest: string } | { party: string }))[]

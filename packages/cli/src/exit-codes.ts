@@ -11,7 +11,7 @@ export const EXIT = {
   NEGATIVE: 1,
   /** Usage or input error: bad flags, unreadable or invalid files, a policy error, a request the log refused. */
   USAGE: 2,
-  /** The log misbehaved: bad signature, fork, rollback, bad proof, malformed answer. */
+  /** The log misbehaved: bad signature, fork, rollback, bad proof, malformed answer; or a stale checkpoint. */
   LOG_MISBEHAVED: 3,
   /** The log could not be reached or was unavailable. */
   UNAVAILABLE: 4,
@@ -24,7 +24,8 @@ export const EXIT_CODES_HELP = `Exit codes:
   0  ok (verify: threshold met, no conflict)
   1  negative verdict (verify: threshold not met or a conflict; receipt verify: invalid receipt)
   2  usage or input error (bad flags, unreadable files, invalid policy, request refused by the log)
-  3  the log misbehaved (bad signature, fork, rollback, bad proof, malformed answer)
+  3  the log misbehaved (bad signature, fork, rollback, bad proof, malformed answer), or its checkpoint
+     is older than the policy's maxCheckpointAgeSeconds (STALE)
   4  network error or log unavailable`
 
 /** The exit code for an error a command threw. */
@@ -32,6 +33,7 @@ export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof ClientError) {
     switch (err.code) {
       case 'LOG_MISBEHAVING':
+      case 'STALE':
         return EXIT.LOG_MISBEHAVED
       case 'NETWORK':
         return EXIT.UNAVAILABLE

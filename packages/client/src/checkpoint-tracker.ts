@@ -11,7 +11,13 @@ import {
   type Hash,
 } from '@ledger/tlog'
 import { ClientError, describe, misbehaving } from './errors.js'
-import { openTrustedCheckpoint, type LogTrust, type WitnessTrust } from './policy.js'
+import {
+  assertFresh,
+  openWitnessedCheckpoint,
+  type LogTrust,
+  type WitnessedCheckpoint,
+  type WitnessTrust,
+} from './policy.js'
 import type { StateStore } from './state.js'
 
 /** A checkpoint whose signatures verified and that is consistent with everything seen before it. */
@@ -19,6 +25,12 @@ export interface VerifiedCheckpoint {
   checkpoint: Checkpoint
   /** The signed note exactly as the log served it (cosignatures included). */
   note: string
+  /**
+   * When the policy's witness quorum had cosigned it (POSIX seconds, the witnesses' clocks); undefined
+   * when the policy names no witnesses (no freshness is claimed) or for a checkpoint not checked against
+   * them (`check`).
+   */
+  cosignedAt?: bigint
 }
 
 /**
@@ -35,6 +47,8 @@ export interface CheckpointTrackerOptions {
    * extends is accepted (not stored), as a log serving its witnessed checkpoint behind its newest may.
    */
   olderIsRollback?: boolean
+  /** POSIX seconds now, for freshness (the policy's maxCheckpointAgeSeconds). Default: the system clock. */
+  now?: () => number
 }
 
 /**
@@ -65,9 +79,11 @@ export class CheckpointTracker {
    * new. Checks: the log's signature, the origin, the witness quorum; then against the stored checkpoint:
    * a smaller tree is a rollback unless the log proves the stored tree extends it (then it is an older,
    * consistent view, returned and not stored), the same size with another root a fork, a larger tree must
-   * come with a consistency proof that verifies (else a fork). Only then is the state advanced (durably).
+   * come with a consistency proof that verifies (else a fork). With a maximum age in the policy, the
+   * checkpoint must be fresh: its witness quorum cosigned it at most that long ago (checked after the
+   * fork and rollback checks, before the state moves). Only then is the state advanced (durably).
    * Throws ClientError LOG_MISBEHAVING (kind bad-signature, rollback, fork, malformed) with both signed
-   * checkpoints as evidence, STATE_IO, or what fetching the proof throws (NETWORK, NOT_FOUND...).
+   * checkpoints as evidence, STALE, STATE_IO, or what fetching the proof throws (NETWORK, NOT_FOUND...).
    */
   async accept(note: string): Promise<VerifiedCheckpoint> {
     return this.serialize(() => this.acceptLocked(note, { witnessed: true, store: true }))
@@ -117,9 +133,9 @@ export class CheckpointTracker {
     mode: { witnessed: boolean; store: boolean },
   ): Promise<VerifiedCheckpoint> {
     const witnesses = mode.witnessed ? this.witnesses : { keys: [], verifiers: [], quorum: 0 }
-    let checkpoint: Checkpoint
+    let witnessed: WitnessedCheckpoint
     try {
-      checkpoint = openTrustedCheckpoint(note, this.log, witnesses)
+      witnessed = openWitnessedCheckpoint(note, this.log, witnesses)
     } catch (cause) {
       throw misbehaving(
         'bad-signature',
@@ -128,7 +144,14 @@ export class CheckpointTracker {
         cause,
       )
     }
-    const received: VerifiedCheckpoint = { checkpoint, note }
+    const { checkpoint } = witnessed
+    const received: VerifiedCheckpoint = {
+      checkpoint,
+      note,
+      ...(witnessed.cosignedAt !== undefined && { cosignedAt: witnessed.cosignedAt }),
+    }
+    const now = this.options.now ?? (() => Math.floor(Date.now() / 1000))
+    const fresh = () => assertFresh(this.log.origin, note, witnessed, witnesses, now())
     // The common case, the checkpoint this process accepted last: no state I/O.
     const known = this.latest
     if (
@@ -136,12 +159,15 @@ export class CheckpointTracker {
       known.checkpoint.size === checkpoint.size &&
       bytesEqual(known.checkpoint.root, checkpoint.root)
     ) {
-      return known
+      fresh()
+      // The same tree; its cosignatures (and their times) are the ones just received.
+      return received
     }
     // Anything else is compared with the stored state as it is now: another process may have moved it on.
     this.loaded = false
     const old = await this.load()
     if (old === undefined) {
+      fresh()
       if (mode.store) await this.save(received)
       return received
     }
@@ -155,8 +181,10 @@ export class CheckpointTracker {
       // An older checkpoint is honest only while the log can still prove that the tree it signed later
       // extends it: a log serving its newest witnessed checkpoint, behind its newest signed one, can; a log
       // restored from an old copy cannot (it no longer has the larger tree). The state stays as it is.
-      if (!this.options.olderIsRollback && (await this.extendsOlder(checkpoint, old.checkpoint)))
+      if (!this.options.olderIsRollback && (await this.extendsOlder(checkpoint, old.checkpoint))) {
+        fresh()
         return received
+      }
       throw misbehaving(
         'rollback',
         `log ${this.log.origin} rolled back: it now shows a tree of ${checkpoint.size} entries after it had signed one of ${old.checkpoint.size}`,
@@ -188,6 +216,7 @@ export class CheckpointTracker {
         cause,
       )
     }
+    fresh()
     if (mode.store) await this.save(received)
     return received
   }

@@ -23,6 +23,11 @@ export type ClientErrorCode =
   | 'RECEIPT_INVALID'
   /** A caller passed arguments that cannot be right (a digest that is not sha256:<hex>, a bad URL). */
   | 'INVALID_ARGUMENT'
+  /**
+   * A checkpoint whose witness quorum cosigned it longer ago than the policy's maxCheckpointAgeSeconds
+   * (freshness): the log, or whoever stands between, may be hiding newer entries. Evidence kind `stale`.
+   */
+  | 'STALE'
 
 /** What a misbehaving log was caught doing. */
 export type MisbehaviorKind =
@@ -40,6 +45,8 @@ export type MisbehaviorKind =
   | 'malformed'
   /** The log's verifier key differs from the one pinned on first use. */
   | 'key-changed'
+  /** A checkpoint older than the policy allows (ClientError STALE): `received` is the note. */
+  | 'stale'
 
 /**
  * The evidence of a misbehaving log. For a fork or a rollback, `trusted` is the signed checkpoint the

@@ -6,13 +6,24 @@ export type { FetchFunction, HttpOptions, HttpResponse } from './http.js'
 export { defaultStateDir, FileStateStore, MemoryStateStore, stateFileName } from './state.js'
 export type { StateStore, StoredCheckpoint } from './state.js'
 export {
+  assertFresh,
   fromTlogPolicy,
   loadTrustPolicy,
   openTrustedCheckpoint,
+  openWitnessedCheckpoint,
   parseLogTrust,
   parseWitnessKey,
 } from './policy.js'
-export type { LogTrust, PolicyParty, TrustPolicy, TrustRoot, WitnessTrust } from './policy.js'
+export type {
+  LogTrust,
+  PolicyParty,
+  TrustPolicy,
+  TrustRoot,
+  WitnessedCheckpoint,
+  WitnessTrust,
+} from './policy.js'
+export { checkpointFreshness, formatFreshness, freshnessNotClaimed } from './freshness.js'
+export type { Freshness } from './freshness.js'
 export { CheckpointTracker } from './checkpoint-tracker.js'
 export type {
   CheckpointTrackerOptions,

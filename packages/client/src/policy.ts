@@ -1,6 +1,7 @@
 // Trust policies (schemas/trust-policy.schema.json, DESIGN §8): which log, which witnesses, which parties.
 import { publicKeyFromPEM, schemaProblem } from '@ledger/attestation'
 import {
+  SIGNATURE_TYPE_COSIGNATURE_V1,
   TlogError,
   isQuorumMet,
   openCheckpoint,
@@ -35,6 +36,11 @@ export interface WitnessTrust {
   verifiers: NoteVerifier[]
   quorum: number
   tlogPolicy?: TlogPolicy
+  /**
+   * Freshness: a checkpoint whose witness quorum cosigned it longer ago than this (seconds) is refused
+   * (ClientError STALE). Only with cosignature/v1 witnesses, whose cosignatures carry their time.
+   */
+  maxAgeSeconds?: number
 }
 
 /**
@@ -71,6 +77,7 @@ interface RawPolicy {
   log?: { origin: string; verifierKey: string }
   index?: { verifierKey: string }
   witnesses?: { keys: string[]; quorum: number }
+  maxCheckpointAgeSeconds?: number
   parties: { name: string; keys: string[] }[]
   threshold: number
   roots?: TrustRoot[]
@@ -147,6 +154,18 @@ export function fromTlogPolicy(
   return { log, witnesses }
 }
 
+/** A checkpoint that passed openWitnessedCheckpoint. */
+export interface WitnessedCheckpoint {
+  checkpoint: Checkpoint
+  /**
+   * When the policy's witness quorum had cosigned it, POSIX seconds: the latest time T such that the
+   * cosignature/v1 cosignatures dated T or later meet the quorum on their own (for k of n: the k-th newest
+   * cosignature). Undefined when the policy needs no witness, or the quorum holds only with witnesses
+   * whose signatures carry no time.
+   */
+  cosignedAt?: bigint
+}
+
 /**
  * Opens a signed checkpoint (untrusted) of `log`: the log's signature and origin, every known signature
  * valid, and the witness quorum (k of the listed keys, or the tlog-policy's group rule). Throws TlogError
@@ -157,26 +176,79 @@ export function openTrustedCheckpoint(
   log: { verifier: NoteVerifier; origin: string },
   witnesses: WitnessTrust,
 ): Checkpoint {
+  return openWitnessedCheckpoint(note, log, witnesses).checkpoint
+}
+
+/** openTrustedCheckpoint, with the time the witness quorum had cosigned the checkpoint. Throws as it. */
+export function openWitnessedCheckpoint(
+  note: string,
+  log: { verifier: NoteVerifier; origin: string },
+  witnesses: WitnessTrust,
+): WitnessedCheckpoint {
   const { tlogPolicy } = witnesses
   const opened = openCheckpoint(note, log.verifier, {
     witnesses: witnesses.verifiers,
     quorum: tlogPolicy === undefined ? witnesses.quorum : 0,
     origin: log.origin,
   })
-  if (tlogPolicy !== undefined) {
-    const witnessed = tlogPolicy.witnesses
-      .filter((w) =>
-        opened.witnessSignatures.some((s) => s.name === w.verifier.name && s.keyId === w.verifier.keyId),
-      )
-      .map((w) => w.name)
-    if (!isQuorumMet(tlogPolicy, witnessed)) {
-      throw new TlogError(
-        'QUORUM_NOT_MET',
-        `witnesses ${witnessed.join(', ') || '(none)'} do not meet the tlog-policy quorum`,
-      )
-    }
+  // Which policy witness names signed, for the tlog-policy's group rule.
+  const nameOf = (sig: { name: string; keyId: number }) =>
+    tlogPolicy?.witnesses.find((w) => sig.name === w.verifier.name && sig.keyId === w.verifier.keyId)?.name
+  const met = (signers: readonly { name: string; keyId: number }[]): boolean =>
+    tlogPolicy === undefined
+      ? signers.length >= witnesses.quorum
+      : isQuorumMet(
+          tlogPolicy,
+          signers.map(nameOf).filter((n): n is string => n !== undefined),
+        )
+  if (tlogPolicy !== undefined && !met(opened.witnessSignatures)) {
+    const witnessed = opened.witnessSignatures.map(nameOf).filter((n) => n !== undefined)
+    throw new TlogError(
+      'QUORUM_NOT_MET',
+      `witnesses ${witnessed.join(', ') || '(none)'} do not meet the tlog-policy quorum`,
+    )
   }
-  return opened.checkpoint
+  if (met([])) return { checkpoint: opened.checkpoint }
+  // The newest cosignatures first: the first prefix that meets the quorum dates it.
+  const dated = [...opened.cosignatures].sort((a, b) =>
+    a.timestamp > b.timestamp ? -1 : a.timestamp < b.timestamp ? 1 : 0,
+  )
+  for (let n = 1; n <= dated.length; n++) {
+    if (met(dated.slice(0, n))) return { checkpoint: opened.checkpoint, cosignedAt: dated[n - 1]!.timestamp }
+  }
+  return { checkpoint: opened.checkpoint }
+}
+
+/**
+ * Refuses a checkpoint that is older than the policy allows (freshness, verifiable-index.md §8): its
+ * witness quorum cosigned it more than `maxAgeSeconds` before `nowSeconds`. Pure. Throws ClientError STALE
+ * (evidence kind `stale`, the note) naming the age and the limit.
+ */
+export function assertFresh(
+  origin: string,
+  note: string,
+  witnessed: WitnessedCheckpoint,
+  witnesses: WitnessTrust,
+  nowSeconds: number,
+): void {
+  const limit = witnesses.maxAgeSeconds
+  if (limit === undefined) return
+  const size = witnessed.checkpoint.size
+  if (witnessed.cosignedAt === undefined) {
+    throw new ClientError(
+      'STALE',
+      `checkpoint ${size} of ${origin} carries no dated quorum of cosignatures: its age is unknown, and the policy allows at most ${limit} s`,
+      { evidence: { kind: 'stale', received: note, origin } },
+    )
+  }
+  const age = nowSeconds - Number(witnessed.cosignedAt)
+  if (age > limit) {
+    throw new ClientError(
+      'STALE',
+      `checkpoint ${size} of ${origin} was cosigned by the witness quorum ${age} s ago; the policy allows at most ${limit} s`,
+      { evidence: { kind: 'stale', received: note, origin } },
+    )
+  }
 }
 
 /** Resolves a policy key (a key id, or an SPKI PEM) to its key id. */
@@ -280,6 +352,25 @@ export function loadTrustPolicy(text: string, options: { tlogPolicy?: string } =
       keyIds.push(keyId)
     }
     parties.push({ name: party.name, keyIds })
+  }
+  if (raw.maxCheckpointAgeSeconds !== undefined) {
+    // Freshness rests on the witnesses' clocks: without a quorum of dated cosignatures there is none.
+    const needsWitness =
+      witnesses.tlogPolicy === undefined ? witnesses.quorum > 0 : !isQuorumMet(witnesses.tlogPolicy, [])
+    if (!needsWitness) {
+      throw new ClientError(
+        'POLICY_INVALID',
+        'maxCheckpointAgeSeconds needs witnesses: without a witness quorum no freshness can be claimed',
+      )
+    }
+    const undated = witnesses.verifiers.find((v) => v.signatureType !== SIGNATURE_TYPE_COSIGNATURE_V1)
+    if (undated !== undefined) {
+      throw new ClientError(
+        'POLICY_INVALID',
+        `maxCheckpointAgeSeconds needs cosignature/v1 witness keys (their cosignatures carry the time); ${undated.name} is a plain note key`,
+      )
+    }
+    witnesses.maxAgeSeconds = raw.maxCheckpointAgeSeconds
   }
   if (raw.threshold > parties.length) {
     throw new ClientError(

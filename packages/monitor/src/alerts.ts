@@ -7,24 +7,51 @@ export interface CheckpointEvidence {
 
 /** What the monitor reports. Every alert is misbehaviour of the log, or an entry someone asked to watch. */
 export type AlertBody =
-  /** A checkpoint (from /checkpoint or a lookup) whose signature or witness quorum does not verify. */
+  /**
+   * A checkpoint (from /checkpoint, a lookup, or the verifiable index's /index/checkpoint) whose signature
+   * or witness quorum does not verify.
+   */
   | {
       type: 'bad-checkpoint'
-      source: 'checkpoint' | 'lookup'
+      source: 'checkpoint' | 'lookup' | 'index'
       code: string
       message: string
       checkpoint: string
     }
-  /** A signed checkpoint that is not an extension of the last one the monitor verified. */
+  /**
+   * A signed checkpoint that is not an extension of the last one the monitor verified (`log: 'index'`: of
+   * the verifiable index's output log).
+   */
   | {
       type: 'inconsistent-checkpoint'
       kind: 'fork' | 'rollback'
       trusted: CheckpointEvidence
       received: CheckpointEvidence
       code?: string
+      log?: 'index'
     }
   /** A tile or entry bundle that does not match the signed tree, or is missing from it. */
-  | { type: 'bad-tile'; code: string; message: string; size: string }
+  | { type: 'bad-tile'; code: string; message: string; size: string; log?: 'index' }
+  /**
+   * An output leaf of the log's verifiable index that does not state what the log's own entries give: its
+   * input root is not the log's root at its input size, or its map root is not the map the monitor rebuilt
+   * from the log's tiles (`kind: 'root'`); or it does not decode, or goes back in input size (`'leaf'`).
+   * The signed evidence: the output checkpoint, the leaf and its inclusion proof in that checkpoint.
+   */
+  | {
+      type: 'index-mismatch'
+      kind: 'root' | 'leaf'
+      message: string
+      leafIndex: string
+      /** The output leaf (base64 of its bytes) and its inclusion proof (base64 hashes) in `checkpoint`. */
+      leaf: string
+      proof: string[]
+      checkpoint: string
+      /** What the leaf states, and what the log's entries give (kind root). */
+      inputSize?: string
+      claimed?: { inputRoot: string; mapRoot: string }
+      expected?: { inputRoot: string; mapRoot: string }
+    }
   /** An entry that does not re-verify (leaf encoding, payload hash, signature, statement schema). */
   | { type: 'bad-entry'; index: number; code: string; message: string }
   /** An entry the monitor indexed under a digest or commit that the log's lookup left out. */

@@ -23,6 +23,11 @@ export interface MonitorConfig {
   logKeyFile: string | undefined
   /** A C2SP tlog-policy file: the log key(s), and the witness quorum every checkpoint must meet. */
   policyFile: string | undefined
+  /**
+   * The verifier key of the log's verifiable index (`<origin>/index`): its output log is audited. Without
+   * it, the key the log advertises in GET /api/v1/log is used (and pinned in the state), if any.
+   */
+  indexKey: string | undefined
   /** Directory of the monitor's LevelDB state (`db/`). Created when missing. */
   dataDir: string
   /** URL to POST every alert to (JSON), besides the JSON line on stdout. */
@@ -58,6 +63,7 @@ export function defaultConfig(): MonitorConfig {
     logKey: undefined,
     logKeyFile: undefined,
     policyFile: undefined,
+    indexKey: undefined,
     dataDir: resolve('monitor-data'),
     webhook: undefined,
     watchDigests: [],
@@ -103,7 +109,14 @@ export const OPTIONS: readonly (OptionSpec & { key: keyof MonitorConfig })[] = [
     env: 'MONITOR_POLICY',
     key: 'policyFile',
     kind: 'path',
-    help: 'C2SP tlog-policy file: log key and witness quorum',
+    help: "C2SP tlog-policy file: log key and witness quorum (and the index's key, <origin>/index)",
+  },
+  {
+    flag: 'index-key',
+    env: 'MONITOR_INDEX_KEY',
+    key: 'indexKey',
+    kind: 'string',
+    help: "the verifiable index's verifier key (default: the one the log advertises, pinned on first use)",
   },
   {
     flag: 'data',
@@ -222,7 +235,8 @@ export function helpText(): string {
       'Usage: npm run start:monitor -- --log URL (--log-key VKEY | --log-key-file PATH | --policy PATH) [options]',
       '',
       'Follows a log through its checkpoints and tiles, proves it append-only, re-verifies every entry,',
-      'audits its lookups, and prints alerts as JSON lines on stdout; on stderr, a summary (size, entries',
+      'audits its lookups, rebuilds its verifiable index (when it runs one) and checks every output leaf,',
+      'and prints alerts as JSON lines on stdout; on stderr, a summary (size, entries',
       'verified, alerts) after the first pass and whenever the log grew. Exit codes with --once: 0 clean',
       '(the pass finished), 1 alerts raised, 2 usage or a local failure, 4 log unreachable.',
     ],

@@ -116,6 +116,12 @@ export class LogFetcher {
     )
   }
 
+  /** GET /api/v1/log: the log's description (its index, when it runs one). */
+  async logInfo(): Promise<JsonAnswer> {
+    const { status, bytes } = await this.get('api/v1/log')
+    return { status, body: parseJson(bytes) }
+  }
+
   /** GET /api/v1/lookup for a digest or commit, one page. */
   async lookup(
     query: { digest: string } | { commit: string },
@@ -127,13 +133,15 @@ export class LogFetcher {
     params.set('limit', '1000')
     if (cursor !== undefined) params.set('cursor', cursor)
     const { status, bytes } = await this.get(`api/v1/lookup?${params}`)
-    let body: unknown
-    try {
-      body = JSON.parse(new TextDecoder().decode(bytes))
-    } catch {
-      body = undefined
-    }
-    return { status, body }
+    return { status, body: parseJson(bytes) }
+  }
+}
+
+function parseJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes))
+  } catch {
+    return undefined
   }
 }
 

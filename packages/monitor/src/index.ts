@@ -24,4 +24,13 @@ export { bundlePrefix, LogFetcher } from './fetcher.js'
 export { verifyLeaf } from './verify-core.js'
 export type { EntryOutcome } from './verify-core.js'
 export { LevelMonitorStore, subjectKey } from './state-store.js'
-export type { EntryRecord, IndexBatch, MonitorState, MonitorStore, SubjectRecord } from './state-store.js'
+export type {
+  EntryRecord,
+  IndexAuditState,
+  IndexBatch,
+  MonitorState,
+  MonitorStore,
+  SubjectRecord,
+} from './state-store.js'
+export { IndexAudit } from './index-audit.js'
+export type { IndexAuditOptions } from './index-audit.js'

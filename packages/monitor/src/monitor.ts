@@ -23,6 +23,7 @@ import { createAlertSink } from './alerts.js'
 import type { MonitorConfig } from './config.js'
 import { MonitorError } from './errors.js'
 import { LogFetcher } from './fetcher.js'
+import { IndexAudit } from './index-audit.js'
 import { Progress, type ProgressStream } from './progress.js'
 import {
   LevelMonitorStore,
@@ -109,6 +110,7 @@ export class Monitor {
   private readonly sink: AlertSink
   private readonly fetcher: LogFetcher
   private readonly random: () => number
+  private indexAudit: IndexAudit | undefined
 
   private constructor(
     private readonly config: MonitorConfig,
@@ -130,7 +132,7 @@ export class Monitor {
    * or the database is in use).
    */
   static async open(config: MonitorConfig, io: MonitorIo): Promise<Monitor> {
-    const { verify, verifyLogOnly, logKeys } = await loadTrust(config)
+    const { verify, verifyLogOnly, logKeys, index } = await loadTrust(config)
     let store: MonitorStore
     try {
       store = await (io.openStore ?? LevelMonitorStore.open)(join(config.dataDir, 'db'))
@@ -155,6 +157,24 @@ export class Monitor {
       logKeys,
     )
     monitor.state = state
+    try {
+      monitor.indexAudit = await IndexAudit.open({
+        indexKey: config.indexKey ?? index?.vkey,
+        ...(index !== undefined && config.indexKey === undefined && { verify: index.verify }),
+        store,
+        log: monitor.fetcher,
+        index: new LogFetcher(
+          `${config.logUrl.replace(/\/+$/, '')}/index`,
+          config.fetchConcurrency,
+          io.fetch,
+        ),
+        fetchLeaves,
+        warn: (message) => io.stderr.write(`${message}\n`),
+      })
+    } catch (err) {
+      await monitor.close()
+      throw err
+    }
     return monitor
   }
 
@@ -274,6 +294,11 @@ export class Monitor {
         return done()
       }
     }
+    // The verifiable index, against the log as verified so far (its leaves beyond wait for a later pass).
+    if (this.indexAudit !== undefined) {
+      reader ??= tileHashReader(current.size, current.root, (tiles) => this.fetcher.tiles(tiles))
+      await this.indexAudit.pass(this.state!, reader, emit)
+    }
     await this.audit(emit, newDigests)
     return done()
   }
@@ -369,40 +394,13 @@ export class Monitor {
     if (this.config.watchKeys.includes(keyId)) await emit({ ...base, match: 'key', value: keyId })
   }
 
-  /**
-   * The leaves [from, to) of the tree of `size`: their hashes from authenticated tiles, their bytes from
-   * the entry bundles, each checked against its hash. Throws TlogError TILE_MISMATCH (a bundle entry that
-   * is not the tree's leaf), MALFORMED_ENTRY_BUNDLE, MALFORMED_TILE, MonitorError BAD_ANSWER/LOG_UNREACHABLE.
-   */
-  private async fetchLeaves(
+  private fetchLeaves(
     reader: SubtreeHashReader,
     from: bigint,
     to: bigint,
     size: bigint,
   ): Promise<Uint8Array[]> {
-    const ids: SubtreeId[] = []
-    for (let i = from; i < to; i++) ids.push({ level: 0, index: i })
-    const first = from / BigInt(TILE_WIDTH)
-    const last = (to - 1n) / BigInt(TILE_WIDTH)
-    const bundles: EntryBundleId[] = []
-    for (let n = first; n <= last; n++) {
-      const available = size - n * BigInt(TILE_WIDTH)
-      bundles.push({ index: n, width: available >= BigInt(TILE_WIDTH) ? TILE_WIDTH : Number(available) })
-    }
-    const [hashes, bundleBytes] = await Promise.all([reader(ids), this.fetcher.entryBundles(bundles)])
-    const leaves: Uint8Array[] = []
-    bundles.forEach((bundle, b) => {
-      const entries = decodeEntryBundle(bundleBytes[b]!, bundle.width)
-      entries.forEach((leaf, k) => {
-        const index = bundle.index * BigInt(TILE_WIDTH) + BigInt(k)
-        if (index < from || index >= to) return
-        if (!bytesEqual(hashLeaf(leaf), hashes[Number(index - from)]!)) {
-          throw new TlogError('TILE_MISMATCH', `entry ${index} of its bundle is not the tree's leaf ${index}`)
-        }
-        leaves.push(leaf)
-      })
-    })
-    return leaves
+    return fetchLeaves(this.fetcher, reader, from, to, size)
   }
 
   /**
@@ -504,9 +502,13 @@ export class Monitor {
  * (log signature, and the policy's witness quorum), `verifyLogOnly` only the log's signature (for the
  * checkpoints of lookup answers). Throws MonitorError INVALID_CONFIG.
  */
-async function loadTrust(
-  config: MonitorConfig,
-): Promise<{ verify: CheckpointVerifier; verifyLogOnly: CheckpointVerifier; logKeys: string[] }> {
+async function loadTrust(config: MonitorConfig): Promise<{
+  verify: CheckpointVerifier
+  verifyLogOnly: CheckpointVerifier
+  logKeys: string[]
+  /** A policy that lists the log's index (`<origin>/index`) too: its key, and the policy's quorum for it. */
+  index?: { vkey: string; verify: CheckpointVerifier }
+}> {
   const read = async (path: string) => {
     try {
       return await readFile(path)
@@ -516,7 +518,21 @@ async function loadTrust(
   }
   try {
     if (config.policyFile !== undefined) {
-      const policy = parseTlogPolicy(await read(config.policyFile))
+      const parsed = parseTlogPolicy(await read(config.policyFile))
+      // The index's output log, when the policy lists it beside its log: verified with the policy's witness
+      // quorum like the log, and kept out of the log's own keys.
+      const indexLog = parsed.logs.find((l) =>
+        parsed.logs.some((other) => l.verifier.name === `${other.verifier.name}/index`),
+      )
+      const policy = { ...parsed, logs: parsed.logs.filter((l) => l !== indexLog) }
+      const index =
+        indexLog === undefined
+          ? undefined
+          : {
+              vkey: indexLog.vkey,
+              verify: (note: Uint8Array) =>
+                verifyCheckpointWithPolicy({ ...parsed, logs: [indexLog] }, note).checkpoint,
+            }
       if (policy.logs.length === 0)
         throw new MonitorError('INVALID_CONFIG', `${config.policyFile} lists no log`)
       const verifyLogOnly = (note: Uint8Array) => {
@@ -528,6 +544,7 @@ async function loadTrust(
         verify: (note) => verifyCheckpointWithPolicy(policy, note).checkpoint,
         verifyLogOnly,
         logKeys: policy.logs.map((log) => log.vkey),
+        ...(index !== undefined && { index }),
       }
     }
     const vkey =
@@ -549,4 +566,41 @@ async function loadTrust(
       },
     )
   }
+}
+
+/**
+ * The leaves [from, to) of the tree of `size`: their hashes from authenticated tiles, their bytes from
+ * the entry bundles, each checked against its hash. Throws TlogError TILE_MISMATCH (a bundle entry that
+ * is not the tree's leaf), MALFORMED_ENTRY_BUNDLE, MALFORMED_TILE, MonitorError BAD_ANSWER/LOG_UNREACHABLE.
+ */
+export async function fetchLeaves(
+  fetcher: LogFetcher,
+  reader: SubtreeHashReader,
+  from: bigint,
+  to: bigint,
+  size: bigint,
+): Promise<Uint8Array[]> {
+  const ids: SubtreeId[] = []
+  for (let i = from; i < to; i++) ids.push({ level: 0, index: i })
+  const first = from / BigInt(TILE_WIDTH)
+  const last = (to - 1n) / BigInt(TILE_WIDTH)
+  const bundles: EntryBundleId[] = []
+  for (let n = first; n <= last; n++) {
+    const available = size - n * BigInt(TILE_WIDTH)
+    bundles.push({ index: n, width: available >= BigInt(TILE_WIDTH) ? TILE_WIDTH : Number(available) })
+  }
+  const [hashes, bundleBytes] = await Promise.all([reader(ids), fetcher.entryBundles(bundles)])
+  const leaves: Uint8Array[] = []
+  bundles.forEach((bundle, b) => {
+    const entries = decodeEntryBundle(bundleBytes[b]!, bundle.width)
+    entries.forEach((leaf, k) => {
+      const index = bundle.index * BigInt(TILE_WIDTH) + BigInt(k)
+      if (index < from || index >= to) return
+      if (!bytesEqual(hashLeaf(leaf), hashes[Number(index - from)]!)) {
+        throw new TlogError('TILE_MISMATCH', `entry ${index} of its bundle is not the tree's leaf ${index}`)
+      }
+      leaves.push(leaf)
+    })
+  })
+  return leaves
 }

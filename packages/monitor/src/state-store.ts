@@ -14,6 +14,22 @@ export interface MonitorState {
   indexed: bigint
 }
 
+/**
+ * Where the audit of the log's verifiable index stands: the output log's last verified checkpoint (its
+ * key pinned on first use), how many of its leaves are checked, and the input size of the last one.
+ */
+export interface IndexAuditState {
+  verifierKey: string
+  size: bigint
+  root: Uint8Array
+  /** The output log's signed checkpoint note, as received. */
+  checkpoint: string
+  /** Output leaves [0, checked) are checked against the monitor's own map. */
+  checked: bigint
+  /** The input size the last checked leaf states (undefined before the first). */
+  inputSize: bigint | undefined
+}
+
 /** One indexed entry: its key and index keys, or why it failed re-verification. */
 export type EntryRecord =
   { keyId: string; digests: string[]; commits: string[]; subjects: [string, string][] } | { bad: string }
@@ -49,6 +65,7 @@ export function subjectKey(commit: string, name: string): string {
  *   matches() finds each good record under each of its digests and commits (bad records under none);
  *   subject records replace the stored ones of the same key.
  * - matches(query, below) returns only entries with index < below, each with the key id it was stored with.
+ * - readEntries(from, count) returns what readEntry would for each, up to the first missing record.
  * - The store is used by one monitor at a time; open fails when another holds it.
  */
 export interface MonitorStore {
@@ -57,7 +74,12 @@ export interface MonitorStore {
   writeIndexBatch(state: MonitorState, batch: IndexBatch): Promise<void>
   readSubjects(pairs: readonly [commit: string, name: string][]): Promise<Map<string, SubjectRecord>>
   readEntry(index: bigint): Promise<EntryRecord | undefined>
+  /** The records of entries [from, from + count), in order, stopping at the first one missing. */
+  readEntries(from: bigint, count: number): Promise<EntryRecord[]>
   matches(query: { digest: string } | { commit: string }, below: bigint): Promise<Map<number, string>>
+  /** The index audit's state (undefined before the first write); written durably, atomically. */
+  readIndexState(): Promise<IndexAuditState | undefined>
+  writeIndexState(state: IndexAuditState): Promise<void>
   close(): Promise<void>
 }
 
@@ -68,6 +90,7 @@ export interface MonitorStore {
  *   d/<sha256:hex>/<hex16>     key id: every entry naming that subject digest
  *   c/<commit>/<hex16>         key id: every entry from that source commit
  *   s/<commit>/<subject name>  JSON SubjectRecord
+ *   index-state                JSON IndexAuditState (the verifiable index's audit)
  * A LevelDB database, not a JSON state file: the index grows with the log, and a state file rewritten
  * whole on every batch would cost O(log size) per batch. Every write is one synced, atomic batch.
  */
@@ -147,6 +170,19 @@ export class LevelMonitorStore implements MonitorStore {
     return text === undefined ? undefined : (JSON.parse(text) as EntryRecord)
   }
 
+  async readEntries(from: bigint, count: number): Promise<EntryRecord[]> {
+    // One bulk read (all()): a step per record through the async iterator costs more than the parse.
+    const rows = await this.db
+      .iterator({ gte: `e/${hex16(from)}`, lt: `e/${hex16(from + BigInt(count))}` })
+      .all()
+    const out: EntryRecord[] = []
+    for (const [key, text] of rows) {
+      if (key !== `e/${hex16(from + BigInt(out.length))}`) break
+      out.push(JSON.parse(text) as EntryRecord)
+    }
+    return out
+  }
+
   /** Indexes (and key ids) of the entries below `below` indexed under a digest or a commit. */
   async matches(query: { digest: string } | { commit: string }, below: bigint): Promise<Map<number, string>> {
     const prefix = 'digest' in query ? `d/${query.digest}/` : `c/${query.commit}/`
@@ -157,8 +193,41 @@ export class LevelMonitorStore implements MonitorStore {
     return out
   }
 
+  async readIndexState(): Promise<IndexAuditState | undefined> {
+    const text = await this.db.get('index-state')
+    return text === undefined ? undefined : indexStateFromJSON(text)
+  }
+
+  async writeIndexState(state: IndexAuditState): Promise<void> {
+    await this.db.batch([{ type: 'put', key: 'index-state', value: indexStateToJSON(state) }], { sync: true })
+  }
+
   async close(): Promise<void> {
     await this.db.close()
+  }
+}
+
+/** IndexAuditState as stored (bigints as decimal strings, the root in base64). */
+export function indexStateToJSON(state: IndexAuditState): string {
+  return JSON.stringify({
+    verifierKey: state.verifierKey,
+    size: state.size.toString(),
+    root: Buffer.from(state.root).toString('base64'),
+    checkpoint: state.checkpoint,
+    checked: state.checked.toString(),
+    ...(state.inputSize !== undefined && { inputSize: state.inputSize.toString() }),
+  })
+}
+
+export function indexStateFromJSON(text: string): IndexAuditState {
+  const s = JSON.parse(text) as Record<string, string | undefined>
+  return {
+    verifierKey: s.verifierKey!,
+    size: BigInt(s.size!),
+    root: new Uint8Array(Buffer.from(s.root!, 'base64')),
+    checkpoint: s.checkpoint!,
+    checked: BigInt(s.checked!),
+    inputSize: s.inputSize === undefined ? undefined : BigInt(s.inputSize),
   }
 }
 

@@ -2,6 +2,7 @@
 // want a monitor without a folder, and the fake against which the contract's suite is checked.
 import type {
   EntryRecord,
+  IndexAuditState,
   IndexBatch,
   MonitorState,
   MonitorStore,
@@ -15,7 +16,16 @@ export class MemoryMonitorStore implements MonitorStore {
   private readonly subjects = new Map<string, SubjectRecord>()
   private readonly byDigest = new Map<string, Map<number, string>>()
   private readonly byCommit = new Map<string, Map<number, string>>()
+  private indexState: IndexAuditState | undefined
   closed = false
+
+  async readIndexState(): Promise<IndexAuditState | undefined> {
+    return this.indexState === undefined ? undefined : structuredClone(this.indexState)
+  }
+
+  async writeIndexState(state: IndexAuditState): Promise<void> {
+    this.indexState = structuredClone(state)
+  }
 
   async readState(): Promise<MonitorState | undefined> {
     return this.state === undefined ? undefined : structuredClone(this.state)
@@ -43,6 +53,16 @@ export class MemoryMonitorStore implements MonitorStore {
       const key = subjectKey(commit, name)
       const value = this.subjects.get(key)
       if (value !== undefined) out.set(key, structuredClone(value))
+    }
+    return out
+  }
+
+  async readEntries(from: bigint, count: number): Promise<EntryRecord[]> {
+    const out: EntryRecord[] = []
+    for (let i = from; i < from + BigInt(count); i++) {
+      const record = this.entries.get(i)
+      if (record === undefined) break
+      out.push(structuredClone(record))
     }
     return out
   }

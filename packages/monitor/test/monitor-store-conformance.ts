@@ -47,6 +47,27 @@ export function describeMonitorStoreContract(name: string, factory: StoreFactory
       }
     })
 
+    test('the index audit state: none before the first write; reads back as written', async () => {
+      const { store } = await factory.open()
+      try {
+        expect(await store.readIndexState()).toBeUndefined()
+        const first = {
+          verifierKey: 'contract.test/log/index+01234567+AAAA',
+          size: 3n,
+          root: new Uint8Array(32).fill(3),
+          checkpoint: 'contract.test/log/index\n3\nroot\n\n— sig\n',
+          checked: 0n,
+          inputSize: undefined,
+        }
+        await store.writeIndexState(first)
+        expect(await store.readIndexState()).toEqual(first)
+        await store.writeIndexState({ ...first, checked: 3n, inputSize: 17n })
+        expect(await store.readIndexState()).toEqual({ ...first, checked: 3n, inputSize: 17n })
+      } finally {
+        await store.close()
+      }
+    })
+
     test('an index batch: entries, matches by digest and commit below a size, subjects, the state', async () => {
       const { store } = await factory.open()
       try {
@@ -58,6 +79,9 @@ export function describeMonitorStoreContract(name: string, factory: StoreFactory
         expect(await store.readState()).toEqual(state(4, 4))
         expect(await store.readEntry(1n)).toEqual({ bad: 'SIGNATURE_INVALID' })
         expect(await store.readEntry(2n)).toEqual(good(2))
+        expect(await store.readEntries(1n, 2)).toEqual([{ bad: 'SIGNATURE_INVALID' }, good(2)])
+        expect(await store.readEntries(2n, 10)).toEqual([good(2), good(3)])
+        expect(await store.readEntries(9n, 3)).toEqual([])
         expect(await store.readEntry(4n)).toBeUndefined()
         // digest(1000) names entries 0 and 2 (the bad entry 1 is under nothing); digest(1001) entry 3.
         expect(await store.matches({ digest: digest(1000) }, 4n)).toEqual(

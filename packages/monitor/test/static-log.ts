@@ -116,10 +116,13 @@ export function buildStaticLog(
   return { origin, verifierKey: verifierKeyOf(signerKey), entries, hashes, checkpoint, signerKey }
 }
 
-/** Serves `log` on 127.0.0.1 (port 0). `hooks.tile` may rewrite a tile or bundle body (tests). */
+/**
+ * Serves `log` on 127.0.0.1 (port 0). `hooks.tile` may rewrite a tile or bundle body (tests); `hooks.index`
+ * is an output log served under /index/ (checkpoint and tiles), advertised by GET /api/v1/log.
+ */
 export async function serveStaticLog(
   log: StaticLog,
-  hooks: { tile?: (path: string, body: Uint8Array) => Uint8Array } = {},
+  hooks: { tile?: (path: string, body: Uint8Array) => Uint8Array; index?: StaticLog } = {},
 ): Promise<{ url: string; close: () => Promise<void>; requests: string[] }> {
   const requests: string[] = []
   const byDigest = new Map<string, number[]>()
@@ -135,7 +138,18 @@ export async function serveStaticLog(
       res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) })
       res.end(body)
     }
-    if (url.pathname === '/checkpoint') return send(200, log.checkpoint, 'text/plain; charset=utf-8')
+    let served = log
+    let path = url.pathname
+    if (hooks.index !== undefined && path.startsWith('/index/')) {
+      served = hooks.index
+      path = path.slice('/index'.length)
+    }
+    if (path === '/checkpoint') return send(200, served.checkpoint, 'text/plain; charset=utf-8')
+    if (path === '/api/v1/log') {
+      const index = hooks.index && { origin: hooks.index.origin, verifierKey: hooks.index.verifierKey }
+      const body = { origin: log.origin, verifierKey: log.verifierKey, size: log.entries.length, index }
+      return send(200, JSON.stringify(body), 'application/json')
+    }
     if (url.pathname === '/api/v1/lookup') {
       const digest = url.searchParams.get('digest')
       const commit = url.searchParams.get('commit')
@@ -158,28 +172,28 @@ export async function serveStaticLog(
       }
       return send(200, JSON.stringify(body), 'application/json')
     }
-    if (url.pathname.startsWith('/tile/')) {
+    if (path.startsWith('/tile/')) {
       let parsed
       try {
-        parsed = parseTilePath(url.pathname.slice(1))
+        parsed = parseTilePath(path.slice(1))
       } catch {
         return send(404, 'not found\n')
       }
       let body: Uint8Array | undefined
       if (parsed.kind === 'hash') {
         const { level, index, width } = parsed.tile
-        const row = log.hashes[level * TILE_HEIGHT] ?? []
+        const row = served.hashes[level * TILE_HEIGHT] ?? []
         const start = Number(index) * TILE_WIDTH
         if (row.length >= start + width) body = Buffer.concat(row.slice(start, start + width))
       } else {
         const { index, width } = parsed.bundle
         const start = Number(index) * TILE_WIDTH
-        if (log.entries.length >= start + width) {
-          body = encodeEntryBundle(log.entries.slice(start, start + width).map((e) => e.leaf))
+        if (served.entries.length >= start + width) {
+          body = encodeEntryBundle(served.entries.slice(start, start + width).map((e) => e.leaf))
         }
       }
       if (body === undefined) return send(404, 'not found\n')
-      return send(200, hooks.tile ? hooks.tile(url.pathname.slice(1), body) : body)
+      return send(200, hooks.tile ? hooks.tile(path.slice(1), body) : body)
     }
     send(404, 'not found\n')
   })

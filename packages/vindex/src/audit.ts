@@ -19,13 +19,35 @@ export interface IndexFinding {
 
 export class IndexAuditor {
   private readonly map = new VerifiableMap()
-  private readonly range = CompactRange.empty()
+  private range = CompactRange.empty()
   private filed = 0n
   private readonly waiting: { leafIndex: bigint; leaf: OutputLeaf }[] = []
   private lastSize = -1n
   readonly findings: IndexFinding[] = []
   /** Output leaves checked so far. */
   checked = 0
+
+  /**
+   * An auditor that continues after output leaves already checked, up to input size `range.size`: `range`
+   * is the input log's compact range at that size (e.g. from its authenticated tiles), `inputs` the MapFn
+   * inputs of entries [0, range.size), in order (e.g. from the monitor's own records), and `lastSize` the
+   * input size of the last output leaf checked (undefined if none was). Throws RangeError when `inputs`
+   * does not hold exactly range.size entries.
+   */
+  static resume(
+    range: CompactRange,
+    inputs: Iterable<MapFnInput>,
+    lastSize: bigint | undefined,
+  ): IndexAuditor {
+    const auditor = new IndexAuditor()
+    for (const input of inputs) auditor.map.addEntry(Number(auditor.filed++), input)
+    if (auditor.filed !== range.size) {
+      throw new RangeError(`${auditor.filed} entries given for a range of ${range.size}`)
+    }
+    auditor.range = range
+    if (lastSize !== undefined) auditor.lastSize = lastSize
+    return auditor
+  }
 
   /** Entries of the log filed so far. */
   get size(): bigint {

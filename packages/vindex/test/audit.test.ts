@@ -1,7 +1,7 @@
 // The monitor's rebuild of the index: honest output leaves pass, a leaf with another map root or input root
 // is a finding with what it should have said, and a leaf that goes back in input size is refused.
 import { describe, expect, test } from 'vitest'
-import { hashLeaf, rootFromLeafHashes, sha256, toHex } from '@ledger/tlog'
+import { CompactRange, hashLeaf, rootFromLeafHashes, sha256, toHex } from '@ledger/tlog'
 import { IndexAuditor, VerifiableMap, type MapFnInput } from '../src/index.js'
 
 function entry(i: number): { leafHash: Uint8Array; input: MapFnInput } {
@@ -45,5 +45,20 @@ describe('IndexAuditor', () => {
     const auditor = new IndexAuditor()
     auditor.addOutputLeaf(0n, honestLeaf(3))
     expect(() => auditor.addOutputLeaf(1n, honestLeaf(3))).toThrow(/goes back/)
+  })
+
+  test('resumed from a compact range and the inputs so far, it checks the next leaves as a fresh one would', () => {
+    const range = CompactRange.empty()
+    for (let i = 0; i < 9; i++) range.append(entry(i).leafHash)
+    const inputs = Array.from({ length: 9 }, (_, i) => entry(i).input)
+    const auditor = IndexAuditor.resume(range, inputs, 9n)
+    expect(auditor.size).toBe(9n)
+    expect(() => auditor.addOutputLeaf(0n, honestLeaf(9))).toThrow(/goes back/)
+    auditor.addOutputLeaf(5n, honestLeaf(14))
+    auditor.addOutputLeaf(6n, { ...honestLeaf(17), mapRoot: honestLeaf(16).mapRoot })
+    for (let i = 9; i < 17; i++) auditor.addEntry(entry(i).leafHash, entry(i).input)
+    expect(auditor.checked).toBe(2)
+    expect(auditor.findings.map((f) => f.leafIndex)).toEqual([6n])
+    expect(() => IndexAuditor.resume(range, inputs.slice(1), 9n)).toThrow(RangeError)
   })
 })

@@ -76,6 +76,12 @@ export interface LogConfig {
   /** Longest one exchange with a witness may take, in milliseconds; a slower witness is skipped for it. */
   witnessTimeoutMs: number
   /**
+   * Freshness: when nothing newer came for this many seconds since the served checkpoint was cosigned,
+   * the witnesses are asked to cosign it again (a new time), so that clients with a maximum checkpoint age
+   * keep accepting an idle log. 0: never.
+   */
+  witnessRefreshS: number
+  /**
    * How long a new entry's receipt may wait for a witnessed checkpoint that covers it, in milliseconds.
    * 0 (the default): receipts carry the log-signed checkpoint at once, and a client that requires
    * cosignatures gets them with a lookup. After the wait the receipt carries the log-signed checkpoint.
@@ -139,6 +145,7 @@ export function defaultConfig(): LogConfig {
     witnessKeyFile: undefined,
     witnessQuorum: undefined,
     witnessTimeoutMs: 2000,
+    witnessRefreshS: 300,
     receiptWitnessWaitMs: 0,
     index: false,
     logLevel: 'info',
@@ -155,7 +162,7 @@ const OPTIONS: readonly (OptionSpec & { key: keyof LogConfig })[] = [
     env: 'LEDGER_INDEX',
     key: 'index',
     kind: 'bool',
-    help: 'run the verifiable index: the output log under /index/ and /api/v1/index/lookup (LevelDB only)',
+    help: 'run the verifiable index: the output log under /index/ (cosigned by the --witness list) and /api/v1/index/lookup (LevelDB only)',
   },
   { flag: 'data', env: 'LEDGER_DATA', key: 'dataDir', kind: 'path', help: 'data directory (default ./data)' },
   {
@@ -303,6 +310,15 @@ const OPTIONS: readonly (OptionSpec & { key: keyof LogConfig })[] = [
     help: 'longest exchange with one witness, ms (default 2000)',
   },
   {
+    flag: 'witness-refresh-s',
+    env: 'LEDGER_WITNESS_REFRESH_S',
+    key: 'witnessRefreshS',
+    kind: 'int',
+    min: 0,
+    max: 86_400,
+    help: 'ask the witnesses to cosign the served checkpoint again after this many idle seconds, 0 never (default 300)',
+  },
+  {
     flag: 'receipt-witness-wait-ms',
     env: 'LEDGER_RECEIPT_WITNESS_WAIT_MS',
     key: 'receiptWitnessWaitMs',
@@ -324,7 +340,7 @@ const OPTIONS: readonly (OptionSpec & { key: keyof LogConfig })[] = [
     env: 'LEDGER_NEW_IDENTITY',
     key: 'newIdentity',
     kind: 'bool',
-    help: 'log.key has signed nothing yet: start it on a store that holds no log (refused otherwise)',
+    help: 'log.key (and index.key) have signed nothing yet: start on a store that holds no log (refused otherwise)',
   },
   {
     flag: 'headers-timeout-ms',

@@ -8,6 +8,15 @@
 // at start, checked against the last output leaf (its input root and map root must come out the same, or
 // the start is refused). An input commit whose output leaf was lost to a crash is covered by the first leaf
 // after the restart. So an output leaf never disagrees with the log.
+//
+// Lookups answer from the served output checkpoint and the map its last leaf states. Without witnesses
+// that is the newest leaf: a read waits until the builder is between two steps (the map equals the leaf).
+// With witnesses (`awaitServed`) the served leaf may be older than the newest, so the builder keeps a
+// second map, the served one, that files the entries up to the served leaf's input size once that leaf is
+// served (their MapFn inputs wait in a queue meanwhile; only those, not the leaves). A leaf is published
+// only once the previous one is served: at most one leaf waits for the quorum, and while the witnesses are
+// away the index trails the log (entries are filed, no leaf is published) rather than stating a map no
+// witness has seen. The second map doubles the index's memory and map work, with witnesses only.
 import { readFile } from 'node:fs/promises'
 import { statementIndexKeys, type RebuildStatement } from '@ledger/attestation'
 import { writeFileDurably } from '@ledger/durable-file'
@@ -66,6 +75,33 @@ export interface IndexBuilderOptions {
   snapshotPath?: string
   /** Why a snapshot was not used, or could not be written (default console.error). */
   report?: (message: string) => void
+  /** The output checkpoint served to readers (default: the output sequencer's head). */
+  served?: () => TreeHead
+  /**
+   * With witnesses: resolves true once the served output checkpoint covers `size` leaves, false when the
+   * index is closing. The builder then publishes no leaf while the previous one is not served, and keeps
+   * the served leaf's map apart.
+   */
+  awaitServed?: (size: bigint) => Promise<boolean>
+}
+
+/** What a lookup reads of a map. */
+export interface MapReader {
+  get(key: Uint8Array): readonly number[] | undefined
+  prove(key: Uint8Array): Uint8Array
+}
+
+/** The served output checkpoint, its last leaf, and the map exactly as that leaf states it. */
+export interface ServedState {
+  head: TreeHead
+  leafIndex: bigint
+  leaf: OutputLeaf
+  map: MapReader
+}
+
+interface Published {
+  leafIndex: bigint
+  leaf: OutputLeaf
 }
 
 export class IndexBuilder {
@@ -83,10 +119,24 @@ export class IndexBuilder {
   /** Reads waiting for the map to equal the published leaf's (run between steps). */
   private readonly reads: { run: () => void; fail: (err: unknown) => void }[] = []
   private readonly pending: CommittedBatch[] = []
+  /** The newest input head given (filed up to it, or about to be). */
+  private newest: TreeHead | undefined
   private working: Promise<void> | undefined
   private failure: unknown
+  /** Wakes the work loop waiting for the served checkpoint when a commit arrives. */
+  private wake: (() => void) | undefined
+  private waitingFor: { size: bigint; served: Promise<boolean> } | undefined
+  // With witnesses: the served leaf's map, the MapFn inputs of the entries filed in `map` but not in it
+  // (from entry `servedFiled` on), and the leaves published since the served one.
+  private servedMap: VerifiableMap | undefined
+  private servedFiled = 0n
+  private servedLeaf: Published | undefined
+  private queue: MapFnInput[] = []
+  private unserved: Published[] = []
 
-  private constructor(private readonly options: IndexBuilderOptions) {}
+  private constructor(private readonly options: IndexBuilderOptions) {
+    if (options.awaitServed !== undefined) this.servedMap = new VerifiableMap()
+  }
 
   /**
    * Rebuilds the map from the log up to its committed head, checks it against the last output leaf, and
@@ -97,6 +147,10 @@ export class IndexBuilder {
     const builder = new IndexBuilder(options)
     await builder.rebuild(await builder.readLast())
     builder.rebuilt = true
+    // With witnesses, a leaf for what the log took since the last one waits for the last to be served.
+    if (builder.newest !== undefined && builder.newest.size > (builder.last?.inputSize ?? -1n)) {
+      builder.working ??= builder.work()
+    }
     return builder
   }
 
@@ -114,9 +168,13 @@ export class IndexBuilder {
     return builder
   }
 
-  /** Ends a rebuild still under way (at close): the index stops there; commits already filed are kept. */
+  /**
+   * Ends a rebuild still under way (at close): the index stops there; commits already filed are kept. With
+   * witnesses, a leaf waiting for them is not waited for once they close.
+   */
   stopRebuild(): void {
     this.stopping = true
+    this.wake?.()
   }
 
   /** The newest output leaf (undefined before the first). */
@@ -132,6 +190,79 @@ export class IndexBuilder {
   /** Entries of `inputSize` the newest output leaf does not cover yet. */
   trailing(inputSize: bigint): bigint {
     return inputSize - (this.last?.inputSize ?? 0n)
+  }
+
+  /** Entries of `inputSize` the served output leaf does not cover (the newest, without witnesses). */
+  trailingServed(inputSize: bigint): bigint {
+    if (this.servedMap === undefined) return this.trailing(inputSize)
+    const size = this.served().size
+    if (this.rebuilt && size > 0n && this.failure === undefined) this.catchUp(size - 1n)
+    return inputSize - (this.servedLeaf?.leaf.inputSize ?? 0n)
+  }
+
+  /**
+   * Runs `read` on the served output checkpoint, its last leaf and the map as that leaf states it: with
+   * witnesses at once (the served map is brought to the served leaf first), without them as atPublished.
+   * Rejects with LogServerError INDEX_UNAVAILABLE when the index stopped, is being rebuilt, or has no leaf
+   * served yet.
+   */
+  atServed<T>(read: (state: ServedState) => T): Promise<T> {
+    if (this.servedMap === undefined) {
+      return this.atPublished((map, leaf, leafIndex) => {
+        const head = this.served()
+        if (head.size !== leafIndex + 1n) {
+          throw new LogServerError('INDEX_UNAVAILABLE', 'the index has no published state to answer from')
+        }
+        return read({ head, leafIndex, leaf, map })
+      })
+    }
+    return new Promise<T>((resolve, reject) => {
+      try {
+        if (this.failure !== undefined) {
+          throw new LogServerError('INDEX_UNAVAILABLE', 'the index stopped; a restart rebuilds it')
+        }
+        if (!this.rebuilt) throw this.rebuilding()
+        const head = this.served()
+        const leafIndex = head.size - 1n
+        if (head.size > 0n) this.catchUp(leafIndex)
+        if (head.size === 0n || this.servedLeaf?.leafIndex !== leafIndex) {
+          throw new LogServerError('INDEX_UNAVAILABLE', 'the index has no published state to answer from')
+        }
+        resolve(read({ head, leafIndex, leaf: this.servedLeaf.leaf, map: this.servedMap! }))
+      } catch (err) {
+        reject(err)
+      }
+    })
+  }
+
+  private rebuilding(): LogServerError {
+    const total = this.options.inputHead.size
+    return new LogServerError(
+      'INDEX_UNAVAILABLE',
+      `the index is being rebuilt from the log (${this.filed} of ${total} entries); ask again shortly`,
+    )
+  }
+
+  /** Brings the served map to leaf `leafIndex` when it is one published since (synchronous). */
+  private catchUp(leafIndex: bigint): void {
+    const map = this.servedMap!
+    if (this.servedLeaf !== undefined && this.servedLeaf.leafIndex >= leafIndex) return
+    const target = this.unserved.find((p) => p.leafIndex === leafIndex)
+    if (target === undefined) return
+    const count = Number(target.leaf.inputSize - this.servedFiled)
+    for (const input of this.queue.splice(0, count)) map.addEntry(Number(this.servedFiled++), input)
+    if (!bytesEqual(map.rootHash(), target.leaf.mapRoot)) {
+      // The two maps disagree: a bug, not the log's fault. The index stops rather than answer wrongly.
+      this.failure = new Error(`the served map at leaf ${leafIndex} is not the one the leaf states`)
+      this.report(`the verifiable index stopped: ${String(this.failure)}`)
+      throw new LogServerError('INDEX_UNAVAILABLE', 'the index stopped; a restart rebuilds it')
+    }
+    this.servedLeaf = target
+    this.unserved = this.unserved.filter((p) => p.leafIndex > leafIndex)
+  }
+
+  private served(): TreeHead {
+    return this.options.served?.() ?? this.options.sequencer.head
   }
 
   /**
@@ -153,13 +284,7 @@ export class IndexBuilder {
       if (this.failure !== undefined) {
         reject(new LogServerError('INDEX_UNAVAILABLE', 'the index stopped; a restart rebuilds it'))
       } else if (!this.rebuilt) {
-        const total = this.options.inputHead.size
-        reject(
-          new LogServerError(
-            'INDEX_UNAVAILABLE',
-            `the index is being rebuilt from the log (${this.filed} of ${total} entries); ask again shortly`,
-          ),
-        )
+        reject(this.rebuilding())
       } else if (this.working === undefined) run()
       else this.reads.push({ run, fail: reject })
     })
@@ -168,6 +293,8 @@ export class IndexBuilder {
   /** Give it every input commit, in order (Sequencer.onCommit / LogNode.onCommit). */
   onCommit(head: TreeHead, batch: CommittedBatch): void {
     this.pending.push({ head, entries: batch.entries })
+    this.newest = head
+    this.wake?.()
     this.working ??= this.work()
   }
 
@@ -240,6 +367,15 @@ export class IndexBuilder {
     if (!bytesEqual(await steppedRoot(map), last.mapRoot)) {
       return stale("does not give the output leaf's map root")
     }
+    if (this.servedMap !== undefined) {
+      // The served map is the same one when the newest leaf is the served one; else re-read the log.
+      if (this.served().size !== lastIndex + 1n) return false
+      const served = VerifiableMap.fromSnapshot(bytes.subarray(SNAPSHOT_HEADER))
+      await steppedRoot(served)
+      this.servedMap = served
+      this.servedFiled = inputSize
+      this.servedLeaf = { leafIndex: lastIndex, leaf: last }
+    }
     this.map = map
     this.filed = inputSize
     return true
@@ -249,44 +385,87 @@ export class IndexBuilder {
     ;(this.options.report ?? console.error)(message)
   }
 
+  private fileAll(): void {
+    for (const batch of this.pending.splice(0)) {
+      for (const entry of batch.entries) {
+        if (entry.index < this.filed) continue // filed by the rebuild already
+        if (entry.index !== this.filed) {
+          throw new Error(`the index expected entry ${this.filed}, got ${entry.index}`)
+        }
+        this.map.addEntry(Number(entry.index), entry)
+        // Only what MapFn reads: the queue must not keep the leaves.
+        if (this.servedMap !== undefined) {
+          this.queue.push({ keyId: entry.keyId, digests: entry.digests, commits: entry.commits })
+        }
+        this.filed++
+      }
+    }
+  }
+
+  /** Waits until leaf `size - 1` is served, a commit arrives (or a close), or the index closes. */
+  private async servedOrCommit(size: bigint): Promise<'served' | 'woken' | 'closed'> {
+    const awaitServed = this.options.awaitServed!
+    if (this.waitingFor?.size !== size) this.waitingFor = { size, served: awaitServed(size) }
+    const served = this.waitingFor.served.then((ok) => (ok ? ('served' as const) : ('closed' as const)))
+    let woken: () => void = () => undefined
+    const commit = new Promise<'woken'>((resolve) => {
+      woken = () => resolve('woken')
+      this.wake = woken
+    })
+    try {
+      return await Promise.race([served, commit])
+    } finally {
+      if (this.wake === woken) this.wake = undefined
+    }
+  }
+
   private async work(): Promise<void> {
     try {
       if (!this.rebuilt) {
         await this.rebuild(this.startingFrom)
         this.rebuilt = true
       }
-      while (this.pending.length > 0 && this.failure === undefined) {
+      while (this.failure === undefined) {
         // Everything committed meanwhile goes into one output leaf.
-        const batches = this.pending.splice(0)
-        for (const batch of batches) {
-          for (const entry of batch.entries) {
-            if (entry.index < this.filed) continue // filed by the rebuild already
-            if (entry.index !== this.filed) {
-              throw new Error(`the index expected entry ${this.filed}, got ${entry.index}`)
-            }
-            this.map.addEntry(Number(entry.index), entry)
-            this.filed++
+        this.fileAll()
+        const head = this.newest
+        if (head === undefined || head.size <= (this.last?.inputSize ?? -1n) || head.size !== this.filed)
+          break
+        if (this.servedMap !== undefined && this.lastIndex !== undefined) {
+          const size = this.lastIndex + 1n
+          if (this.served().size < size) {
+            // The previous leaf waits for the witnesses: file what comes meanwhile, publish after.
+            const outcome = await this.servedOrCommit(size)
+            if (outcome === 'closed') break
+            // The served map follows (the queue does not grow while the witnesses keep up).
+            if (outcome === 'served') this.catchUp(this.served().size - 1n)
+            continue
           }
+          this.catchUp(size - 1n)
         }
-        const head = batches[batches.length - 1]!.head
-        if (head.size > (this.last?.inputSize ?? -1n) && head.size === this.filed) await this.publish(head)
+        await this.publish(head)
         // The map is the published one until the next batch is filed: answer the reads waiting for it.
         for (const read of this.reads.splice(0)) read.run()
       }
     } catch (err) {
       // The log goes on; the index stops and says why (a restart rebuilds it from the log).
-      this.failure = err
+      this.failure ??= err
       if (!this.stopping) this.report(`the verifiable index stopped: ${(err as Error).stack ?? String(err)}`)
       for (const read of this.reads.splice(0))
         read.fail(new LogServerError('INDEX_UNAVAILABLE', 'the index stopped'))
     } finally {
       this.working = undefined
+      for (const read of this.reads.splice(0)) read.run()
     }
   }
 
   private async publish(head: TreeHead): Promise<void> {
     const leaf: OutputLeaf = { inputSize: head.size, inputRoot: head.root, mapRoot: this.map.rootHash() }
     const bytes = encodeOutputLeaf(leaf)
+    // The builder is the output log's only writer: the leaf's index is the size now. Known as unserved
+    // before the commit makes it servable.
+    const leafIndex = this.options.sequencer.head.size
+    if (this.servedMap !== undefined) this.unserved.push({ leafIndex, leaf })
     const sequenced = await this.options.sequencer.append({
       leaf: bytes,
       leafHash: hashLeaf(bytes),
@@ -295,6 +474,9 @@ export class IndexBuilder {
       digests: [],
       commits: [],
     })
+    if (sequenced.index !== leafIndex) {
+      throw new Error(`the output leaf went to ${sequenced.index}, not ${leafIndex}: another writer`)
+    }
     this.last = leaf
     this.lastIndex = sequenced.index
   }
@@ -318,25 +500,47 @@ export class IndexBuilder {
   }
 
   private async rebuild(from: { last: OutputLeaf; index: bigint } | undefined): Promise<void> {
-    const { input, inputHead } = this.options
+    const { input, inputHead, output } = this.options
     const entryOf = this.options.entryOf ?? loggedLeafMapInput
     const last = from?.last
+    this.newest = inputHead
     if (from !== undefined && (await this.loadSnapshot(from.last, from.index))) {
       this.last = from.last
       this.lastIndex = from.index
       return
     }
+    // The leaves checked on the way, ascending: the last, and with witnesses every leaf from the served
+    // one on (the served map is built up to it, and caught up through the others). Each must state the
+    // map rebuilt at its input size.
+    const checkpoints: Published[] = []
+    const servedSize = this.served().size
+    const servedLeafIndex = this.servedMap !== undefined && servedSize > 0n ? servedSize - 1n : undefined
+    if (from !== undefined) {
+      for (let i = servedLeafIndex ?? from.index; i < from.index; i++) {
+        const bytes = await output.readLeaf(i)
+        if (bytes === undefined) throw new LogServerError('DATA_MISMATCH', `the index lost its leaf ${i}`)
+        checkpoints.push({ leafIndex: i, leaf: decodeOutputLeaf(bytes) })
+      }
+      checkpoints.push({ leafIndex: from.index, leaf: from.last })
+    }
+    const servedInputSize = checkpoints.find((c) => c.leafIndex === servedLeafIndex)?.leaf.inputSize
     const range = CompactRange.empty()
     const check = async () => {
-      if (last === undefined || this.filed !== last.inputSize) return
-      if (
-        !bytesEqual(range.root(), last.inputRoot) ||
-        !bytesEqual(await steppedRoot(this.map), last.mapRoot)
-      ) {
-        throw new LogServerError(
-          'DATA_MISMATCH',
-          `the index's last leaf (input size ${last.inputSize}) does not match the map rebuilt from the log`,
-        )
+      while (checkpoints.length > 0 && checkpoints[0]!.leaf.inputSize === this.filed) {
+        const published = checkpoints.shift()!
+        const { leafIndex, leaf } = published
+        if (
+          !bytesEqual(range.root(), leaf.inputRoot) ||
+          !bytesEqual(await steppedRoot(this.map), leaf.mapRoot)
+        ) {
+          throw new LogServerError(
+            'DATA_MISMATCH',
+            `the index's leaf ${leafIndex} (input size ${leaf.inputSize}) does not match the map rebuilt from the log`,
+          )
+        }
+        if (this.servedMap === undefined) continue
+        if (leafIndex === servedLeafIndex) this.servedLeaf = published
+        else if (servedLeafIndex === undefined || leafIndex > servedLeafIndex) this.unserved.push(published)
       }
     }
     await check()
@@ -344,11 +548,9 @@ export class IndexBuilder {
       if (this.stopping)
         throw new LogServerError('INDEX_UNAVAILABLE', 'the index was closed during its rebuild')
       const count = Number(minBig(BigInt(REBUILD_CHUNK), inputHead.size - this.filed))
-      // Stop at the last leaf's size exactly, to check it there.
-      const upTo =
-        last !== undefined && this.filed < last.inputSize
-          ? Number(minBig(BigInt(count), last.inputSize - this.filed))
-          : count
+      // Stop at each checked leaf's size exactly, to check it there.
+      const next = checkpoints[0]?.leaf.inputSize
+      const upTo = next !== undefined ? Number(minBig(BigInt(count), next - this.filed)) : count
       const leaves = await input.readLeaves(this.filed, upTo)
       // Checked after each read, the step that waits: a close is not held up by the rest of the log.
       if (this.stopping)
@@ -356,21 +558,42 @@ export class IndexBuilder {
       if (leaves.length !== upTo)
         throw new LogServerError('DATA_MISMATCH', `the log lost leaves after ${this.filed}`)
       for (const leaf of leaves) {
-        this.map.addEntry(Number(this.filed), entryOf(this.filed, leaf))
+        const mapInput = entryOf(this.filed, leaf)
+        this.map.addEntry(Number(this.filed), mapInput)
+        if (this.servedMap !== undefined) {
+          // Up to the served leaf into the served map as well; beyond it, into the queue.
+          if (servedInputSize !== undefined && this.filed < servedInputSize) {
+            this.servedMap.addEntry(Number(this.servedFiled++), mapInput)
+          } else this.queue.push(mapInput)
+        }
         range.append(hashLeaf(leaf))
         this.filed++
       }
       await check()
       this.options.progress?.(this.filed, inputHead.size)
     }
+    if (checkpoints.length > 0) {
+      throw new LogServerError('DATA_MISMATCH', 'the index states input sizes the log never reached')
+    }
+    if (this.servedMap !== undefined && this.servedLeaf !== undefined) {
+      // Its hashes in steps, as the map's, and checked: it files the same entries up to the served leaf.
+      const root = await steppedRoot(this.servedMap)
+      if (!bytesEqual(root, this.servedLeaf.leaf.mapRoot)) {
+        throw new Error(`the served map is not the one leaf ${this.servedLeaf.leafIndex} states`)
+      }
+    }
     if (!bytesEqual(range.root(), inputHead.root)) {
       throw new LogServerError('DATA_MISMATCH', "the log's leaves do not give its committed root")
     }
     this.last = last
     if (from !== undefined) this.lastIndex = from.index
+    // The first leaf, or one covering what the log took since the last: published at once, unless with
+    // witnesses the last one still waits for them (then the work loop publishes it once it is served).
     if (last === undefined || last.inputSize < inputHead.size) {
       await steppedRoot(this.map) // the hashes filed since the last check, without holding the event loop
-      await this.publish(inputHead)
+      if (this.servedMap === undefined || this.lastIndex === undefined || servedSize > this.lastIndex) {
+        await this.publish(inputHead)
+      }
     }
   }
 }

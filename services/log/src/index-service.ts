@@ -3,6 +3,7 @@
 // log's commits, and the lookup that proves its answer complete.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { parseVerifierKey } from '@ledger/tlog'
 import { encodeOutputLeaf, mapKey, type IndexBatchLookupAnswer, type IndexLookupAnswer } from '@ledger/vindex'
 import { MAX_INDEX_BATCH_ENTRIES } from './index-batch.js'
 import { IndexBuilder } from './index-builder.js'
@@ -15,6 +16,7 @@ import { Sequencer } from './sequencer.js'
 import type { LogStore } from './store.js'
 import { TileCache } from './tile-cache.js'
 import { LogServerError } from './errors.js'
+import { Witnessing, type WitnessingOptions } from './witnessing.js'
 
 export const INDEX_KEY_FILE = 'index.key'
 /** The map as of the newest output leaf, saved at a clean close so that a restart need not re-read the log. */
@@ -26,10 +28,13 @@ export type { IndexBatchLookupAnswer, IndexLookupAnswer }
 export interface IndexService {
   readonly origin: string
   readonly verifierKey: string
-  /** The output log's committed head (its checkpoint and tiles are served under /index/). */
+  /**
+   * The output checkpoint served (under /index/checkpoint, and in lookups): with witnesses, the newest the
+   * quorum cosigned (as the log's own); without, the newest committed. Tiles serve any size up to the tree.
+   */
   head(): TreeHead
   tiles: TileCache
-  /** Input entries committed but not yet covered by an output leaf. */
+  /** Input entries committed but not yet covered by the served output leaf. */
   trailing(): bigint
   lookup(key: string): Promise<IndexLookupAnswer>
   /**
@@ -48,7 +53,17 @@ export interface IndexServiceOptions {
   inputReader: LogReader
   node: LogNode
   cacheBytes: number
+  /** --new-identity: an index.key without an index database was made before the first start (see log.key). */
+  newIdentity?: boolean
+  /**
+   * The witnesses that cosign the output log's checkpoints, as the log's (the same list and quorum); its
+   * witnessed checkpoint is kept in the index's own store.
+   */
+  witnessing?: Omit<WitnessingOptions, 'logVerifier' | 'store' | 'consistencyProof'>
 }
+
+/** Longest single wait of the builder for the witnesses (it waits again until they cosign or it closes). */
+const SERVED_WAIT_MS = 60_000
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64')
 
@@ -57,13 +72,14 @@ export async function openIndexService(options: IndexServiceOptions): Promise<In
   const store = await LevelStore.open(join(options.dataDir, 'index-db'))
   try {
     const meta = await store.readMeta()
-    if (meta === undefined && existsSync(join(options.dataDir, INDEX_KEY_FILE))) {
+    if (meta === undefined && existsSync(join(options.dataDir, INDEX_KEY_FILE)) && !options.newIdentity) {
       // The key has signed output checkpoints; a new output log under it would contradict them.
       throw new LogServerError(
         'DATA_MISMATCH',
         `${join(options.dataDir, INDEX_KEY_FILE)} exists but ${join(options.dataDir, 'index-db')} holds no index: ` +
           'restore the index database, or move index.key away to start a new index under a new key ' +
-          '(clients that pinned the old key will refuse the new one until told)',
+          '(clients that pinned the old key will refuse the new one until told); pass --new-identity only ' +
+          'if this key has never signed anything (made before the first start, to configure witnesses)',
       )
     }
     const { key } = await loadOrCreateLogKey(
@@ -87,23 +103,54 @@ export async function openIndexService(options: IndexServiceOptions): Promise<In
       batchSize: 64,
       batchWaitMs: 0,
     })
-    const builder = await IndexBuilder.start({
-      input: options.input,
-      inputHead: options.node.head,
-      output: store,
-      sequencer,
-      snapshotPath: join(options.dataDir, INDEX_SNAPSHOT_FILE),
-    })
+    let witnessing: Witnessing | undefined
+    let closing = false
+    if (options.witnessing !== undefined) {
+      const report = options.witnessing.report ?? ((message: string) => console.error(message))
+      witnessing = await Witnessing.open(
+        {
+          ...options.witnessing,
+          logVerifier: parseVerifierKey(key.verifierKey),
+          store,
+          consistencyProof: (from, to) => reader.consistencyProof(from, to),
+          report: (message) => report(`index: ${message}`),
+        },
+        sequencer.head,
+      )
+      const started = witnessing
+      sequencer.onCommit((head) => started.onCheckpoint(head))
+    }
+    const served = () => witnessing?.served ?? sequencer.head
+    const awaitServed = async (size: bigint): Promise<boolean> => {
+      while (!closing) if ((await witnessing!.waitForSize(size, SERVED_WAIT_MS)) !== undefined) return true
+      return false
+    }
+    let builder: IndexBuilder
+    try {
+      builder = await IndexBuilder.start({
+        input: options.input,
+        inputHead: options.node.head,
+        output: store,
+        sequencer,
+        snapshotPath: join(options.dataDir, INDEX_SNAPSHOT_FILE),
+        served,
+        ...(witnessing !== undefined && { awaitServed }),
+      })
+    } catch (err) {
+      await witnessing?.close()
+      throw err
+    }
     options.node.onCommit((head, batch) => builder.onCommit(head, batch))
     /**
-     * Every key answered against the newest output leaf: the map, the leaf, and the output head that
-     * leaf is the newest of are taken together, between two builder steps (IndexBuilder.atPublished).
+     * Every key answered against the served output checkpoint: the map, its last leaf, and that checkpoint
+     * are taken together (IndexBuilder.atServed: with witnesses the served leaf's own map, else the newest
+     * leaf's, between two builder steps).
      */
     const answer_ = async (keys: readonly string[], maxEntries?: number): Promise<IndexBatchLookupAnswer> => {
-      const snapshot = await builder.atPublished((map, leaf, leafIndex) => ({
+      const snapshot = await builder.atServed(({ head, leaf, leafIndex, map }) => ({
         leaf,
         leafIndex,
-        head: sequencer.head,
+        head,
         results: keys.map((key) => {
           const k = mapKey(key)
           return { key, indexes: [...(map.get(k) ?? [])], mapProof: b64(map.prove(k)) }
@@ -142,9 +189,9 @@ export async function openIndexService(options: IndexServiceOptions): Promise<In
     return {
       origin,
       verifierKey: key.verifierKey,
-      head: () => sequencer.head,
+      head: served,
       tiles,
-      trailing: () => builder.trailing(options.node.head.size),
+      trailing: () => builder.trailingServed(options.node.head.size),
       async lookup(keyString: string): Promise<IndexLookupAnswer> {
         const answer = await answer_([keyString])
         const result = answer.results[0]!
@@ -161,7 +208,9 @@ export async function openIndexService(options: IndexServiceOptions): Promise<In
       },
       lookupBatch: (keys: readonly string[]) => answer_(keys, MAX_INDEX_BATCH_ENTRIES),
       async close() {
+        closing = true
         builder.stopRebuild()
+        await witnessing?.close()
         await builder.settled().catch(() => undefined)
         await builder.writeSnapshot()
         await sequencer.drain()

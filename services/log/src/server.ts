@@ -197,6 +197,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
             witnesses,
             quorum: config.witnessQuorum ?? witnesses.length,
             timeoutMs: config.witnessTimeoutMs,
+            refreshMs: config.witnessRefreshS * 1000,
             logVerifier: parseVerifierKey(key.verifierKey),
             store,
             consistencyProof: (from, to) => reader.consistencyProof(from, to),
@@ -245,6 +246,17 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
           inputReader: reader,
           node: running,
           cacheBytes: Math.floor(config.cacheBytes / 4),
+          newIdentity: config.newIdentity,
+          // The output log is cosigned by the log's witnesses, with the log's quorum.
+          ...(witnessing !== undefined && {
+            witnessing: {
+              witnesses,
+              quorum: witnessing.quorum,
+              timeoutMs: witnessing.timeoutMs,
+              refreshMs: witnessing.refreshMs ?? 0,
+              ...(options.witnessPost !== undefined ? { post: options.witnessPost } : {}),
+            },
+          }),
         })
       : undefined
     const lookups = new LookupCache()

@@ -43,6 +43,12 @@ export interface WitnessingOptions {
   observer?: WitnessingObserver
   /** Where refusals and failures are reported (default console.error). */
   report?: (message: string) => void
+  /**
+   * Freshness: when no newer checkpoint came for this long (ms) since the served one was cosigned, the
+   * witnesses are asked to cosign it again (same size, new time), so that clients with a maximum
+   * checkpoint age keep accepting an idle log. 0 or undefined: never.
+   */
+  refreshMs?: number
 }
 
 /** How one exchange with a witness ended: a cosignature, a refusal (4xx), a failure, or no answer in time. */
@@ -117,6 +123,9 @@ export class Witnessing {
   private persisting: Promise<void> = Promise.resolve()
   private waiters: { size: bigint; wake: (head: TreeHead | undefined) => void; timer: NodeJS.Timeout }[] = []
   private closed = false
+  private refreshTimer: NodeJS.Timeout | undefined
+  /** The size of the served checkpoint being cosigned again (refresh), until it is. */
+  private refreshing: bigint | undefined
   private readonly post: WitnessPost
   private readonly report: (message: string) => void
 
@@ -169,6 +178,8 @@ export class Witnessing {
     const slots = stored?.slots ?? new Set<number>()
     const witnessing = new Witnessing(options, served, slots, head)
     witnessing.advance()
+    // A stored checkpoint's cosignatures may be old already: refreshed at once when nothing newer comes.
+    if (stored !== undefined) witnessing.scheduleRefresh(0)
     return witnessing
   }
 
@@ -213,12 +224,46 @@ export class Witnessing {
   async close(): Promise<void> {
     this.closed = true
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
+    if (this.refreshTimer !== undefined) clearTimeout(this.refreshTimer)
     for (const w of this.witnesses) w.controller?.abort()
     for (const waiter of this.waiters.splice(0)) {
       clearTimeout(waiter.timer)
       waiter.wake(undefined)
     }
     await this.persisting
+  }
+
+  /** Plans a refresh of the served checkpoint in `delayMs` (replacing one planned). */
+  private scheduleRefresh(delayMs: number): void {
+    const refreshMs = this.options.refreshMs ?? 0
+    if (refreshMs <= 0 || this.closed) return
+    if (this.refreshTimer !== undefined) clearTimeout(this.refreshTimer)
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined
+      this.refresh()
+    }, delayMs)
+    this.refreshTimer.unref()
+  }
+
+  /**
+   * Asks every witness to cosign the served checkpoint again, when nothing newer is being witnessed (a
+   * newer checkpoint's cosignatures refresh it anyway). The witnesses answer a checkpoint of the size they
+   * cosigned last with a new cosignature (tlog-witness: same size, same root, empty proof).
+   */
+  private refresh(): void {
+    if (this.closed) return
+    const size = this.current.size
+    if (this.newest.size > size || this.witnesses.some((w) => w.busy)) {
+      this.scheduleRefresh(this.options.refreshMs!)
+      return
+    }
+    this.refreshing = size
+    this.gathered.delete(size)
+    for (const w of this.witnesses) if (w.asked === size) w.asked = undefined
+    this.target = this.newest
+    this.advance()
+    // Asked again later if this round gathers no quorum (witnesses down).
+    this.scheduleRefresh(this.options.refreshMs!)
   }
 
   private quorumReached(g: Gathered): boolean {
@@ -354,21 +399,31 @@ export class Witnessing {
     g.lines.set(w.slot, line)
     if (!this.quorumReached(g)) return
     const servedSize = this.current.size
-    // A newer checkpoint, or more cosignatures on the one served (the quorum may be fewer than all).
-    if (head.size > servedSize || (head.size === servedSize && g.lines.size > this.currentSlots.size)) {
-      this.publish(g)
+    const refresh = this.refreshing === head.size && head.size === servedSize
+    // A newer checkpoint, or more cosignatures on the one served (the quorum may be fewer than all), or
+    // newer ones (a refresh).
+    if (
+      head.size > servedSize ||
+      refresh ||
+      (head.size === servedSize && g.lines.size > this.currentSlots.size)
+    ) {
+      if (refresh) this.refreshing = undefined
+      this.publish(g, refresh)
     }
   }
 
   /** Saves the checkpoint with its cosignatures, then serves it (unless something newer won meanwhile). */
-  private publish(g: Gathered): void {
+  private publish(g: Gathered, refresh = false): void {
     const slots = new Set(g.lines.keys())
     const note = addSignatures(g.head.checkpoint, [...g.lines.values()])
     const bytes = Buffer.from(note, 'utf8')
     const head: TreeHead = { size: g.head.size, root: g.head.root, checkpoint: note, checkpointBytes: bytes }
     this.persisting = this.persisting.then(async () => {
       const current = this.current
-      if (head.size < current.size || (head.size === current.size && slots.size <= this.currentSlots.size)) {
+      if (
+        head.size < current.size ||
+        (head.size === current.size && !refresh && slots.size <= this.currentSlots.size)
+      ) {
         return
       }
       try {
@@ -379,6 +434,7 @@ export class Witnessing {
       }
       this.current = head
       this.currentSlots = slots
+      this.scheduleRefresh(this.options.refreshMs ?? 0)
       for (const size of this.gathered.keys()) if (size < head.size) this.gathered.delete(size)
       const waiting = this.waiters
       this.waiters = []

@@ -268,6 +268,86 @@ describe('IndexBuilder', () => {
     const short = await openLog(shortStore)
     await expect(openIndex(shortStore, short, outputStore)).rejects.toMatchObject({ code: 'DATA_MISMATCH' })
   })
+
+  test('with witnesses: one leaf waits for the quorum, lookups answer from the served leaf’s map, a restart too', async () => {
+    const logStore = new MemoryStore()
+    const outputStore = new MemoryStore()
+    const log = await openLog(logStore)
+    await Promise.all(Array.from({ length: 40 }, (_, i) => log.append(entry(i))))
+    // The witnesses, played by hand: `served` is the output size they cosigned; awaitServed waits for it.
+    let served = 0n
+    let cosign: (() => void) | undefined
+    const witnessed = {
+      served: () => ({ ...log.head, size: served }),
+      awaitServed: (size: bigint) =>
+        new Promise<boolean>((resolve) => {
+          const check = () => (served >= size ? resolve(true) : (cosign = check))
+          check()
+        }),
+    }
+    const open = async () => {
+      const output = await openLog(outputStore, indexSigner, `${ORIGIN}/index`)
+      const builder = await IndexBuilder.open({
+        input: logStore,
+        inputHead: log.head,
+        output: outputStore,
+        sequencer: output,
+        entryOf,
+        ...witnessed,
+      })
+      return { builder, output }
+    }
+    const first = await open()
+    log.onCommit((head, batch) => first.builder.onCommit(head, batch))
+    // Leaf 0 (40 entries) is published at open and waits for the quorum.
+    await first.output.drain()
+    expect(outputStore.leaves.length).toBe(1)
+    served = 1n
+    cosign?.()
+    // 30 more entries: leaf 1 covers them; then 30 more, filed but not published while leaf 1 waits.
+    await Promise.all(Array.from({ length: 30 }, (_, i) => log.append(entry(40 + i))))
+    while (outputStore.leaves.length < 2) await first.output.drain()
+    await Promise.all(Array.from({ length: 30 }, (_, i) => log.append(entry(70 + i))))
+    // Filed as they are committed (waited for: the builder files between its own steps).
+    const newest = mapKey(`key:${input(99).keyId}`)
+    while (!(first.builder.current.get(newest) ?? []).includes(99)) {
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await first.output.drain()
+    expect(outputStore.leaves.length).toBe(2)
+    // The served leaf is still leaf 0: its map answers for 40 entries, whatever was filed since.
+    const key = mapKey(`subject:${input(7).digests[0]}`)
+    const check = async (builder: IndexBuilder, leafIndex: bigint, size: number) => {
+      const state = await builder.atServed((s) => ({
+        ...s,
+        indexes: s.map.get(key)!,
+        proof: s.map.prove(key),
+      }))
+      expect(state.leafIndex).toBe(leafIndex)
+      const indexes = state.indexes
+      expect(indexes).toEqual(Array.from({ length: size }, (_, i) => i).filter((i) => i % 50 === 7))
+      expect(state.leaf.mapRoot).toEqual(expectedMap(size).rootHash())
+      verifyMapProof(state.leaf.mapRoot, key, state.proof, valueHash(indexes))
+    }
+    await check(first.builder, 0n, 40)
+    // Leaf 1 cosigned: leaf 2 covers everything filed meanwhile.
+    served = 2n
+    cosign?.()
+    await check(first.builder, 1n, 70)
+    while (outputStore.leaves.length < 3) await first.output.drain()
+    expect(decodeOutputLeaf(outputStore.leaves[2]!).inputSize).toBe(100n)
+    first.builder.stopRebuild()
+    served = 3n
+    cosign?.()
+    await first.builder.settled()
+
+    // A restart whose witnessed checkpoint is the one before the last leaf: both are checked and answer.
+    served = 2n
+    const second = await open()
+    await check(second.builder, 1n, 70)
+    served = 3n
+    await check(second.builder, 2n, 100)
+  })
 })
 
 describe('loggedLeafMapInput', () => {

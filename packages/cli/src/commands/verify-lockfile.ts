@@ -1,6 +1,12 @@
 import { readFile, stat } from 'node:fs/promises'
 import { formatDigest } from '@ledger/attestation'
-import { countReproductionsBatch, LedgerClient, type ReproductionCount } from '@ledger/client'
+import {
+  checkpointFreshness,
+  countReproductionsBatch,
+  formatFreshness,
+  LedgerClient,
+  type ReproductionCount,
+} from '@ledger/client'
 import { parseCheckpoint, parseSignedNote } from '@ledger/tlog'
 import { httpOptions, readPolicy, resolvePath, stateStore, toJSON, usage } from '../context.js'
 import { EXIT, type ExitCode } from '../exit-codes.js'
@@ -116,8 +122,9 @@ export async function verifyLockfileCommand(io: Io, opts: VerifyLockfileOptions)
     threshold: answers[0]!.threshold,
   }
   const ok = summary.ok === summary.packages
+  const fresh = checkpointFreshness(checkpoint, policy, Math.floor(Date.now() / 1000))
   if (opts.json) {
-    io.stdout.write(toJSON({ ok, summary, packages: rows, checkpoint, ...completeness }))
+    io.stdout.write(toJSON({ ok, summary, packages: rows, checkpoint, ...completeness, fresh }))
   } else {
     const sorted = [...rows].sort(
       (a, b) => ORDER[a.status] - ORDER[b.status] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
@@ -138,6 +145,7 @@ export async function verifyLockfileCommand(io: Io, opts: VerifyLockfileOptions)
     const cp = parseCheckpoint(parseSignedNote(checkpoint).text)
     out.push(`every package proven against the checkpoint of ${cp.origin} at tree size ${cp.size}`)
     out.push(completenessLine(completeness))
+    out.push(formatFreshness(fresh, policy.witnesses))
     io.stdout.write(`${out.join('\n')}\n`)
   }
   return ok ? EXIT.OK : EXIT.NEGATIVE

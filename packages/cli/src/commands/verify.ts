@@ -1,5 +1,14 @@
 import { basename } from 'node:path'
-import { countReproductions, LedgerClient, MAX_CHAIN_DEPTH, type ReproductionCount } from '@ledger/client'
+import {
+  checkpointFreshness,
+  countReproductions,
+  formatFreshness,
+  LedgerClient,
+  MAX_CHAIN_DEPTH,
+  type Freshness,
+  type ReproductionCount,
+  type WitnessTrust,
+} from '@ledger/client'
 import { parseCheckpoint, parseSignedNote } from '@ledger/tlog'
 import {
   httpOptions,
@@ -85,7 +94,11 @@ export async function verifyCommand(io: Io, opts: VerifyOptions): Promise<ExitCo
     ...(commit !== undefined && { commit }),
     ...(threshold !== undefined && { threshold }),
   })
-  io.stdout.write(opts.json ? toJSON(answer) : formatAnswer(answer))
+  // The client refused a checkpoint older than the policy allows (STALE); this says how old this one is.
+  const fresh = checkpointFreshness(answer.checkpoint, policy, Math.floor(Date.now() / 1000))
+  io.stdout.write(
+    opts.json ? toJSON({ ...answer, fresh }) : formatAnswer(answer, { fresh, witnesses: policy.witnesses }),
+  )
   return answer.ok ? EXIT.OK : EXIT.NEGATIVE
 }
 
@@ -102,8 +115,11 @@ function parseThreshold(text: string | undefined): number | undefined {
   return Number(text)
 }
 
-/** The answer for people. */
-export function formatAnswer(answer: ReproductionCount): string {
+/** The answer for people (with its checkpoint's freshness when given). */
+export function formatAnswer(
+  answer: ReproductionCount,
+  freshness?: { fresh: Freshness | null; witnesses: WitnessTrust },
+): string {
   const out: string[] = []
   out.push(`${answer.digest}${answer.commit !== undefined ? ` from commit ${answer.commit}` : ''}`)
   const verdict = answer.ok
@@ -150,6 +166,7 @@ export function formatAnswer(answer: ReproductionCount): string {
   out.push('')
   out.push(`proven against the checkpoint of ${checkpoint.origin} at tree size ${checkpoint.size}`)
   out.push(completenessLine(answer))
+  if (freshness !== undefined) out.push(formatFreshness(freshness.fresh, freshness.witnesses))
   return `${out.join('\n')}\n`
 }
 
