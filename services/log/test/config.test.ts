@@ -60,6 +60,8 @@ describe('parseConfig', () => {
       ['--nope'],
       ['positional'],
       ['--origin', ''],
+      // The verifiable index runs on LevelDB only (deviations.md).
+      ['--index', '--store', 'postgres://u@127.0.0.1:5432/ledger'],
     ]) {
       expect(() => parseConfig(args, {}), args.join(' ')).toThrow(
         expect.objectContaining({ code: 'INVALID_CONFIG' }),
