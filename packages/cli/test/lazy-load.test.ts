@@ -1,5 +1,5 @@
 // `attest verify --digest` loads only what it needs (issue #12): run in a fresh process, it must not load
-// the signer, the Sigstore verifier, the monitor or ajv's schema compiler.
+// the signer, the Sigstore verifier, the monitor, ajv's schema compiler or Node's fetch (undici).
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -18,7 +18,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-it('attest verify --digest loads neither @sigstore/sign, @sigstore/verify, the monitor nor the ajv compiler', async () => {
+it('attest verify --digest loads neither @sigstore/sign, @sigstore/verify, the monitor, the ajv compiler nor undici', async () => {
   const policy = join(dir, 'policy.json')
   await writeFile(
     policy,
@@ -41,14 +41,15 @@ it('attest verify --digest loads neither @sigstore/sign, @sigstore/verify, the m
       '--digest', 'sha256:${'ab'.repeat(32)}', '--timeout', '1', '--state', ${JSON.stringify(join(dir, 'state'))}],
       { stdout: quiet, stderr: quiet, env: {}, cwd: ${JSON.stringify(dir)} })
     const cjs = Object.keys(createRequire(import.meta.url).cache)
-    console.log(JSON.stringify({ code, cjs }))
+    const builtins = process.moduleLoadList
+    console.log(JSON.stringify({ code, cjs, builtins }))
   `
   const out = await new Promise<string>((resolve, reject) =>
     execFile(process.execPath, ['--input-type=module', '-e', script], { cwd: dir }, (err, stdout, stderr) =>
       err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
     ),
   )
-  const { code, cjs } = JSON.parse(out) as { code: number; cjs: string[] }
+  const { code, cjs, builtins } = JSON.parse(out) as { code: number; cjs: string[]; builtins: string[] }
   expect(code).toBe(4)
   // It did load what a verify needs (the generated validators' runtime is CommonJS) ...
   expect(cjs.some((path) => path.includes('/ajv/dist/runtime/'))).toBe(true)
@@ -63,4 +64,7 @@ it('attest verify --digest loads neither @sigstore/sign, @sigstore/verify, the m
   ]) {
     expect(cjs.filter((path) => path.includes(unwanted))).toEqual([])
   }
+  // The client talks node:http: Node's fetch (undici, and its WebAssembly parser) is never loaded.
+  expect(builtins.some((name) => name.includes('http'))).toBe(true)
+  expect(builtins.filter((name) => name.includes('undici'))).toEqual([])
 })

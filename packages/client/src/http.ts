@@ -1,13 +1,20 @@
-// The client's only door to the network: global fetch with a timeout per attempt, bounded retries with
-// backoff, and one table from HTTP outcomes to ClientError codes. Nothing here trusts a response body.
+// The client's only door to the network: node:http(s) (or a given fetch) with a timeout per attempt, bounded
+// retries with backoff, and one table from HTTP outcomes to ClientError codes. Nothing here trusts a
+// response body.
 import { ClientError, misbehaving } from './errors.js'
+import { nodeRequest, type RawResponse, type ResponseHeaders } from './node-http.js'
+
+export type { ResponseHeaders } from './node-http.js'
 
 /** The subset of the global `fetch` the client uses; tests and the CLI may pass their own. */
 export type FetchFunction = (input: string, init?: RequestInit) => Promise<Response>
 
 /** How the client talks HTTP. Every field has a default. */
 export interface HttpOptions {
-  /** Default: the global fetch (Node 20). */
+  /**
+   * Default: node:http and node:https with keep-alive (nodeRequest), which follow redirects as fetch does;
+   * the global fetch, or a test's, when given.
+   */
   fetch?: FetchFunction
   /** Time limit of one attempt, headers and body, in ms. Default 10,000. */
   timeoutMs?: number
@@ -29,7 +36,7 @@ export interface HttpOptions {
 /** A successful (2xx) response, body read in full. */
 export interface HttpResponse {
   status: number
-  headers: Headers
+  headers: ResponseHeaders
   body: Uint8Array
 }
 
@@ -55,7 +62,7 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 /** One log's HTTP endpoint. */
 export class HttpTransport {
   readonly baseUrl: string
-  private readonly fetchFn: FetchFunction
+  private readonly fetchFn: FetchFunction | undefined
   private readonly timeoutMs: number
   private readonly retries: number
   private readonly backoffMs: number
@@ -75,7 +82,7 @@ export class HttpTransport {
       throw new ClientError('INVALID_ARGUMENT', `not an http(s) URL: ${baseUrl}`)
     }
     this.baseUrl = url.href.replace(/\/+$/, '')
-    this.fetchFn = opts.fetch ?? ((input, init) => fetch(input, init))
+    this.fetchFn = opts.fetch
     this.timeoutMs = opts.timeoutMs ?? 10_000
     this.retries = opts.retries ?? 3
     this.backoffMs = opts.backoffMs ?? 250
@@ -92,18 +99,14 @@ export class HttpTransport {
    */
   async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpResponse> {
     const url = this.baseUrl + path
-    const init: RequestInit = { method, headers: { accept: 'application/json, text/plain, */*' } }
-    if (body !== undefined) {
-      init.body = JSON.stringify(body)
-      init.headers = { ...init.headers, 'content-type': 'application/json' }
-    }
+    const headers: Record<string, string> = { accept: 'application/json, text/plain, */*' }
+    const text = body === undefined ? undefined : JSON.stringify(body)
+    if (text !== undefined) headers['content-type'] = 'application/json'
     let resetRetried = false
     for (let attempt = 0; ; attempt++) {
-      let response: Response
-      let bytes: Uint8Array
+      let response: RawResponse
       try {
-        response = await this.fetchFn(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) })
-        bytes = await this.readBody(response)
+        response = await this.send(method, url, headers, text)
       } catch (err) {
         if (err instanceof ClientError) throw err
         // A keep-alive connection the server closed just as it was reused: a GET is idempotent, so it is
@@ -120,9 +123,8 @@ export class HttpTransport {
         }
         throw new ClientError('NETWORK', `${method} ${url}: ${problem}`, { cause: err })
       }
-      if (response.status >= 200 && response.status < 300) {
-        return { status: response.status, headers: response.headers, body: bytes }
-      }
+      const bytes = response.body
+      if (response.status >= 200 && response.status < 300) return response
       if (RETRY_STATUSES.has(response.status)) {
         const problem = `HTTP ${response.status}${errorSuffix(bytes)}`
         if (attempt < this.retries) {
@@ -187,23 +189,44 @@ export class HttpTransport {
     return ceiling / 2 + Math.random() * (ceiling / 2)
   }
 
-  private async readBody(response: Response): Promise<Uint8Array> {
-    const declared = Number(response.headers.get('content-length') ?? '0')
-    if (declared > this.maxResponseBytes) {
+  /** One attempt: the whole answer, its size checked against maxResponseBytes as it arrives. */
+  private async send(
+    method: 'GET' | 'POST',
+    url: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<RawResponse> {
+    const checkSize = (bytes: number) => {
+      if (bytes > this.maxResponseBytes)
+        throw misbehaving(
+          'malformed',
+          `answer of ${bytes} bytes is over the ${this.maxResponseBytes} byte limit`,
+        )
+    }
+    if (this.fetchFn === undefined)
+      return nodeRequest({
+        method,
+        url,
+        headers,
+        ...(body !== undefined && { body }),
+        timeoutMs: this.timeoutMs,
+        checkSize,
+      })
+    const response = await this.fetchFn(url, {
+      method,
+      headers,
+      ...(body !== undefined && { body }),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    })
+    try {
+      checkSize(Number(response.headers.get('content-length') ?? '0'))
+    } catch (err) {
       await response.body?.cancel()
-      throw misbehaving(
-        'malformed',
-        `answer of ${declared} bytes is over the ${this.maxResponseBytes} byte limit`,
-      )
+      throw err
     }
     const bytes = new Uint8Array(await response.arrayBuffer())
-    if (bytes.length > this.maxResponseBytes) {
-      throw misbehaving(
-        'malformed',
-        `answer of ${bytes.length} bytes is over the ${this.maxResponseBytes} byte limit`,
-      )
-    }
-    return bytes
+    checkSize(bytes.length)
+    return { status: response.status, headers: response.headers, body: bytes }
   }
 }
 
@@ -226,6 +249,9 @@ function networkProblem(err: unknown, timeoutMs: number): string {
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
     return `no answer within ${timeoutMs} ms`
   }
+  // node:http's errors carry the code themselves; fetch's wrap the socket's error as their cause.
+  const own = (err as { code?: unknown } | undefined)?.code
+  if (err instanceof Error && typeof own === 'string') return `${own} (${err.message})`
   const cause =
     err instanceof Error ? (err.cause as { code?: unknown; message?: unknown } | undefined) : undefined
   if (cause && typeof cause.code === 'string')

@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import { ClientError, HttpTransport, parseRetryAfter, type FetchFunction } from '../src/index.js'
 
@@ -195,5 +196,144 @@ describe('HttpTransport on a connection reset', () => {
     } finally {
       await server.close()
     }
+  })
+})
+
+describe('HttpTransport over node:http (the default, no fetch given)', () => {
+  /** A real server on 127.0.0.1 answering with `handler`. */
+  async function serve(handler: RequestListener) {
+    const { createServer } = await import('node:http')
+    const server = createServer(handler)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as { port: number }
+    return {
+      url: `http://127.0.0.1:${port}`,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections()
+          server.close(() => resolve())
+        }),
+    }
+  }
+
+  it('GETs and POSTs JSON, with the body and content type sent', async () => {
+    const seen: { method?: string; type?: string; body: string }[] = []
+    const server = await serve((req, res) => {
+      let body = ''
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()))
+      req.on('end', () => {
+        seen.push({ method: req.method, type: req.headers['content-type'], body })
+        res.writeHead(201, { 'content-type': 'application/json' }).end('{"fine":true}')
+      })
+    })
+    try {
+      const http = new HttpTransport(server.url)
+      expect(await http.getJSON('/x')).toEqual({ fine: true })
+      expect(await http.postJSON('/y', { a: 1 })).toEqual({ status: 201, json: { fine: true } })
+      expect(seen).toEqual([
+        { method: 'GET', type: undefined, body: '' },
+        { method: 'POST', type: 'application/json', body: '{"a":1}' },
+      ])
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('maps statuses as with fetch: 404 NOT_FOUND, 4xx REJECTED with the log code, 503 retried', async () => {
+    let calls = 0
+    const server = await serve((req, res) => {
+      calls++
+      if (req.url === '/missing') {
+        res.writeHead(404).end()
+        return
+      }
+      if (req.url === '/refused') {
+        res.writeHead(403).end(JSON.stringify({ error: { code: 'KEY_NOT_ALLOWED', message: 'no' } }))
+        return
+      }
+      if (calls === 3) {
+        res.writeHead(503, { 'retry-after': '0' }).end()
+        return
+      }
+      res.writeHead(200).end('"ok"')
+    })
+    try {
+      const http = new HttpTransport(server.url, { sleep: async () => {} })
+      expect(await codeOf(http.getJSON('/missing'))).toBe('NOT_FOUND')
+      try {
+        await http.getJSON('/refused')
+        throw new Error('expected REJECTED')
+      } catch (err) {
+        expect((err as ClientError).logCode).toBe('KEY_NOT_ALLOWED')
+      }
+      expect(await http.getJSON('/later')).toBe('ok')
+      expect(calls).toBe(4)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('refuses an answer over the size limit, declared or streamed without a length', async () => {
+    const server = await serve((req, res) => {
+      if (req.url === '/declared') {
+        res.writeHead(200, { 'content-length': '5000' }).end('x'.repeat(5000))
+        return
+      }
+      res.writeHead(200) // chunked: no content-length
+      res.write('x'.repeat(600))
+      res.end('x'.repeat(600))
+    })
+    try {
+      const http = new HttpTransport(server.url, { maxResponseBytes: 1000 })
+      expect(await codeOf(http.getBytes('/declared'))).toBe('LOG_MISBEHAVING')
+      expect(await codeOf(http.getBytes('/chunked'))).toBe('LOG_MISBEHAVING')
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('times out a log that sends headers and then never the rest of the body', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-length': '10' })
+      res.write('12345')
+    })
+    try {
+      const http = new HttpTransport(server.url, { timeoutMs: 100, retries: 0 })
+      expect(await codeOf(http.getJSON('/x'))).toBe('NETWORK')
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('follows redirects as fetch does (a 303 after a POST becomes a GET)', async () => {
+    const seen: string[] = []
+    const server = await serve((req, res) => {
+      seen.push(`${req.method} ${req.url}`)
+      if (req.url === '/old') {
+        res.writeHead(308, { location: '/new' }).end()
+        return
+      }
+      if (req.url === '/post') {
+        res.writeHead(303, { location: '/after' }).end()
+        return
+      }
+      res.writeHead(200).end('"here"')
+    })
+    try {
+      const http = new HttpTransport(server.url)
+      expect(await http.getJSON('/old')).toBe('here')
+      expect((await http.postJSON('/post', {})).json).toBe('here')
+      expect(seen).toEqual(['GET /old', 'GET /new', 'POST /post', 'GET /after'])
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('reports a refused connection as NETWORK', async () => {
+    const server = await serve((_req, res) => res.end())
+    const url = server.url
+    await server.close()
+    const http = new HttpTransport(url, { retries: 0 })
+    expect(await codeOf(http.getJSON('/x'))).toBe('NETWORK')
   })
 })
