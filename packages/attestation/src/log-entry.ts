@@ -1,6 +1,5 @@
 // The log entry (DESIGN §4): a Rekor v2 `dsse` entry (dsse/0.0.2) plus the DSSE payload, as the UTF-8 bytes of
 // RFC 8785 canonical JSON. Its canonical form makes the bytes a function of (payload, signature, key).
-import { canonicalJSON } from './canonical-json.js'
 import {
   bytesEqual,
   decodeBase64,
@@ -59,18 +58,52 @@ export function encodeLogEntry(entry: LogEntryInput): Uint8Array {
   if (entry.payload.byteLength === 0 || entry.signature.byteLength === 0 || entry.spkiDer.byteLength === 0) {
     throw new AttestationError('LEAF_MALFORMED', 'payload, signature and key must be non-empty')
   }
-  // RFC 8785 by construction: members in code-unit order, and every value is a constant, an accepted
-  // keyDetails or base64 text, none of which JSON escapes. A test holds this to canonicalJSON.
-  const text =
-    `{"apiVersion":"0.0.2","kind":"dsse","payload":"${encodeBase64(entry.payload)}",` +
-    `"spec":{"dsseV002":{"payloadHash":{"algorithm":"SHA2_256","digest":"${encodeBase64(sha256(entry.payload))}"},` +
-    `"signatures":[{"content":"${encodeBase64(entry.signature)}","verifier":{"keyDetails":"${entry.keyDetails}",` +
-    `"publicKey":{"rawBytes":"${encodeBase64(entry.spkiDer)}"}}}]}}}`
+  const text = canonicalLeafText(
+    encodeBase64(entry.payload),
+    encodeBase64(sha256(entry.payload)),
+    encodeBase64(entry.signature),
+    entry.keyDetails,
+    encodeBase64(entry.spkiDer),
+  )
   const leaf = encodeUTF8(text)
   if (leaf.byteLength > MAX_LEAF_SIZE) {
     throw new AttestationError('LEAF_TOO_LARGE', `leaf is ${leaf.byteLength} bytes, over ${MAX_LEAF_SIZE}`)
   }
   return leaf
+}
+
+/**
+ * The leaf's text from its parts, each already base64 text (or an accepted keyDetails). RFC 8785 by
+ * construction: members in code-unit order, and every value is a constant, an accepted keyDetails or base64
+ * text, none of which JSON escapes. A test holds this to canonicalJSON.
+ */
+function canonicalLeafText(
+  payload: string,
+  payloadHash: string,
+  signature: string,
+  keyDetails: string,
+  spki: string,
+): string {
+  return (
+    `{"apiVersion":"0.0.2","kind":"dsse","payload":"${payload}",` +
+    `"spec":{"dsseV002":{"payloadHash":{"algorithm":"SHA2_256","digest":"${payloadHash}"},` +
+    `"signatures":[{"content":"${signature}","verifier":{"keyDetails":"${keyDetails}",` +
+    `"publicKey":{"rawBytes":"${spki}"}}}]}}}`
+  )
+}
+
+// Key ids by the base64 of their SPKI DER: a client checking thousands of leaves meets a few keys.
+const keyIds = new Map<string, string>()
+const KEY_ID_CACHE_LIMIT = 1024
+
+function keyIdOf(spkiBase64: string, spkiDer: Uint8Array): string {
+  let keyId = keyIds.get(spkiBase64)
+  if (keyId === undefined) {
+    if (keyIds.size >= KEY_ID_CACHE_LIMIT) keyIds.clear()
+    keyId = keyIdFromSPKI(spkiDer)
+    keyIds.set(spkiBase64, keyId)
+  }
+  return keyId
 }
 
 function malformed(why: string): never {
@@ -134,10 +167,19 @@ export function decodeLogEntry(leaf: Uint8Array): LogEntry {
     spkiDer,
     keyDetails: verifier.keyDetails as KeyDetails,
     payloadHash,
-    keyId: keyIdFromSPKI(spkiDer),
+    keyId: keyIdOf(publicKey.rawBytes as string, spkiDer),
   }
-  // The shape is fixed and shallow by now, so canonicalizing it is cheap and bounded.
-  if (canonicalJSON(value) !== text) malformed('leaf is not RFC 8785 canonical JSON')
+  // The shape is fixed by now (exactly these members, these constants, one signature) and every other
+  // value is canonical base64, which JSON never escapes: the RFC 8785 serialization of `value` is the
+  // leaf text of its five strings (what canonicalJSON(value) returns, without walking the value again).
+  const canonical = canonicalLeafText(
+    top.payload as string,
+    hash.digest as string,
+    signature.content as string,
+    verifier.keyDetails as string,
+    publicKey.rawBytes as string,
+  )
+  if (canonical !== text) malformed('leaf is not RFC 8785 canonical JSON')
   return entry
 }
 

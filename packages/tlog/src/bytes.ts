@@ -37,8 +37,6 @@ export function fromHex(hex: string, length?: number): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'))
 }
 
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-
 export function toBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
 }
@@ -48,10 +46,13 @@ export function toBase64(bytes: Uint8Array): string {
  * every byte string has exactly one accepted encoding. `length`, when given, is the exact decoded size.
  */
 export function fromBase64(text: string, length?: number): Uint8Array {
-  if (!BASE64_RE.test(text)) throw new TlogError('MALFORMED_BASE64', 'not canonical padded base64')
-  const bytes = new Uint8Array(Buffer.from(text, 'base64'))
-  // Node ignores set unused bits; re-encoding tells a canonical string from its aliases.
-  if (toBase64(bytes) !== text) throw new TlogError('MALFORMED_BASE64', 'base64 with non-zero unused bits')
+  // Node decodes leniently (URL-safe letters, missing padding, set unused bits, stray characters) but
+  // encodes only the canonical form: a text that survives the round trip unchanged is canonical, which is
+  // all a regular expression of the alphabet and padding checked, and more.
+  const decoded = Buffer.from(text, 'base64')
+  if (decoded.toString('base64') !== text)
+    throw new TlogError('MALFORMED_BASE64', 'not canonical padded base64 (RFC 4648 §4, unused bits zero)')
+  const bytes = new Uint8Array(decoded)
   if (length !== undefined && bytes.length !== length) {
     throw new TlogError('MALFORMED_BASE64', `expected ${length} bytes, got ${bytes.length}`)
   }
