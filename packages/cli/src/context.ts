@@ -2,22 +2,24 @@
 import { randomBytes } from 'node:crypto'
 import { open, readFile, rename, unlink } from 'node:fs/promises'
 import { dirname, basename, join, resolve } from 'node:path'
+import { ClientError, misbehaving } from '@ledger/client/errors.js'
+import type { HttpOptions } from '@ledger/client/http.js'
+import { LedgerClient } from '@ledger/client/log-client.js'
 import {
-  ClientError,
-  defaultStateDir,
-  FileStateStore,
-  LedgerClient,
   fromTlogPolicy,
   loadTrustPolicy,
-  misbehaving,
   parseLogTrust,
-  type HttpOptions,
   type LogTrust,
-  type StateStore,
   type TrustPolicy,
   type WitnessTrust,
-} from '@ledger/client'
-import { formatDigest, parseDigest, subjectDigestKeys, type SubjectDigests } from '@ledger/attestation'
+} from '@ledger/client/policy.js'
+import { defaultStateDir, FileStateStore, type StateStore } from '@ledger/client/state.js'
+import {
+  formatDigest,
+  parseDigest,
+  subjectDigestKeys,
+  type SubjectDigests,
+} from '@ledger/attestation/digest.js'
 import { EXIT, type ExitCode } from './exit-codes.js'
 import type { Io } from './io.js'
 

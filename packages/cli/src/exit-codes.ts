@@ -1,7 +1,7 @@
 // The one table from outcomes to exit codes (documented in `attest --help` and the README).
-import { AttestationError } from '@ledger/attestation'
-import { ClientError } from '@ledger/client'
-import { TlogError } from '@ledger/tlog'
+import { AttestationError } from '@ledger/attestation/errors.js'
+import { ClientError } from '@ledger/client/errors.js'
+import { TlogError } from '@ledger/tlog/errors.js'
 
 /** Exit codes of `attest`. */
 export const EXIT = {

@@ -1,7 +1,12 @@
 // Lockfiles an installer gates on (issue #12): npm package-lock.json v2/v3, Cargo.lock, and checksum lists
 // as sha256sum, sha512sum and b2sum print them. Pure: text in, packages out; the format is detected from
 // the content. Everything here is untrusted input: every error names the line or the JSON path.
-import { DIGEST_ALGORITHMS, parseDigest, type Digest, type DigestAlgorithm } from '@ledger/attestation'
+import {
+  DIGEST_ALGORITHMS,
+  parseDigest,
+  type Digest,
+  type DigestAlgorithm,
+} from '@ledger/attestation/digest.js'
 
 export type LockfileFormat = 'npm' | 'cargo' | 'sums'
 

@@ -1,7 +1,8 @@
 // The `attest` command line: commander wiring over the commands, and the one place errors become exit codes.
 import { Command, CommanderError, Option } from 'commander'
 import { createRequire } from 'node:module'
-import { ClientError, stateFileName } from '@ledger/client'
+import { ClientError } from '@ledger/client/errors.js'
+import { stateFileName } from '@ledger/client/state.js'
 import { CliError, stateStore, toJSON, usage, type CliErrorCode } from './context.js'
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './exit-codes.js'
 import type { Io } from './io.js'

@@ -1,6 +1,11 @@
 // Batches (issue #12): many digests and commits answered through POST /api/v1/lookup, every entry proven
 // against ONE checkpoint, and reproductions counted for a whole lockfile at once.
-import { DIGEST_ALGORITHMS, formatDigest, parseCanonicalDigest, type Digest } from '@ledger/attestation'
+import {
+  DIGEST_ALGORITHMS,
+  formatDigest,
+  parseCanonicalDigest,
+  type Digest,
+} from '@ledger/attestation/digest.js'
 import type { VerifiedCheckpoint } from './checkpoint-tracker.js'
 import { answerOf, tallyEntries, type ReproductionCount, type Tally } from './count.js'
 import type { VerifiedLeaf } from './entry.js'

@@ -1,15 +1,11 @@
 // The client's memory of one log: every checkpoint it accepts must carry the log's signature (and the
 // witness quorum) and extend the last one it accepted. This is what turns "the log signed it" into "the
 // log cannot show me one history today and another tomorrow".
-import {
-  bytesEqual,
-  parseCheckpoint,
-  parseSignedNote,
-  toBase64,
-  verifyConsistency,
-  type Checkpoint,
-  type Hash,
-} from '@ledger/tlog'
+import { bytesEqual, toBase64 } from '@ledger/tlog/bytes.js'
+import { parseCheckpoint, type Checkpoint } from '@ledger/tlog/checkpoint.js'
+import type { Hash } from '@ledger/tlog/hash.js'
+import { verifyConsistency } from '@ledger/tlog/merkle.js'
+import { parseSignedNote } from '@ledger/tlog/signed-note.js'
 import { ClientError, describe, misbehaving } from './errors.js'
 import {
   assertFresh,

@@ -7,7 +7,7 @@ import {
   parseCanonicalDigest,
   type Digest,
   type SubjectDigests,
-} from '@ledger/attestation'
+} from '@ledger/attestation/digest.js'
 import { ClientError } from './errors.js'
 import type { VerifiedCheckpoint } from './checkpoint-tracker.js'
 import type { VerifiedLeaf } from './entry.js'

@@ -1,13 +1,10 @@
 // Log entries as the client sees them: leaves off the wire, decoded and verified by @ledger/attestation.
-import {
-  statementIndexKeys,
-  verifyLogEntry,
-  type PublicKeyInfo,
-  type RebuildStatement,
-  type StatementIndexKeys,
-} from '@ledger/attestation'
+import type { PublicKeyInfo } from '@ledger/attestation/keys.js'
+import { verifyLogEntry } from '@ledger/attestation/log-entry.js'
+import { statementIndexKeys, type StatementIndexKeys } from '@ledger/attestation/statement.js'
+import type { RebuildStatement } from '@ledger/attestation/types.js'
 
-export { IN_TOTO_PAYLOAD_TYPE } from '@ledger/attestation'
+export { IN_TOTO_PAYLOAD_TYPE } from '@ledger/attestation/constants.js'
 
 /** A leaf that verified: DESIGN §4 shape, payload hash, DSSE signature by its key, statement schema. */
 export interface VerifiedLeaf {

@@ -1,27 +1,30 @@
 // LedgerClient: one log, every answer verified before it is returned (DESIGN §5, §6).
-import { parseCanonicalDigest, type RebuildStatement, type StatementIndexKeys } from '@ledger/attestation'
+import { parseCanonicalDigest } from '@ledger/attestation/digest.js'
+import type { StatementIndexKeys } from '@ledger/attestation/statement.js'
+import type { RebuildStatement } from '@ledger/attestation/types.js'
+import { toBase64 } from '@ledger/tlog/bytes.js'
+import { hashLeaf, type Hash } from '@ledger/tlog/hash.js'
+import {
+  proveConsistency,
+  verifyConsistency,
+  verifyInclusion,
+  type SubtreeHashReader,
+} from '@ledger/tlog/merkle.js'
 import {
   entryBundlePath,
-  hashLeaf,
-  proveConsistency,
   tileHashReader,
-  toBase64,
-  verifyConsistency,
   tilePath,
   TILE_WIDTH,
   verifyEntryBundle,
-  verifyInclusion,
-  type Hash,
-  type SubtreeHashReader,
   type TileId,
-} from '@ledger/tlog'
+} from '@ledger/tlog/tiles.js'
 import { CheckpointTracker, type VerifiedCheckpoint } from './checkpoint-tracker.js'
 import { verifyEntryLeaf, type VerifiedLeaf } from './entry.js'
-import { verifyIndexBatchAnswer, type IndexProven } from './index-verify.js'
+import type { IndexProven } from './index-verify.js'
 import { ClientError, describe, misbehaving } from './errors.js'
 import { HttpTransport, type HttpOptions } from './http.js'
 import { parseLogTrust, type LogTrust, type TrustPolicy, type WitnessTrust } from './policy.js'
-import { verifyBundleReceipt, type SigstoreBundleJSON, type VerifiedReceipt } from './receipt.js'
+import type { SigstoreBundleJSON, VerifiedReceipt } from './receipt.js'
 import { MemoryStateStore, type StateStore } from './state.js'
 import {
   asArray,
@@ -343,6 +346,8 @@ export class LedgerClient {
     const indexCheckpoint = await indexTracker.accept(
       getString(asObject(json, 'index lookup'), 'checkpoint', 'index lookup'),
     )
+    // Loaded here: the index's proofs (and @ledger/vindex) are for lookups through the index only.
+    const { verifyIndexBatchAnswer } = await import('./index-verify.js')
     const batch = verifyIndexBatchAnswer(json, keys, index.verifierKey, verifiedLeaves)
     const checkpoint = await this.checkpoint()
     await this.checkIndexedTree(batch, checkpoint)
@@ -455,6 +460,8 @@ export class LedgerClient {
   async submit(bundle: unknown, publicKeyPEM: string): Promise<SubmitResult> {
     const { status, json } = await this.http.postJSON('/api/v1/entries', { bundle, publicKey: publicKeyPEM })
     let verified: VerifiedReceipt
+    // Loaded here: receipts (and the Sigstore verifier behind them) are the submitter's, not the gate's.
+    const { verifyBundleReceipt } = await import('./receipt.js')
     try {
       verified = verifyBundleReceipt(json, {
         logVerifierKey: this.log.verifierKey,

@@ -1,17 +1,15 @@
 // Trust policies (schemas/trust-policy.schema.json, DESIGN §8): which log, which witnesses, which parties.
-import { publicKeyFromPEM, schemaProblem } from '@ledger/attestation'
+import { publicKeyFromPEM } from '@ledger/attestation/keys.js'
+import { schemaProblem } from '@ledger/attestation/schemas.js'
+import { openCheckpoint, type Checkpoint } from '@ledger/tlog/checkpoint.js'
+import { parseCosignatureVerifierKey } from '@ledger/tlog/cosignature.js'
+import { TlogError } from '@ledger/tlog/errors.js'
 import {
   SIGNATURE_TYPE_COSIGNATURE_V1,
-  TlogError,
-  isQuorumMet,
-  openCheckpoint,
-  parseCosignatureVerifierKey,
-  parseTlogPolicy,
   parseVerifierKey,
-  type Checkpoint,
   type NoteVerifier,
-  type TlogPolicy,
-} from '@ledger/tlog'
+} from '@ledger/tlog/signed-note.js'
+import { isQuorumMet, parseTlogPolicy, type TlogPolicy } from '@ledger/tlog/tlog-policy.js'
 import { ClientError } from './errors.js'
 
 /** A party of a trust policy, its keys resolved to key ids (lowercase hex SHA-256 of the SPKI DER). */

@@ -1,6 +1,7 @@
 // Strict readers for the log's JSON answers. Everything here is untrusted: a missing field, a wrong type
 // or a non-canonical encoding is the log answering what no honest log answers (LOG_MISBEHAVING).
-import { fromBase64, MAX_TREE_SIZE, type Hash } from '@ledger/tlog'
+import { fromBase64, MAX_TREE_SIZE } from '@ledger/tlog/bytes.js'
+import type { Hash } from '@ledger/tlog/hash.js'
 import { misbehaving } from './errors.js'
 
 export type JSONObject = Record<string, unknown>

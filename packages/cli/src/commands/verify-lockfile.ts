@@ -1,13 +1,11 @@
 import { readFile, stat } from 'node:fs/promises'
-import { formatDigest } from '@ledger/attestation'
-import {
-  checkpointFreshness,
-  countReproductionsBatch,
-  formatFreshness,
-  LedgerClient,
-  type ReproductionCount,
-} from '@ledger/client'
-import { parseCheckpoint, parseSignedNote } from '@ledger/tlog'
+import { formatDigest } from '@ledger/attestation/digest.js'
+import { countReproductionsBatch } from '@ledger/client/batch.js'
+import type { ReproductionCount } from '@ledger/client/count.js'
+import { checkpointFreshness, formatFreshness } from '@ledger/client/freshness.js'
+import { LedgerClient } from '@ledger/client/log-client.js'
+import { parseCheckpoint } from '@ledger/tlog/checkpoint.js'
+import { parseSignedNote } from '@ledger/tlog/signed-note.js'
 import { httpOptions, readPolicy, resolvePath, stateStore, toJSON, usage } from '../context.js'
 import { EXIT, type ExitCode } from '../exit-codes.js'
 import type { Io } from '../io.js'

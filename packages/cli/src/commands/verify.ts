@@ -1,15 +1,10 @@
 import { basename } from 'node:path'
-import {
-  checkpointFreshness,
-  countReproductions,
-  formatFreshness,
-  LedgerClient,
-  MAX_CHAIN_DEPTH,
-  type Freshness,
-  type ReproductionCount,
-  type WitnessTrust,
-} from '@ledger/client'
-import { parseCheckpoint, parseSignedNote } from '@ledger/tlog'
+import { countReproductions, type ReproductionCount } from '@ledger/client/count.js'
+import { checkpointFreshness, formatFreshness, type Freshness } from '@ledger/client/freshness.js'
+import { LedgerClient } from '@ledger/client/log-client.js'
+import type { WitnessTrust } from '@ledger/client/policy.js'
+import { parseCheckpoint } from '@ledger/tlog/checkpoint.js'
+import { parseSignedNote } from '@ledger/tlog/signed-note.js'
 import {
   httpOptions,
   parseCommitFlag,
@@ -21,7 +16,6 @@ import {
   usage,
 } from '../context.js'
 import { EXIT, type ExitCode } from '../exit-codes.js'
-import { hashFile } from '../hash-file.js'
 import type { Io } from '../io.js'
 import { table } from '../table.js'
 
@@ -62,6 +56,7 @@ export async function verifyCommand(io: Io, opts: VerifyOptions): Promise<ExitCo
   let digest: string
   if (opts.digest !== undefined) digest = parseDigestFlag(opts.digest)
   else {
+    const { hashFile } = await import('../hash-file.js')
     try {
       digest = `sha256:${await hashFile(resolvePath(io, opts.artifact!), io.stderr, opts.artifact)}`
     } catch (err) {
@@ -75,7 +70,8 @@ export async function verifyCommand(io: Io, opts: VerifyOptions): Promise<ExitCo
   const client = LedgerClient.fromPolicy(opts.log, policy, { ...http, state: stateStore(io, opts.state) })
   if (opts.chain === true) {
     if (opts.dot === true && opts.json === true) throw usage('give one of --json and --dot')
-    const depth = parseDepth(opts.depth)
+    const { MAX_CHAIN_DEPTH } = await import('@ledger/client/chain-verify.js')
+    const depth = parseDepth(opts.depth, MAX_CHAIN_DEPTH)
     const { verifyChainCommand } = await import('./verify-chain.js')
     return verifyChainCommand(io, client, policy, {
       digest,
@@ -102,7 +98,7 @@ export async function verifyCommand(io: Io, opts: VerifyOptions): Promise<ExitCo
   return answer.ok ? EXIT.OK : EXIT.NEGATIVE
 }
 
-function parseDepth(text: string | undefined): number | undefined {
+function parseDepth(text: string | undefined, MAX_CHAIN_DEPTH: number): number | undefined {
   if (text === undefined) return undefined
   if (!/^[0-9]{1,2}$/.test(text) || Number(text) > MAX_CHAIN_DEPTH)
     throw usage(`--depth ${text} is not an integer from 0 to ${MAX_CHAIN_DEPTH}`)
