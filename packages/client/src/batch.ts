@@ -75,8 +75,16 @@ export interface BatchOptions {
   verifiedLeaves?: Map<string, VerifiedLeaf>
   /** Most pages followed before the log is called misbehaving (default 10,000). */
   maxPages?: number
-  /** Called after each page with the number of keys answered so far. */
-  onPage?: (answered: number, keys: number) => void
+  /**
+   * Called after each page with the number of keys answered so far and the entries the page brought,
+   * verified (those named by index under `have` are not repeated).
+   */
+  onPage?: (
+    answered: number,
+    keys: number,
+    entries: readonly VerifiedEntry[],
+    checkpoint: VerifiedCheckpoint,
+  ) => void
 }
 
 /**
@@ -142,8 +150,13 @@ export async function lookupBatch(
       )
     }
     const nextCursor = getOptionalString(json, 'nextCursor', 'batch lookup')
-    // The next page is asked for while this one is verified: the log's work and ours overlap.
-    if (nextCursor !== undefined && nextCursor !== cursor) inFlight = post(nextCursor)
+    // The next page is asked for while this one is verified: the log's work and ours overlap. Verifying
+    // a page is synchronous, so the request must reach the socket before it starts (a turn of the event
+    // loop): otherwise it would only be sent once this page is done, and the log would wait for us.
+    if (nextCursor !== undefined && nextCursor !== cursor) {
+      inFlight = post(nextCursor)
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
     const cp = checkpoint
     const bad = (kind: 'malformed' | 'bad-entry', message: string) =>
       misbehaving(kind, `batch lookup: ${message}`, { received: cp.note })
@@ -230,7 +243,7 @@ export async function lookupBatch(
     for (const index of entries.keys()) {
       if (!used.has(index)) throw bad('malformed', `entry ${index} was sent for no key`)
     }
-    opts.onPage?.(position, keys.length)
+    opts.onPage?.(position, keys.length, [...entries.values()], cp)
     if (nextCursor === undefined) {
       if (position !== keys.length)
         throw bad('malformed', `the batch ended with ${keys.length - position} of its keys unanswered`)
@@ -399,6 +412,7 @@ export async function countBatch(
     values: readonly string[],
     keyIds: readonly string[] | undefined,
     phase: 'digests' | 'flooded' | 'commits',
+    onEntries?: (entries: readonly VerifiedEntry[]) => void,
   ): Promise<Map<string, BatchKeyAnswer>> => {
     const out = new Map<string, BatchKeyAnswer>()
     const keyChunks = keyIds === undefined ? [undefined] : chunk(keyIds, BATCH_MAX_KEY_IDS)
@@ -415,7 +429,15 @@ export async function countBatch(
           {
             ...(checkpoint !== undefined && { checkpoint, have: known }),
             verifiedLeaves,
-            onPage: (answered) => opts.onProgress?.(phase, done + answered, values.length),
+            onPage: (answered, _keys, entries, pinned) => {
+              opts.onProgress?.(phase, done + answered, values.length)
+              if (onEntries !== undefined) {
+                // What onEntries starts is pinned to this checkpoint and told these entries are held.
+                checkpoint = pinned
+                for (const entry of entries) known.set(entry.index, entry)
+                onEntries(entries)
+              }
+            },
           },
         )
         checkpoint = answer.checkpoint
@@ -438,18 +460,41 @@ export async function countBatch(
     return out
   }
   /** All entries of each key, or, for keys with more than fetchAllLimit, those by the policy's keys. */
-  const gatherAll = async (kind: 'digests' | 'commits', values: readonly string[]) => {
-    const all = await gather(kind, values, undefined, kind)
+  const gatherAll = async (
+    kind: 'digests' | 'commits',
+    values: readonly string[],
+    onEntries?: (entries: readonly VerifiedEntry[]) => void,
+  ) => {
+    const all = await gather(kind, values, undefined, kind, onEntries)
     const flooded = [...all].filter(([, got]) => got.skipped).map(([value]) => value)
     if (flooded.length > 0) {
-      for (const [value, got] of await gather(kind, flooded, policyKeys, 'flooded')) all.set(value, got)
+      for (const [value, got] of await gather(kind, flooded, policyKeys, 'flooded', onEntries))
+        all.set(value, got)
     }
     return all
   }
 
+  // Step 4 starts early: as each page of digests is verified, the commits its entries by the policy's
+  // keys name are looked up (against the same checkpoint) while the log answers the next page and this
+  // client verifies it, instead of in a round trip of their own at the end. Those are the commits of the
+  // counted entries, but for a query that names a commit; what turns out to be missing is asked after.
+  const early = new Map<string, Promise<Map<string, BatchKeyAnswer>>>()
+  const lookUpCommitsOf = (entries: readonly VerifiedEntry[]) => {
+    const fresh = new Set<string>()
+    for (const entry of entries) {
+      if (!policy.partyOf.has(entry.keyId)) continue
+      for (const c of entry.keys.commits) if (!early.has(c)) fresh.add(c)
+    }
+    for (const values of chunk([...fresh].sort(), BATCH_MAX_KEYS)) {
+      const answer = gatherAll('commits', values)
+      answer.catch(() => undefined) // awaited below, or dropped when the digests fail first
+      for (const c of values) early.set(c, answer)
+    }
+  }
+
   // 1-2. The digests: every entry while there are few, else the policy's keys' entries.
   const digests = [...new Set(parsed.map(formatDigest))]
-  const byDigest = await gatherAll('digests', digests)
+  const byDigest = await gatherAll('digests', digests, lookUpCommitsOf)
   const notFetchedOf = (digest: string) => {
     const got = byDigest.get(digest)!
     return got.skipped || got.total > fetchAllLimit ? got.total - got.entries.length : 0
@@ -467,10 +512,13 @@ export async function countBatch(
 
   // 4. The commits of counted entries, for conflicts (entries by other keys are ignored there).
   const commits = [...new Set(tallies.flatMap((t) => [...t.counted.keys()]))].sort()
-  const byCommit =
-    commits.length > 0 ? await gatherAll('commits', commits) : new Map<string, BatchKeyAnswer>()
+  const missing = commits.filter((c) => !early.has(c))
+  const answered = await Promise.all([
+    ...new Set(early.values()),
+    ...(missing.length > 0 ? [gatherAll('commits', missing)] : []),
+  ])
   const sameCommit = new Map<string, VerifiedEntry[]>()
-  for (const [commit, got] of byCommit) sameCommit.set(commit, got.entries)
+  for (const byCommit of answered) for (const [commit, got] of byCommit) sameCommit.set(commit, got.entries)
 
   const note = checkpoint!.note
   const count: BatchCount = {
