@@ -320,6 +320,98 @@ export function verifyInclusion(
 }
 
 /**
+ * Inclusion proofs of many leaves against ONE tree (a batch of lookups proven against one checkpoint),
+ * with the nodes earlier proofs proved remembered. A node is named by its level and index (it covers
+ * leaves [index·2^level, (index+1)·2^level) of the tree, cut at its size), so two proofs through the same
+ * node agree on its hash. Where a proof reaches a proven node with that node's hash, and its next element
+ * is the proven sibling, the proven parent is taken instead of hashing the two: the result is the one
+ * verifyInclusion computes, and every element of every proof is still compared with something proven or
+ * hashed. Only proofs that verified are remembered. Not for concurrent use (nothing here awaits).
+ */
+export class InclusionMemo {
+  private readonly levels: Map<bigint, Hash>[] = []
+  private stored = 0
+
+  /** `size` and `root`: the tree every proof is checked against (a verified checkpoint's). */
+  constructor(
+    readonly size: bigint,
+    readonly root: Hash,
+    /** Most nodes kept; past it the memo starts over (it is only a cache). */
+    private readonly maxNodes = 1_000_000,
+  ) {
+    assertTreeSize(size)
+    assertHash(root, 'root')
+  }
+
+  /** verifyInclusion(leafHash, index, this.size, proof, this.root): the same checks and errors. */
+  verify(leafHash: Hash, index: bigint, proof: readonly Hash[]): void {
+    const size = this.size
+    assertIndexInTree(index, size)
+    assertHash(leafHash, 'leaf hash')
+    let fn = index
+    let sn = size - 1n
+    let level = 0
+    let r: Hash = leafHash
+    const seen: [number, bigint, Hash][] = []
+    for (const p of proof) {
+      if (!(p instanceof Uint8Array) || p.length !== HASH_SIZE) {
+        throw new TlogError('PROOF_MISMATCH', 'inclusion proof element is not a 32-byte hash')
+      }
+      if (sn === 0n) throw new TlogError('PROOF_MISMATCH', 'inclusion proof too long')
+      // RFC 9162 §2.1.3.2 hashes p on the left, then lifts a last node that has no right sibling to the
+      // level where it is a right child; lifting first names the node where p is its sibling.
+      let left = (fn & 1n) === 1n
+      if (!left && fn === sn) {
+        while ((fn & 1n) === 0n && fn !== 0n) {
+          fn >>= 1n
+          sn >>= 1n
+          level++
+        }
+        left = true
+      }
+      const sibling = left ? fn - 1n : fn + 1n
+      const parent = this.node(level + 1, fn >> 1n)
+      const node = this.node(level, fn)
+      const proven = this.node(level, sibling)
+      const next =
+        parent !== undefined &&
+        node !== undefined &&
+        proven !== undefined &&
+        bytesEqual(node, r) &&
+        bytesEqual(proven, p)
+          ? parent
+          : left
+            ? hashChildren(p, r)
+            : hashChildren(r, p)
+      seen.push([level, fn, r], [level, sibling, p])
+      r = next
+      fn >>= 1n
+      sn >>= 1n
+      level++
+    }
+    if (sn !== 0n) throw new TlogError('PROOF_MISMATCH', 'inclusion proof too short')
+    if (!bytesEqual(r, this.root))
+      throw new TlogError('PROOF_MISMATCH', 'inclusion proof does not match root')
+    seen.push([level, fn, r])
+    if (this.stored + seen.length > this.maxNodes) {
+      this.levels.length = 0
+      this.stored = 0
+    }
+    for (const [at, i, hash] of seen) {
+      const nodes = (this.levels[at] ??= new Map())
+      if (!nodes.has(i)) {
+        nodes.set(i, hash.slice())
+        this.stored++
+      }
+    }
+  }
+
+  private node(level: number, index: bigint): Hash | undefined {
+    return this.levels[level]?.get(index)
+  }
+}
+
+/**
  * Checks that the tree of `newSize` leaves with root `newRoot` extends the tree of `oldSize` leaves with
  * root `oldRoot` (RFC 9162 §2.1.4.2). Every argument is attacker-controlled.
  *

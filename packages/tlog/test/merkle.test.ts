@@ -6,6 +6,7 @@ import {
   consistencyProofSubtrees,
   inclusionProofSubtrees,
   proveConsistency,
+  InclusionMemo,
   proveInclusion,
   rootFromInclusionProof,
   rootFromLeafHashes,
@@ -426,5 +427,60 @@ describe('consistency proof properties', () => {
       }),
       { numRuns: 200 },
     )
+  })
+})
+
+describe('InclusionMemo: many proofs against one tree, proven nodes remembered', () => {
+  it('accepts and refuses exactly what verifyInclusion does, whatever was proven before', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: MAX_PROPERTY_SIZE }),
+        fc.array(fc.tuple(fc.nat(), fc.nat(), fc.nat({ max: 31 }), fc.nat({ max: 7 }), fc.nat({ max: 5 })), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        async (size, cases) => {
+          const n = BigInt(size)
+          const root = ref.root(size)
+          const memo = new InclusionMemo(n, root, 64)
+          for (const [at, element, byte, bit, how] of cases) {
+            const index = at % size
+            const i = BigInt(index)
+            const leaf = ref.subtree(0, index)
+            const proof = await proveInclusion(i, n, ref.reader)
+            // An honest proof, or one tampered with in a way verifyInclusion must refuse.
+            const given =
+              how === 0 || proof.length === 0
+                ? proof
+                : how === 1
+                  ? flip(proof, element % proof.length, byte, bit)
+                  : how === 2
+                    ? proof.slice(0, -1)
+                    : how === 3
+                      ? [...proof, proof[0]!]
+                      : proof
+            const leafGiven = how === 4 ? flip([leaf], 0, byte, bit)[0]! : leaf
+            const index_ = how === 5 && size > 1 ? BigInt((index + 1 + (element % (size - 1))) % size) : i
+            const expected = codeOf(() => verifyInclusion(leafGiven, index_, n, given, root))
+            expect(codeOf(() => memo.verify(leafGiven, index_, given))).toBe(expected)
+          }
+        },
+      ),
+      { numRuns: 200 },
+    )
+  })
+
+  it('refuses a proof through a proven node whose upper elements are not the proven siblings', async () => {
+    const size = 1000
+    const memo = new InclusionMemo(BigInt(size), ref.root(size))
+    const proof10 = await proveInclusion(10n, 1000n, ref.reader)
+    memo.verify(ref.subtree(0, 10), 10n, proof10)
+    const proof11 = await proveInclusion(11n, 1000n, ref.reader)
+    // Leaf 11 meets leaf 10's proven path at once; every element above must still be what was proven.
+    for (let element = 1; element < proof11.length; element++)
+      expect(codeOf(() => memo.verify(ref.subtree(0, 11), 11n, flip(proof11, element, 0, 0)))).toBe(
+        'PROOF_MISMATCH',
+      )
+    memo.verify(ref.subtree(0, 11), 11n, proof11)
   })
 })
