@@ -116,6 +116,8 @@ export async function run(): Promise<void> {
     row(`attest verify --digest (${PER_PACKAGE} attestations), start to exit`, one, 'ms')
     ratio('attest verify --digest / 250 ms', one, 250, '<= 1')
     ratio('attest verify --digest : node -e 0', one, nodeZero)
+    // Loading the CLI alone (commander, the commands' wiring), beside starting Node.
+    ratio('attest --version : node -e 0', version, nodeZero)
 
     // 2. The lockfile: the process, then the same count in this process, then the raw verifications.
     const lockProcess = await median(LOCKFILE_RUNS, () =>
@@ -164,6 +166,8 @@ export async function run(): Promise<void> {
     ratio('attest verify --lockfile / 1,500 ms', lockProcess, 1500, '<= 1')
     ratio('attest verify --lockfile : raw signature verifications', lockProcess, raw)
     ratio('in-process batch count : raw signature verifications', inProcess, raw)
+    // What a fresh process adds to the same count: start, module loading, code not yet optimized.
+    ratio('attest verify --lockfile : in-process batch count', lockProcess, inProcess)
 
     // 3. A popular digest, every installer asking.
     const hot = statementIndexKeys(rebuildStatement('popular', 0)).digests[0]!
