@@ -1,6 +1,6 @@
 // Freshness (docs/design/verifiable-index.md §8): how long ago the policy's witness quorum cosigned a
 // checkpoint, by the cosignature/v1 timestamps. Pure: the caller gives the time.
-import { isQuorumMet } from '@ledger/tlog'
+import { isQuorumMet } from '@ledger/tlog/tlog-policy.js'
 import { openWitnessedCheckpoint, type LogTrust, type WitnessTrust } from './policy.js'
 
 /** What an answer says about its checkpoint's age (`fresh` in `attest verify --json`). */
