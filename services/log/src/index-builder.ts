@@ -187,14 +187,18 @@ export class IndexBuilder {
     return this.map
   }
 
-  /** Entries of `inputSize` the newest output leaf does not cover yet. */
+  /** Entries of `inputSize` the newest output leaf does not cover yet (all of them until the map is rebuilt). */
   trailing(inputSize: bigint): bigint {
+    if (!this.rebuilt) return inputSize
     return inputSize - (this.last?.inputSize ?? 0n)
   }
 
-  /** Entries of `inputSize` the served output leaf does not cover (the newest, without witnesses). */
+  /**
+   * Entries of `inputSize` the served output leaf does not cover (the newest, without witnesses); all of
+   * them until the map is rebuilt, since nothing can be answered before.
+   */
   trailingServed(inputSize: bigint): bigint {
-    if (this.servedMap === undefined) return this.trailing(inputSize)
+    if (this.servedMap === undefined || !this.rebuilt) return this.trailing(inputSize)
     const size = this.served().size
     if (this.rebuilt && size > 0n && this.failure === undefined) this.catchUp(size - 1n)
     return inputSize - (this.servedLeaf?.leaf.inputSize ?? 0n)
