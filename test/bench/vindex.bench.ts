@@ -4,7 +4,7 @@
 // records), one source commit shared by the three rebuilders who reproduced it, and one of 16 keys.
 // `VINDEX_ENTRIES` sets N (default 1,000,000).
 import { createHash, sign } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnLog } from '../support/log-process.js'
@@ -28,6 +28,7 @@ import {
   signCheckpoint,
 } from '@ledger/log-server'
 import { sha256 } from '@ledger/tlog'
+import { defaultConfig as witnessDefaults, startWitness, type RunningWitness } from '@ledger/witness'
 import { mapKey, VerifiableMap, type MapFnInput } from '@ledger/vindex'
 import { row } from './measure.js'
 
@@ -177,14 +178,34 @@ async function logAtScale(): Promise<void> {
       's',
     )
 
-    // Twice: the first start re-reads the log (as after a crash); a SIGTERM saves the map; the second
-    // start loads that snapshot.
-    for (const start of [
-      'first start, the map rebuilt from the log',
-      'restart after SIGTERM, from the map snapshot',
-    ]) {
+    // Three starts: the first re-reads the log (as after a crash); a SIGTERM saves the map; the second
+    // loads that snapshot; the third, with a witness (and so a second map, the one served until the
+    // witness cosigned the newest leaf), re-reads the log again.
+    const indexKey = logKeyFromSignerKey((await readFile(join(dir, 'index.key'), 'utf8')).trimEnd())
+    const logs = join(dir, 'witnessed-logs')
+    await writeFile(logs, `log ${key.verifierKey}\nlog ${indexKey.verifierKey}\n`)
+    for (const [start, witnessed] of [
+      ['first start, the map rebuilt from the log', false],
+      ['restart after SIGTERM, from the map snapshot', false],
+      ['with a witness (two maps), the map rebuilt from the log', true],
+    ] as const) {
+      let witness: RunningWitness | undefined
+      if (witnessed) {
+        await rm(join(dir, 'index-map.snapshot'), { force: true })
+        witness = await startWitness({
+          ...witnessDefaults(),
+          dataDir: join(dir, 'witness'),
+          host: '127.0.0.1',
+          port: 0,
+          name: 'bench.example/witness',
+          logsFile: logs,
+        })
+      }
       const begin = performance.now()
-      const server = spawnLog(['--data', dir, '--port', '0', '--origin', origin, '--index'])
+      const server = spawnLog([
+        ...['--data', dir, '--port', '0', '--origin', origin, '--index'],
+        ...(witness === undefined ? [] : ['--witness', `${witness.url}=${witness.verifierKey}`]),
+      ])
       try {
         const url = await server.listening
         const info = async () =>
@@ -203,12 +224,16 @@ async function logAtScale(): Promise<void> {
         row("  ... file-backed (LevelDB's memory-mapped tables, the binary)", mib('RssFile'), 'MiB')
         row('  RSS : 1 GiB', mib('VmRSS') / 1024, '(target <= 1)')
         const e = entry(ENTRIES - 1)
-        const answer = (await (
-          await fetch(`${url}/api/v1/index/lookup?key=${encodeURIComponent(`subject:${e.digests[0]}`)}`)
-        ).json()) as { mapProof: string; indexes: number[] }
+        const res = await fetch(
+          `${url}/api/v1/index/lookup?key=${encodeURIComponent(`subject:${e.digests[0]}`)}`,
+        )
+        const answer = (await res.json()) as { mapProof?: string }
+        if (answer.mapProof === undefined)
+          throw new Error(`index lookup: ${res.status} ${JSON.stringify(answer)}`)
         row('  served map proof for one subject', Buffer.from(answer.mapProof, 'base64').length, 'bytes')
       } finally {
         await server.stop()
+        await witness?.close()
       }
     }
   } finally {
