@@ -1,3 +1,5 @@
+import { TlogError } from '@ledger/tlog'
+
 /**
  * Stable error codes of the monitor. Misbehaviour of the log is never an error: it is an alert
  * (alerts.ts). Errors are what stops the monitor itself; each maps to one exit code (EXIT_CODE_BY_CODE).
@@ -42,4 +44,19 @@ export class MonitorError extends Error {
   ) {
     super(message, options)
   }
+}
+
+/** An error as an alert carries it: its stable code (UNEXPECTED for anything but ours and tlog's), its message. */
+export function describeError(err: unknown): { code: string; message: string } {
+  const code = err instanceof TlogError || err instanceof MonitorError ? err.code : 'UNEXPECTED'
+  return { code, message: (err as Error).message }
+}
+
+/** Errors that mean the log's tiles or bundles do not match its signed tree (alerts, not failures). */
+export function isBadTile(err: unknown): boolean {
+  if (err instanceof MonitorError) return err.code === 'BAD_ANSWER'
+  return (
+    err instanceof TlogError &&
+    ['TILE_MISMATCH', 'MALFORMED_TILE', 'MALFORMED_ENTRY_BUNDLE', 'INDEX_OUT_OF_RANGE'].includes(err.code)
+  )
 }

@@ -23,7 +23,7 @@ import {
 } from '@ledger/tlog'
 import { decodeOutputLeaf, IndexAuditor, type MapFnInput, type OutputLeaf } from '@ledger/vindex'
 import type { AlertBody, CheckpointEvidence } from './alerts.js'
-import { MonitorError } from './errors.js'
+import { describeError, isBadTile, MonitorError } from './errors.js'
 import type { LogFetcher } from './fetcher.js'
 import type { EntryRecord, IndexAuditState, MonitorState, MonitorStore } from './state-store.js'
 
@@ -34,19 +34,6 @@ const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64')
 
 function evidence(size: bigint, root: Uint8Array, checkpoint: string): CheckpointEvidence {
   return { size: size.toString(), root: b64(root), checkpoint }
-}
-
-function describe(err: unknown): { code: string; message: string } {
-  const code = err instanceof TlogError || err instanceof MonitorError ? err.code : 'UNEXPECTED'
-  return { code, message: (err as Error).message }
-}
-
-function isBadTile(err: unknown): boolean {
-  if (err instanceof MonitorError) return err.code === 'BAD_ANSWER'
-  return (
-    err instanceof TlogError &&
-    ['TILE_MISMATCH', 'MALFORMED_TILE', 'MALFORMED_ENTRY_BUNDLE', 'INDEX_OUT_OF_RANGE'].includes(err.code)
-  )
 }
 
 /** Reads leaves [from, to) of a tree of `size` through `fetcher`, authenticated by `reader` (monitor.ts). */
@@ -133,7 +120,7 @@ export class IndexAudit {
       verifier = parseVerifierKey(key)
     } catch (err) {
       this.options.warn(
-        `monitor: the log advertises an index key that does not parse: ${describe(err).message}`,
+        `monitor: the log advertises an index key that does not parse: ${describeError(err).message}`,
       )
       return
     }
@@ -145,7 +132,7 @@ export class IndexAudit {
       checkpoint = openCheckpoint(bytes, verifier, { origin }).checkpoint
       this.options.verify?.(bytes)
     } catch (err) {
-      await emit({ type: 'bad-checkpoint', source: 'index', ...describe(err), checkpoint: text })
+      await emit({ type: 'bad-checkpoint', source: 'index', ...describeError(err), checkpoint: text })
       return
     }
     const reader = tileHashReader(checkpoint.size, checkpoint.root, (tiles) =>
@@ -173,7 +160,12 @@ export class IndexAudit {
         } catch (err) {
           if (err instanceof TlogError && err.code === 'PROOF_MISMATCH') return inconsistent('fork', err.code)
           if (!isBadTile(err)) throw err
-          await emit({ type: 'bad-tile', log: 'index', ...describe(err), size: checkpoint.size.toString() })
+          await emit({
+            type: 'bad-tile',
+            log: 'index',
+            ...describeError(err),
+            size: checkpoint.size.toString(),
+          })
           return
         }
       }
@@ -200,7 +192,7 @@ export class IndexAudit {
       )
     } catch (err) {
       if (!isBadTile(err)) throw err
-      await emit({ type: 'bad-tile', log: 'index', ...describe(err), size: checkpoint.size.toString() })
+      await emit({ type: 'bad-tile', log: 'index', ...describeError(err), size: checkpoint.size.toString() })
       return
     }
     let checked = current.checked
@@ -221,7 +213,7 @@ export class IndexAudit {
           await emit({
             type: 'index-mismatch',
             kind: 'leaf',
-            message: describe(err).message,
+            message: describeError(err).message,
             ...(await evidenceOf()),
           })
           checked++

@@ -21,7 +21,7 @@ import {
 import type { Alert, AlertBody, AlertSink, CheckpointEvidence, LookupQuery } from './alerts.js'
 import { createAlertSink } from './alerts.js'
 import type { MonitorConfig } from './config.js'
-import { MonitorError } from './errors.js'
+import { describeError, isBadTile, MonitorError } from './errors.js'
 import { LogFetcher } from './fetcher.js'
 import { IndexAudit } from './index-audit.js'
 import { Progress, type ProgressStream } from './progress.js'
@@ -80,20 +80,6 @@ type CheckpointVerifier = (note: Uint8Array) => Checkpoint
 
 function evidence(size: bigint, root: Uint8Array, checkpoint: string): CheckpointEvidence {
   return { size: size.toString(), root: Buffer.from(root).toString('base64'), checkpoint }
-}
-
-function describe(err: unknown): { code: string; message: string } {
-  const code = err instanceof TlogError || err instanceof MonitorError ? err.code : 'UNEXPECTED'
-  return { code, message: (err as Error).message }
-}
-
-/** Errors that mean the log's tiles or bundles do not match its signed tree (alerts, not failures). */
-function isBadTile(err: unknown): boolean {
-  if (err instanceof MonitorError) return err.code === 'BAD_ANSWER'
-  return (
-    err instanceof TlogError &&
-    ['TILE_MISMATCH', 'MALFORMED_TILE', 'MALFORMED_ENTRY_BUNDLE', 'INDEX_OUT_OF_RANGE'].includes(err.code)
-  )
 }
 
 /**
@@ -214,7 +200,7 @@ export class Monitor {
     try {
       checkpoint = this.verifyCheckpoint(bytes)
     } catch (err) {
-      await emit({ type: 'bad-checkpoint', source: 'checkpoint', ...describe(err), checkpoint: text })
+      await emit({ type: 'bad-checkpoint', source: 'checkpoint', ...describeError(err), checkpoint: text })
       return done()
     }
     let reader: SubtreeHashReader | undefined
@@ -273,7 +259,7 @@ export class Monitor {
           return done()
         }
         if (isBadTile(err)) {
-          await emit({ type: 'bad-tile', ...describe(err), size: checkpoint.size.toString() })
+          await emit({ type: 'bad-tile', ...describeError(err), size: checkpoint.size.toString() })
           return done()
         }
         throw err
@@ -290,7 +276,7 @@ export class Monitor {
         await this.index(reader, emit, newDigests)
       } catch (err) {
         if (!isBadTile(err)) throw err
-        await emit({ type: 'bad-tile', ...describe(err), size: current.size.toString() })
+        await emit({ type: 'bad-tile', ...describeError(err), size: current.size.toString() })
         return done()
       }
     }
@@ -458,7 +444,7 @@ export class Monitor {
           await emit({
             type: 'bad-checkpoint',
             source: 'lookup',
-            ...describe(err),
+            ...describeError(err),
             checkpoint: body.checkpoint,
           })
           return
