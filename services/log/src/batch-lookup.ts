@@ -47,6 +47,24 @@ function malformed(message: string): LogServerError {
   return new LogServerError('MALFORMED_REQUEST', message)
 }
 
+/**
+ * A POST body that must be one JSON object with only the `fields` named; returns it. Throws LogServerError
+ * MALFORMED_REQUEST (not JSON, not an object, an unknown field).
+ */
+export function parseJsonObjectBody(body: Uint8Array, fields: ReadonlySet<string>): Record<string, unknown> {
+  let json: unknown
+  try {
+    json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
+  } catch {
+    throw malformed('the body is not JSON')
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw malformed('the body is not a JSON object')
+  const obj = json as Record<string, unknown>
+  for (const field of Object.keys(obj)) if (!fields.has(field)) throw malformed(`unknown field ${field}`)
+  return obj
+}
+
 function stringList(value: unknown, field: string): string[] {
   if (value === undefined) return []
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
@@ -68,16 +86,7 @@ function safeInteger(value: unknown, field: string, min: number, max: number): n
  * holds) without `size`, too long, or naming an index outside that tree, a maxTotal that is no count.
  */
 export function parseBatchRequest(body: Uint8Array): BatchRequest {
-  let json: unknown
-  try {
-    json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
-  } catch {
-    throw malformed('the body is not JSON')
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw malformed('the body is not a JSON object')
-  const obj = json as Record<string, unknown>
-  for (const field of Object.keys(obj)) if (!FIELDS.has(field)) throw malformed(`unknown field ${field}`)
+  const obj = parseJsonObjectBody(body, FIELDS)
   const digests = stringList(obj['digests'], 'digests')
   const commits = stringList(obj['commits'], 'commits')
   const count = digests.length + commits.length

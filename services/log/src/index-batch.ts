@@ -1,5 +1,6 @@
 // POST /api/v1/index/lookup: many keys of the verifiable index in one round trip, every key answered
 // against ONE output leaf (docs/design/verifiable-index.md §5). The request is validated here, pure.
+import { parseJsonObjectBody } from './batch-lookup.js'
 import { LogServerError } from './errors.js'
 
 /** The key strings MapFn files entries under (docs/design/verifiable-index.md §1). */
@@ -16,6 +17,8 @@ export const MAX_INDEX_BATCH_BODY = 256 * 1024
  */
 export const MAX_INDEX_BATCH_ENTRIES = 20_000
 
+const INDEX_BATCH_FIELDS = new Set(['keys'])
+
 function malformed(message: string): LogServerError {
   return new LogServerError('MALFORMED_REQUEST', message)
 }
@@ -27,16 +30,7 @@ function malformed(message: string): LogServerError {
  * naming the field.
  */
 export function parseIndexBatchRequest(body: Uint8Array): string[] {
-  let json: unknown
-  try {
-    json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
-  } catch {
-    throw malformed('the body is not JSON')
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw malformed('the body is not a JSON object')
-  for (const field of Object.keys(json)) if (field !== 'keys') throw malformed(`unknown field ${field}`)
-  const keys = (json as { keys?: unknown }).keys
+  const { keys } = parseJsonObjectBody(body, INDEX_BATCH_FIELDS)
   if (!Array.isArray(keys)) throw malformed('keys is not an array of key strings')
   if (keys.length === 0) throw malformed('give at least one key')
   if (keys.length > MAX_INDEX_BATCH_KEYS) throw malformed(`more than ${MAX_INDEX_BATCH_KEYS} keys`)
