@@ -8,43 +8,13 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { removeDir, tempDir } from './e2e-support.js'
+import { freePort, sectionBlocks } from './support/readme-section.js'
 
 const repo = fileURLToPath(new URL('..', import.meta.url))
-
-/** The ```sh blocks between `## Walkthrough` and the next `## ` heading of a Markdown text. */
-export function walkthroughBlocks(markdown: string): string[] | undefined {
-  const lines = markdown.split('\n')
-  const start = lines.findIndex((line) => line.trim() === '## Walkthrough')
-  if (start < 0) return undefined
-  const end = lines.findIndex((line, i) => i > start && line.startsWith('## '))
-  const section = lines.slice(start + 1, end < 0 ? undefined : end)
-  const blocks: string[] = []
-  let current: string[] | undefined
-  for (const line of section) {
-    if (current === undefined && line.trim() === '```sh') current = []
-    else if (current !== undefined && line.trim() === '```') {
-      blocks.push(current.join('\n'))
-      current = undefined
-    } else if (current !== undefined) current.push(line)
-  }
-  return blocks
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 let dir: string
 let source: string
@@ -52,13 +22,10 @@ let blocks: string[]
 
 beforeAll(async () => {
   dir = await tempDir('attest-walkthrough-')
-  for (const candidate of ['README.md']) {
-    const found = walkthroughBlocks(await readFile(join(repo, candidate), 'utf8').catch(() => ''))
-    if (found !== undefined) {
-      source = candidate
-      blocks = found
-      break
-    }
+  const readme = await readFile(join(repo, 'README.md'), 'utf8').catch(() => '')
+  if (readme.split('\n').some((line) => line.trim() === '## Walkthrough')) {
+    source = 'README.md'
+    blocks = sectionBlocks(readme, '## Walkthrough')
   }
   // A directory shaped like the repository root, so the walkthrough's relative paths work and its files
   // (demo/) land here, not in the checkout.

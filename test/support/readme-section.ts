@@ -30,7 +30,8 @@ export function sectionBlocks(markdown: string, heading: string): string[] {
   return blocks
 }
 
-async function freePort(): Promise<number> {
+/** A port free on 127.0.0.1 right now (the README's 8080 becomes one). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
