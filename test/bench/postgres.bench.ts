@@ -142,6 +142,8 @@ export async function run(): Promise<void> {
     const sequencer = await Sequencer.open(store, new TileCache(store, 64 << 20), signer, ORIGIN, {
       batchSize: 1000,
       batchWaitMs: 1,
+      // As the log server runs it on PostgreSQL.
+      commitsInFlight: 2,
     })
     const template = realLeafTemplate(rebuilders[0]!, 'ceiling')
     const entries = Array.from({ length: 60_000 }, (_, i) => {

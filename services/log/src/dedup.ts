@@ -111,9 +111,9 @@ export class DedupReads<T extends { entry: DedupKey }> {
   }
 
   /**
-   * Completes the reads of items about to go into a batch, when no commit is in flight: those read before
-   * the batches still remembered are read again (the store now shows every logged entry), and the others
-   * are checked against the batches that settled after their read began. Returns, per item, the index of
+   * Completes the reads of items about to go into a batch: those read before the batches still remembered
+   * are read again (the store now shows every settled batch), and the others are checked against the
+   * batches that settled after their read began. Batches still in flight are the caller's to check. Returns, per item, the index of
    * the logged entry with its dedup key, or undefined. Rejects when the store read fails.
    */
   async resolve(items: readonly Read<T>[]): Promise<(bigint | undefined)[]> {

@@ -12,6 +12,7 @@ import type {
   LookupQuery,
   LookupResult,
 } from './store.js'
+import { OrderedCommits } from './store.js'
 
 /*
  * Key layout (utf8 keys, binary values; docs/design/log-storage.md explains the choices):
@@ -125,6 +126,7 @@ function countKeysOf(entry: IndexedEntry): string[] {
  */
 export class LevelStore implements LogBackend {
   private counts = new Map<string, number>()
+  private readonly ordered = new OrderedCommits()
   /** Every dedup and count key written, once filled (fillFilter). */
   private readonly written = new KeyFilter()
   private filterReady = false
@@ -178,7 +180,15 @@ export class LevelStore implements LogBackend {
     return raw === undefined ? undefined : decodeState(raw)
   }
 
-  async commit(batch: IntegratedBatch): Promise<void> {
+  commit(batch: IntegratedBatch): Promise<void> {
+    // One write at a time: the count cache below is exact only when no other commit is in flight.
+    return this.ordered.run(async (earlier) => {
+      await earlier
+      await this.write(batch)
+    })
+  }
+
+  private async write(batch: IntegratedBatch): Promise<void> {
     if (this.counts.size > MAX_CACHED_COUNTS) this.endCountEpoch()
     const perKey = new Map<string, number>()
     for (const entry of batch.entries) {

@@ -87,4 +87,33 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: 'lookup rows and counts keyed by the SHA-256 of kind/value (ledger_lookup, ledger_totals)',
+    // A value is looked up by equality only, so its 32-byte hash serves as well as its text (71 bytes for a
+    // sha256 digest, 135 for sha512) and makes every B-tree entry smaller: about half the cost of writing
+    // a batch's rows and counts. The hash of `digest/<alg>:<hex>` or `commit/<hex>` (lookupKeyHash).
+    sql: `
+      CREATE TABLE ledger_lookup (
+        value_hash bytea NOT NULL,
+        idx bigint NOT NULL,
+        key_id bytea NOT NULL,
+        PRIMARY KEY (value_hash, idx)
+      );
+      INSERT INTO ledger_lookup (value_hash, idx, key_id)
+      SELECT sha256(convert_to(CASE kind WHEN 0 THEN 'digest/' ELSE 'commit/' END || value, 'UTF8')), idx, key_id
+      FROM ledger_index;
+      -- Filtered lookups (key ids) read only their keys' rows, however many other keys flood the value.
+      CREATE INDEX ledger_lookup_by_key ON ledger_lookup (value_hash, key_id, idx);
+      CREATE TABLE ledger_totals (
+        value_hash bytea PRIMARY KEY,
+        n bigint NOT NULL
+      );
+      INSERT INTO ledger_totals (value_hash, n)
+      SELECT sha256(convert_to(CASE kind WHEN 0 THEN 'digest/' ELSE 'commit/' END || value, 'UTF8')), n
+      FROM ledger_counts;
+      DROP TABLE ledger_index;
+      DROP TABLE ledger_counts;
+    `,
+  },
 ]

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import pg from 'pg'
 import { MIGRATIONS, MIGRATION_LOCK_KEY } from './postgres-schema.js'
 import type {
@@ -10,14 +11,13 @@ import type {
   LookupQuery,
   LookupResult,
 } from './store.js'
+import { OrderedCommits } from './store.js'
 
 /*
  * Tables (postgres-schema.ts): ledger_meta, ledger_state, ledger_witnessed (one row each), ledger_tiles
- * (level, idx), ledger_leaves (idx), ledger_dedup (key id, payload hash), ledger_index (kind, value, idx;
- * and by key id), ledger_counts (kind, value). Key ids and payload hashes are stored as 32 raw bytes.
+ * (level, idx), ledger_leaves (idx), ledger_dedup (key id, payload hash), ledger_lookup (value hash, idx;
+ * and by key id), ledger_totals (value hash). Key ids, payload hashes and value hashes are 32 raw bytes.
  */
-
-const KIND: Record<LookupKind, number> = { digest: 0, commit: 1 }
 
 /** Every commit notifies this channel with the new size (delivered when the commit is). */
 export const COMMIT_CHANNEL = 'ledger_commit'
@@ -26,8 +26,33 @@ export const WITNESSED_CHANNEL = 'ledger_witnessed'
 /** Every submission queued by a process that does not sequence notifies this channel. */
 export const PENDING_CHANNEL = 'ledger_pending'
 
-/** A batch is written by ONE statement: data-modifying CTEs run in one transaction, one round trip. */
-const COMMIT_SQL = `
+/*
+ * A batch is one transaction of two statements, so that the commits of consecutive batches overlap: the
+ * rows statement (leaves, dedup and index rows: inserts of new keys only, which never wait for another
+ * transaction) runs as soon as the batch is ready, also while the batch before it is still writing or
+ * syncing; the fence statement (the state, moved only from the size this batch follows; counts; tiles;
+ * the notification) runs once the batch before has landed, then COMMIT. Counts and tiles are updated in
+ * place, so they wait for the fence: two overlapping transactions that both updated them could deadlock.
+ */
+const ROWS_SQL = `
+WITH leaves AS (
+  INSERT INTO ledger_leaves (idx, leaf)
+  SELECT $1::bigint + l.i - 1, substring($2::bytea FROM l.off FOR l.len)
+  FROM unnest($3::int[], $4::int[]) WITH ORDINALITY AS l(off, len, i)
+), dedup AS (
+  INSERT INTO ledger_dedup (key_id, payload_hash, idx)
+  SELECT substring($5::bytea FROM d.i * 32 - 31 FOR 32), substring($6::bytea FROM d.i * 32 - 31 FOR 32),
+         $1::bigint + d.i - 1
+  FROM generate_series(1, cardinality($3::int[])) AS d(i)
+), rows AS (
+  INSERT INTO ledger_lookup (value_hash, idx, key_id)
+  SELECT substring($7::bytea FROM r.j * 32 - 31 FOR 32), $1::bigint + r.i - 1,
+         substring($5::bytea FROM r.i * 32 - 31 FOR 32)
+  FROM unnest($8::int[], $9::int[]) AS r(i, j)
+)
+SELECT 1`
+
+const FENCE_SQL = `
 WITH updated AS (
   UPDATE ledger_state SET size = $1, compact_range = $2, checkpoint = $3
   WHERE singleton AND size = $4
@@ -38,26 +63,14 @@ WITH updated AS (
   RETURNING 1
 ), moved AS (
   SELECT 1 FROM updated UNION ALL SELECT 1 FROM created
-), leaves AS (
-  INSERT INTO ledger_leaves (idx, leaf)
-  SELECT $4::bigint + l.i - 1, substring($5::bytea FROM l.off FOR l.len)
-  FROM unnest($6::int[], $7::int[]) WITH ORDINALITY AS l(off, len, i), moved
-), dedup AS (
-  INSERT INTO ledger_dedup (key_id, payload_hash, idx)
-  SELECT substring($8::bytea FROM d.i * 32 - 31 FOR 32), substring($9::bytea FROM d.i * 32 - 31 FOR 32),
-         $4::bigint + d.i - 1
-  FROM generate_series(1, cardinality($6::int[])) AS d(i), moved
-), rows AS (
-  INSERT INTO ledger_index (kind, value, idx, key_id)
-  SELECT r.kind, r.value, $4::bigint + r.i - 1, substring($8::bytea FROM r.i * 32 - 31 FOR 32)
-  FROM unnest($10::smallint[], $11::text[], $12::int[]) AS r(kind, value, i), moved
 ), counts AS (
-  INSERT INTO ledger_counts (kind, value, n)
-  SELECT c.kind, c.value, c.n FROM unnest($13::smallint[], $14::text[], $15::bigint[]) AS c(kind, value, n), moved
-  ON CONFLICT (kind, value) DO UPDATE SET n = ledger_counts.n + excluded.n
+  INSERT INTO ledger_totals (value_hash, n)
+  SELECT substring($5::bytea FROM c.j::int * 32 - 31 FOR 32), c.n
+  FROM unnest($6::bigint[]) WITH ORDINALITY AS c(n, j), moved
+  ON CONFLICT (value_hash) DO UPDATE SET n = ledger_totals.n + excluded.n
 ), tiles AS (
   INSERT INTO ledger_tiles (level, idx, data)
-  SELECT t.level, t.idx, t.data FROM unnest($16::smallint[], $17::bigint[], $18::bytea[]) AS t(level, idx, data), moved
+  SELECT t.level, t.idx, t.data FROM unnest($7::smallint[], $8::bigint[], $9::bytea[]) AS t(level, idx, data), moved
   ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data
     WHERE length(excluded.data) > length(ledger_tiles.data)
 ), notified AS (
@@ -76,17 +89,25 @@ ON CONFLICT (singleton) DO NOTHING`
  */
 const LOOKUP_SQL = `
 WITH counted AS (
-  SELECT coalesce((SELECT n FROM ledger_counts WHERE kind = $1 AND value = $2), 0) AS n
+  SELECT coalesce((SELECT n FROM ledger_totals WHERE value_hash = $1), 0) AS n
 ), beyond AS (
-  SELECT count(*) AS b FROM ledger_index WHERE kind = $1 AND value = $2 AND idx >= $3
+  SELECT count(*) AS b FROM ledger_lookup WHERE value_hash = $1 AND idx >= $2
 ), found AS (
-  SELECT idx, key_id FROM ledger_index
-  WHERE kind = $1 AND value = $2 AND idx >= $4 AND idx < $3 AND ($6::bytea[] IS NULL OR key_id = ANY($6))
-  ORDER BY idx LIMIT $5
+  SELECT idx, key_id FROM ledger_lookup
+  WHERE value_hash = $1 AND idx >= $3 AND idx < $2 AND ($5::bytea[] IS NULL OR key_id = ANY($5))
+  ORDER BY idx LIMIT $4
 )
 SELECT (counted.n - beyond.b)::bigint AS total, found.idx, found.key_id
 FROM counted CROSS JOIN beyond LEFT JOIN found ON true
 ORDER BY found.idx`
+
+/**
+ * What lookup rows and counts are keyed by: the SHA-256 of `digest/<alg>:<hex>` or `commit/<hex>`
+ * (schema version 3 computes the same in SQL for the rows it migrates).
+ */
+export function lookupKeyHash(kind: LookupKind, value: string): Buffer {
+  return createHash('sha256').update(`${kind}/${value}`, 'utf8').digest()
+}
 
 const hexBytes = (hex: string) => Buffer.from(hex, 'hex')
 
@@ -103,14 +124,17 @@ export class LostWriterError extends Error {
 }
 
 /**
- * LogStore (and WitnessedStore) over PostgreSQL, through node-postgres. Each commit is one statement
- * (data-modifying CTEs: one transaction, synced by PostgreSQL's commit), fenced by the previous size: a
- * commit that finds the state moved by another process writes nothing and throws LostWriterError, so two
- * processes that both believe they sequence can never interleave their batches. Lookups are one statement
- * each, so one snapshot. Several processes may open the same database: every one reads; one writes.
- * The schema is migrated at open (postgres-schema.ts), under an advisory lock.
+ * LogStore (and WitnessedStore) over PostgreSQL, through node-postgres. Each commit is one transaction on
+ * its own connection: the rows statement, then, once the commit before it landed, the fence statement
+ * (ROWS_SQL, FENCE_SQL), so consecutive commits overlap. The fence moves the state only from the previous
+ * size: a commit that finds the state moved by another process writes nothing and throws
+ * LostWriterError, so two processes that both believe they sequence can never interleave their batches.
+ * Lookups are one statement each, so one snapshot. Several processes may open the same database: every
+ * one reads; one writes. The schema is migrated at open (postgres-schema.ts), under an advisory lock.
  */
 export class PostgresStore implements LogBackend {
+  private readonly ordered = new OrderedCommits()
+
   private constructor(
     readonly pool: pg.Pool,
     private readonly options: PostgresStoreOptions,
@@ -161,12 +185,17 @@ export class PostgresStore implements LogBackend {
       : { size: BigInt(row.size), compactRange: row.compact_range, checkpoint: row.checkpoint }
   }
 
-  async commit(batch: IntegratedBatch): Promise<void> {
+  commit(batch: IntegratedBatch): Promise<void> {
+    return this.ordered.run((earlier) => this.write(batch, earlier))
+  }
+
+  private async write(batch: IntegratedBatch, earlier: Promise<void>): Promise<void> {
     this.options.beforeWrite?.()
     const { state, entries, tiles } = batch
     const previous = entries.length === 0 ? undefined : entries[0]!.index
     if (previous === undefined) {
       // Only the first commit carries no entry (the empty tree's checkpoint).
+      await earlier
       await this.pool.query(FIRST_COMMIT_SQL, [state.size.toString(), state.compactRange, state.checkpoint])
       const stored = await this.readState()
       if (stored === undefined || stored.size !== state.size) {
@@ -189,49 +218,75 @@ export class PostgresStore implements LogBackend {
       leafLengths.push(entry.leaf.length)
       offset += entry.leaf.length
     })
-    const kinds: number[] = []
-    const values: string[] = []
+    // One lookup row per entry and distinct value: the values' hashes, each once, and per row which hash
+    // (j, from 1) and which entry (i, from 1) it is.
+    const hashes = new Map<string, { j: number; hash: Buffer; n: number }>()
     const rowEntries: number[] = []
-    const counts = new Map<string, { kind: number; value: string; n: number }>()
+    const rowHashes: number[] = []
     entries.forEach((entry, i) => {
       for (const [kind, list] of [
-        [KIND.digest, entry.digests],
-        [KIND.commit, entry.commits],
+        ['digest', entry.digests],
+        ['commit', entry.commits],
       ] as const) {
         for (const value of new Set(list)) {
-          kinds.push(kind)
-          values.push(value)
-          rowEntries.push(i + 1)
           const id = `${kind}/${value}`
-          const count = counts.get(id)
-          if (count === undefined) counts.set(id, { kind, value, n: 1 })
-          else count.n++
+          let known = hashes.get(id)
+          if (known === undefined) {
+            known = { j: hashes.size + 1, hash: lookupKeyHash(kind, value), n: 0 }
+            hashes.set(id, known)
+          }
+          known.n++
+          rowEntries.push(i + 1)
+          rowHashes.push(known.j)
         }
       }
     })
-    const countList = [...counts.values()]
-    const { rows } = await this.pool.query<{ moved: number }>(COMMIT_SQL, [
-      state.size.toString(),
-      state.compactRange,
-      state.checkpoint,
-      previous.toString(),
-      Buffer.concat(entries.map((e) => e.leaf)),
-      leafOffsets,
-      leafLengths,
-      Buffer.from(entries.map((e) => e.keyId).join(''), 'hex'),
-      Buffer.from(entries.map((e) => e.payloadHash).join(''), 'hex'),
-      kinds,
-      values,
-      rowEntries,
-      countList.map((c) => c.kind),
-      countList.map((c) => c.value),
-      countList.map((c) => String(c.n)),
-      tiles.map((t) => t.level),
-      tiles.map((t) => t.index.toString()),
-      tiles.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
-    ])
-    if (rows[0]?.moved !== 1) {
-      throw new LostWriterError(`the log's state is no longer at size ${previous}: another process sequences`)
+    const hashList = [...hashes.values()]
+    const hashBytes = Buffer.concat(hashList.map((h) => h.hash))
+    const client = await this.pool.connect()
+    let open = false
+    let broken: Error | undefined
+    try {
+      await client.query('BEGIN')
+      open = true
+      await client.query(ROWS_SQL, [
+        previous.toString(),
+        Buffer.concat(entries.map((e) => e.leaf)),
+        leafOffsets,
+        leafLengths,
+        Buffer.from(entries.map((e) => e.keyId).join(''), 'hex'),
+        Buffer.from(entries.map((e) => e.payloadHash).join(''), 'hex'),
+        hashBytes,
+        rowEntries,
+        rowHashes,
+      ])
+      await earlier
+      const { rows } = await client.query<{ moved: number }>(FENCE_SQL, [
+        state.size.toString(),
+        state.compactRange,
+        state.checkpoint,
+        previous.toString(),
+        hashBytes,
+        hashList.map((h) => String(h.n)),
+        tiles.map((t) => t.level),
+        tiles.map((t) => t.index.toString()),
+        tiles.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+      ])
+      if (rows[0]?.moved !== 1) {
+        throw new LostWriterError(
+          `the log's state is no longer at size ${previous}: another process sequences`,
+        )
+      }
+      open = false
+      await client.query('COMMIT')
+    } catch (err) {
+      const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)))
+      // A failed BEGIN or COMMIT, or a failed ROLLBACK: the connection is closed, not returned to the pool.
+      if (!open) broken = asError(err)
+      else await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = asError(rollbackError)))
+      throw err
+    } finally {
+      client.release(broken)
     }
   }
 
@@ -276,7 +331,13 @@ export class PostgresStore implements LogBackend {
     const keyIds = query.keyIds === undefined || query.keyIds.length === 0 ? null : query.keyIds.map(hexBytes)
     const { rows } = await this.pool.query<{ total: string; idx: string | null; key_id: Buffer | null }>(
       LOOKUP_SQL,
-      [KIND[query.kind], query.value, query.size.toString(), query.from.toString(), query.limit + 1, keyIds],
+      [
+        lookupKeyHash(query.kind, query.value),
+        query.size.toString(),
+        query.from.toString(),
+        query.limit + 1,
+        keyIds,
+      ],
     )
     const total = Number(rows[0]?.total ?? 0)
     const found = rows

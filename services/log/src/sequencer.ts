@@ -1,4 +1,4 @@
-import type { Hash, NoteSigner, TreeEdge } from '@ledger/tlog'
+import type { EdgeGrowth, Hash, NoteSigner, TreeEdge } from '@ledger/tlog'
 import { DedupReads, dedupId, type Read } from './dedup.js'
 import { LogServerError } from './errors.js'
 import { headOf, openLogTree, signCheckpoint, type TreeHead } from './log-tree.js'
@@ -40,6 +40,12 @@ export interface SequencerOptions {
    * at once. Group commit batches anyway: whatever arrives while a batch commits goes into the next.
    */
   batchWaitMs: number
+  /**
+   * Batches committing at once (default 1). With 2, the next batch is integrated and handed to the store
+   * while the one before it is still committing; the store lands them in order (LogStore) and may overlap
+   * their work (PostgreSQL writes one batch's rows while the one before it syncs).
+   */
+  commitsInFlight?: number
   /** Told of every committed batch: its new entries and how long the store commit took (metrics). */
   observer?: SequencerObserver
 }
@@ -63,6 +69,22 @@ interface Pending {
   reject: (err: unknown) => void
 }
 
+/** A batch handed to the store and not yet settled, in commit order. */
+interface InFlight {
+  /** The tree after it. */
+  growth: EdgeGrowth
+  state: CommittedState
+  root: Hash
+  entries: IndexedEntry[]
+  /** Its new entries' promises, in index order. */
+  batch: Pending[]
+  /** Repeats of its new entries (from its own or a later batch) and the index they get. */
+  repeats: { queued: Pending; index: bigint }[]
+  /** Its entries by dedup key, for later batches prepared while it commits. */
+  keys: Map<string, bigint>
+  started: bigint
+}
+
 /**
  * The one writer of a log: its commit loop. An appended entry first has its dedup row read (DedupReads,
  * pipelined with the commits), then waits for a batch. A batch (up to `batchSize` entries) is integrated
@@ -71,20 +93,31 @@ interface Pending {
  * promises resolve, so an acknowledged entry is durable. While a batch commits the next one accumulates
  * (group commit), so the fsync cost is shared by everyone waiting; when it settles the next batch is
  * committed before the settled one's promises resolve, so that the next fsync runs while the receipts
- * are written.
+ * are written. With `commitsInFlight` 2 the next batch is integrated over the committing one's edge and
+ * handed to the store at once (the store lands them in order); it is acknowledged after its own commit.
  *
  * One entry per (key id, payload hash) (DESIGN §4): a repeat resolves with the logged entry's index and
- * `existing`, whether the log held it before, a batch settled during its read, or it repeats an entry of
- * its own batch.
+ * `existing`, whether the log held it before, a batch settled during its read, it repeats an entry of
+ * its own batch, or one of a batch still committing (then it is answered when that one lands).
  *
- * A failed commit rejects its entries (LogServerError INTERNAL) and re-reads the committed state; when
- * the store shows the batch did land, its entries resolve after all.
+ * A failed commit rejects its entries (LogServerError INTERNAL), and those of every later batch in flight
+ * (the store writes none of them), and re-reads the committed state; when the store shows the batch did
+ * land, its entries resolve after all.
  */
 export class Sequencer {
   private readonly dedup: DedupReads<Pending>
   private ready: Read<Pending>[] = []
   private timer: NodeJS.Timeout | undefined
-  private committing = false
+  /** A batch is between leaving `ready` and reaching the store. */
+  private preparing = false
+  private readonly inFlight: InFlight[] = []
+  /** The edge after every batch in flight (`edge` when none is). */
+  private tip: TreeEdge
+  /** A commit failed while later ones were in flight: no new batch until they settled (they fail too). */
+  private failing = false
+  /** The settling of the last batch handed to the store: batches settle one after the other. */
+  private lastSettled: Promise<void> = Promise.resolve()
+  private readonly maxInFlight: number
   private draining = 0
   private idleWaiters: (() => void)[] = []
   private sizeWaiters: { size: bigint; wake: () => void }[] = []
@@ -99,6 +132,8 @@ export class Sequencer {
     private edge: TreeEdge,
     private current: TreeHead,
   ) {
+    this.tip = edge
+    this.maxInFlight = Math.max(1, options.commitsInFlight ?? 1)
     this.dedup = new DedupReads<Pending>(
       store,
       (items) => {
@@ -171,7 +206,7 @@ export class Sequencer {
   async drain(): Promise<void> {
     this.draining++
     try {
-      while (this.queued > 0 || this.committing) {
+      while (this.queued > 0 || this.busy) {
         this.dedup.flush()
         this.schedule()
         await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
@@ -181,8 +216,17 @@ export class Sequencer {
     }
   }
 
+  private get busy(): boolean {
+    return this.preparing || this.inFlight.length > 0
+  }
+
+  /** Whether a new batch may leave `ready` now. */
+  private get canStart(): boolean {
+    return !this.preparing && !this.failing && this.inFlight.length < this.maxInFlight
+  }
+
   private schedule(): void {
-    if (this.committing) return
+    if (!this.canStart) return
     if (this.ready.length === 0) {
       this.wakeIdle()
       return
@@ -195,7 +239,7 @@ export class Sequencer {
   }
 
   private wakeIdle(): void {
-    if (this.queued === 0 && !this.committing) for (const wake of this.idleWaiters.splice(0)) wake()
+    if (this.queued === 0 && !this.busy) for (const wake of this.idleWaiters.splice(0)) wake()
   }
 
   private run(): void {
@@ -203,50 +247,63 @@ export class Sequencer {
       clearTimeout(this.timer)
       this.timer = undefined
     }
-    if (this.committing || this.ready.length === 0) return
+    if (!this.canStart || this.ready.length === 0) return
     const batch = this.ready.splice(0, this.options.batchSize)
-    this.committing = true
-    let released = false
-    // Lets the next batch go: called once the commit settled, before this batch's promises resolve.
-    const release = () => {
-      if (released) return
-      released = true
-      this.committing = false
-      this.schedule()
-    }
-    this.integrate(batch, release).catch((err: unknown) => {
-      // A bug, not the store (integrate handles store failures): fail whatever is still waiting.
+    this.preparing = true
+    this.prepare(batch).catch((err: unknown) => {
+      // A bug, not the store (prepare handles store failures): fail whatever is still waiting.
       console.error('integrating a batch failed:', err)
       const failure = new LogServerError('INTERNAL', 'the batch could not be integrated', { cause: err })
       for (const q of batch) q.reject(failure)
-      release()
+      this.prepared()
     })
   }
 
-  private async integrate(queued: Read<Pending>[], release: () => void): Promise<void> {
+  /** The batch being prepared has reached the store (or ended without a commit): the next may start. */
+  private prepared(): void {
+    this.preparing = false
+    this.schedule()
+    this.wakeIdle()
+  }
+
+  /** Dedups `queued`, integrates its new entries over the tip, signs, and hands the batch to the store. */
+  private async prepare(queued: Read<Pending>[]): Promise<void> {
     let found: (bigint | undefined)[]
     try {
-      // No commit is in flight now: reads older than what the dedup memory covers see every logged entry.
+      // The store shows every settled batch; those still in flight are checked below, from memory.
       found = await this.dedup.resolve(queued)
     } catch (err) {
       console.error('dedup read failed:', err)
       const failure = new LogServerError('INTERNAL', 'the batch could not be committed', { cause: err })
       for (const q of queued) q.reject(failure)
-      release()
+      this.prepared()
       return
     }
 
-    // New entries, repeats of an entry earlier in this batch, and entries the log already holds.
+    // New entries, repeats of an entry earlier in this batch or in a batch in flight, and entries the log
+    // already holds.
     const batch: Pending[] = []
     const sameAs: { queued: Pending; position: number }[] = []
     const positions = new Map<string, number>()
     queued.forEach((q, i) => {
       const index = found[i]
       if (index !== undefined) {
-        q.resolve({ index, head: this.current, existing: true })
+        if (index < this.current.size) q.resolve({ index, head: this.current, existing: true })
+        // A read can see a batch in flight that landed a moment before this sequencer installed it.
+        else
+          void this.waitForSize(index + 1n).then(() =>
+            q.resolve({ index, head: this.current, existing: true }),
+          )
         return
       }
       const key = dedupId(q.entry)
+      for (const flight of this.inFlight) {
+        const logged = flight.keys.get(key)
+        if (logged !== undefined) {
+          flight.repeats.push({ queued: q, index: logged })
+          return
+        }
+      }
       const position = positions.get(key)
       if (position !== undefined) {
         sameAs.push({ queued: q, position })
@@ -256,21 +313,19 @@ export class Sequencer {
       batch.push(q)
     })
     if (batch.length === 0) {
-      release()
+      this.prepared()
       return
     }
-    const fail = (err: unknown) => {
-      for (const q of batch) q.reject(err)
-      for (const { queued: q } of sameAs) q.reject(err)
-    }
-    const first = this.current.size
+    const first = this.tip.size
     if (first + BigInt(batch.length) > MAX_LOG_SIZE) {
-      release()
-      fail(new LogServerError('LOG_FULL', 'the log holds 2^53-1 entries and takes no more'))
+      const full = new LogServerError('LOG_FULL', 'the log holds 2^53-1 entries and takes no more')
+      for (const q of batch) q.reject(full)
+      for (const { queued: q } of sameAs) q.reject(full)
+      this.prepared()
       return
     }
 
-    const growth = this.edge.append(batch.map((q) => q.entry))
+    const growth = this.tip.append(batch.map((q) => q.entry))
     const size = growth.edge.size
     const root = growth.edge.root()
     const entries: IndexedEntry[] = batch.map(({ entry }, i) => ({
@@ -287,37 +342,71 @@ export class Sequencer {
       compactRange: growth.edge.compactRange().serialize(),
       checkpoint: Buffer.from(checkpoint, 'utf8'),
     }
-    const started = process.hrtime.bigint()
-    try {
-      await this.store.commit({ state, tiles: growth.tiles, entries })
-    } catch (err) {
-      console.error('commit failed:', err)
-      if (!(await this.recover(size))) {
-        this.dedup.settle(new Map())
-        release()
-        fail(new LogServerError('INTERNAL', 'the batch could not be committed', { cause: err }))
-        return
-      }
+    const flight: InFlight = {
+      growth,
+      state,
+      root,
+      entries,
+      batch,
+      repeats: sameAs.map(({ queued: q, position }) => ({ queued: q, index: first + BigInt(position) })),
+      keys: new Map(entries.map((e) => [dedupId(e), e.index])),
+      started: process.hrtime.bigint(),
     }
-    this.options.observer?.committed(entries.length, Number(process.hrtime.bigint() - started) / 1e9)
+    this.inFlight.push(flight)
+    this.tip = growth.edge
+    const commit = this.store.commit({ state, tiles: growth.tiles, entries })
+    // Settled strictly in commit order, each after the one before.
+    const before = this.lastSettled
+    this.lastSettled = commit.then(
+      () => before.then(() => this.landed(flight)),
+      (err: unknown) => before.then(() => this.failed(flight, err)),
+    )
+    this.prepared()
+  }
+
+  /** `flight`, the oldest batch in flight, failed to commit. */
+  private async failed(flight: InFlight, err: unknown): Promise<void> {
+    console.error('commit failed:', err)
+    if (await this.recover(flight.state.size)) {
+      this.landed(flight)
+      return
+    }
+    this.inFlight.shift()
+    this.dedup.settle(new Map())
+    // Every later batch in flight fails too (the store writes none of them): start again from the edge.
+    this.tip = this.edge
+    this.failing = this.inFlight.length > 0
+    const failure = new LogServerError('INTERNAL', 'the batch could not be committed', { cause: err })
+    for (const q of flight.batch) q.reject(failure)
+    for (const { queued: q } of flight.repeats) q.reject(failure)
+    this.schedule()
+    this.wakeIdle()
+  }
+
+  /** `flight`, the oldest batch in flight, is durable: installs it and answers its entries. */
+  private landed(flight: InFlight): void {
+    const { growth, state, root, entries } = flight
+    this.inFlight.shift()
+    this.options.observer?.committed(entries.length, Number(process.hrtime.bigint() - flight.started) / 1e9)
     this.edge = growth.edge
+    if (this.inFlight.length === 0) this.failing = false
     this.current = headOf(state, root)
     this.tiles.install(growth.tiles, growth.bundles)
-    this.dedup.settle(new Map(entries.map((e) => [dedupId(e), e.index])))
+    this.dedup.settle(flight.keys)
     // The next batch goes to the store first; these answers are written while its fsync runs.
-    release()
+    this.schedule()
     const head = this.current
-    batch.forEach((q, i) => q.resolve({ index: first + BigInt(i), head, existing: false }))
-    for (const { queued: q, position } of sameAs) {
-      q.resolve({ index: first + BigInt(position), head, existing: true })
-    }
+    const first = entries[0]!.index
+    flight.batch.forEach((q, i) => q.resolve({ index: first + BigInt(i), head, existing: false }))
+    for (const { queued: q, index } of flight.repeats) q.resolve({ index, head, existing: true })
     if (this.sizeWaiters.length > 0) {
       const waiting = this.sizeWaiters
-      this.sizeWaiters = waiting.filter((waiter) => waiter.size > size)
-      for (const waiter of waiting) if (waiter.size <= size) waiter.wake()
+      this.sizeWaiters = waiting.filter((waiter) => waiter.size > state.size)
+      for (const waiter of waiting) if (waiter.size <= state.size) waiter.wake()
     }
     const committed: CommittedBatch = { head, entries }
     for (const listener of this.commitListeners) listener(head, committed)
+    this.wakeIdle()
   }
 
   /**

@@ -68,6 +68,8 @@ export interface StartOptions {
   logger?: Logger
 }
 
+/** Batches a sequencer on PostgreSQL keeps in flight: the next one is written while the one before it syncs. */
+const POSTGRES_COMMITS_IN_FLIGHT = 2
 /** PostgreSQL: how often a process that does not sequence tries to take over, and reads the head, ms. */
 const LEASE_RETRY_MS = 500
 const POLL_MS = 1000
@@ -218,6 +220,8 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
     if (store instanceof PostgresStore) {
       node = await ClusterNode.start({
         ...common,
+        // PostgreSQL writes a batch's rows while the batch before it syncs (docs/design/postgres.md).
+        sequencer: { ...common.sequencer, commitsInFlight: POSTGRES_COMMITS_IN_FLIGHT },
         url: config.store,
         store,
         leaseRetryMs: LEASE_RETRY_MS,

@@ -105,8 +105,12 @@ export interface LookupResult {
  * - Durability and atomicity: `commit` resolves only once the whole batch is durable (synced), and is
  *   atomic: after a crash the store holds all of it or none of it. A commit that rejects may or may not
  *   have landed (the error can come after the data is durable): the caller re-reads `readState` to know.
- * - One writer: callers run at most one commit at a time (the next starts after the previous settled).
- *   Reads may run at any time, also during a commit, from other processes too (PostgreSQL).
+ * - One writer, commits in order: the writer may call `commit` again before the previous call settled
+ *   (the sequencer keeps up to `commitsInFlight` batches in flight). Commits land in call order: a commit
+ *   never lands unless every earlier one did, and a commit called while an earlier one was in flight
+ *   rejects, writing nothing, when that one rejects. A backend may do the work of overlapping commits at
+ *   once (PostgreSQL writes a batch's rows while the one before it syncs) or one after the other
+ *   (OrderedCommits). Reads may run at any time, also during a commit, from other processes too.
  * - Reads never see half a batch: a read sees a batch whole or not at all. Every read (and `findEntries`)
  *   sees every batch whose commit settled before the read began; one in progress may or may not be seen.
  * - Immutability: a leaf is written once, by the batch that appends it; a full tile is written once; a
@@ -152,3 +156,31 @@ export interface WitnessedStore {
 
 /** What a backend opens: the log's store and its witnessed checkpoint. */
 export type LogBackend = LogStore & WitnessedStore
+
+/**
+ * Keeps a backend's commits in call order (LogStore's ordering rule). `run(write)` calls `write` at once
+ * with `earlier`, which resolves when every commit called before this one has landed and rejects when one
+ * of them failed; `write` must not make its batch durable before `earlier` resolved, and must reject
+ * (writing nothing) when it rejects. A backend that cannot overlap commits awaits `earlier` first.
+ */
+export class OrderedCommits {
+  private last: Promise<boolean> = Promise.resolve(true)
+  private inFlight = 0
+
+  run(write: (earlier: Promise<void>) => Promise<void>): Promise<void> {
+    // A commit called when none is in flight follows no failure, whatever happened before.
+    if (this.inFlight === 0) this.last = Promise.resolve(true)
+    this.inFlight++
+    const earlier = this.last.then((landed) => {
+      if (!landed) throw new Error('an earlier commit in flight failed: this one was not written')
+    })
+    // Observed by `write`, which may have failed before it looked.
+    earlier.catch(() => undefined)
+    const done = write(earlier).finally(() => this.inFlight--)
+    this.last = done.then(
+      () => true,
+      () => false,
+    )
+    return done
+  }
+}

@@ -12,6 +12,7 @@ import type {
   LookupQuery,
   LookupResult,
 } from '../src/store.js'
+import { OrderedCommits } from '../src/store.js'
 
 const FULL_TILE_BYTES = 256 * 32
 
@@ -25,6 +26,19 @@ export class MemoryStore implements LogBackend {
   witnessed: Uint8Array | undefined
   commits = 0
   private committing = false
+  private readonly ordered = new OrderedCommits()
+
+  /**
+   * `beforeWrite`: called before each commit applies; a throw fails that commit, writing nothing.
+   * `holdCommit`: awaited by each commit as soon as it is called (before it waits for the one before it),
+   * to hold commits in flight; a rejection fails that commit.
+   */
+  constructor(
+    private readonly options: {
+      beforeWrite?: () => void
+      holdCommit?: (batch: IntegratedBatch) => Promise<void>
+    } = {},
+  ) {}
 
   async readMeta(): Promise<LogMeta | undefined> {
     return this.meta
@@ -38,16 +52,21 @@ export class MemoryStore implements LogBackend {
     return this.state
   }
 
-  async commit(batch: IntegratedBatch): Promise<void> {
-    if (this.committing) throw new Error('contract: two commits at once')
-    this.committing = true
-    try {
-      // A commit takes a moment, as a real one does: reads may run meanwhile.
+  commit(batch: IntegratedBatch): Promise<void> {
+    return this.ordered.run(async (earlier) => {
+      // A commit takes a moment, as a real one does: reads, and the next commit's call, may run meanwhile.
       await new Promise((resolve) => setImmediate(resolve))
-      this.apply(batch)
-    } finally {
-      this.committing = false
-    }
+      await this.options.holdCommit?.(batch)
+      await earlier
+      this.options.beforeWrite?.()
+      if (this.committing) throw new Error('contract: two commits applied at once')
+      this.committing = true
+      try {
+        this.apply(batch)
+      } finally {
+        this.committing = false
+      }
+    })
   }
 
   private apply(batch: IntegratedBatch): void {

@@ -45,9 +45,13 @@ function entry(i: number) {
   }
 }
 
-async function open(store: MemoryStore, batchSize = 1000, batchWaitMs = 0) {
+async function open(store: MemoryStore, batchSize = 1000, batchWaitMs = 0, commitsInFlight = 1) {
   const tiles = new TileCache(store, 1 << 20)
-  const sequencer = await Sequencer.open(store, tiles, signer, ORIGIN, { batchSize, batchWaitMs })
+  const sequencer = await Sequencer.open(store, tiles, signer, ORIGIN, {
+    batchSize,
+    batchWaitMs,
+    commitsInFlight,
+  })
   return { sequencer, reader: new LogReader(tiles) }
 }
 
@@ -338,6 +342,147 @@ class SlowReadStore extends MemoryStore {
     return answer
   }
 }
+
+/** Commits held one by one: each waits for its own release (or failure), in the order they were called. */
+class CommitSteps {
+  readonly called: bigint[] = []
+  private readonly gates: { open: () => void; fail: (err: Error) => void }[] = []
+  private waiting: { count: number; wake: () => void }[] = []
+
+  /** Off until started: the commits of a log's opening pass. */
+  private started = false
+
+  start(): void {
+    this.started = true
+  }
+
+  readonly hold = (batch: IntegratedBatch): Promise<void> => {
+    if (!this.started) return Promise.resolve()
+    this.called.push(batch.state.size)
+    const gate = new Promise<void>((open, fail) => this.gates.push({ open, fail }))
+    for (const w of this.waiting.filter((w) => this.called.length >= w.count)) w.wake()
+    this.waiting = this.waiting.filter((w) => this.called.length < w.count)
+    return gate
+  }
+
+  /** Resolves once `count` commits have been called. */
+  calledAtLeast(count: number): Promise<void> {
+    if (this.called.length >= count) return Promise.resolve()
+    return new Promise((wake) => this.waiting.push({ count, wake }))
+  }
+
+  release(n: number): void {
+    this.gates[n]!.open()
+  }
+
+  fail(n: number): void {
+    this.gates[n]!.fail(new Error('a failure injected by the test'))
+  }
+}
+
+/** Whether `promise` has settled, after the event loop has run what was ready. */
+async function settledYet(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  )
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  return settled
+}
+
+describe('Sequencer with two commits in flight', () => {
+  test('the next batch reaches the store while the one before commits; each is answered after its own', async () => {
+    const steps = new CommitSteps()
+    const store = new MemoryStore({ holdCommit: steps.hold })
+    const { sequencer, reader } = await open(store, 10, 0, 2)
+    steps.start()
+    const opened = 0
+    const first = sequencer.append(entry(0))
+    await steps.calledAtLeast(opened + 1)
+    const rest = Array.from({ length: 30 }, (_, i) => sequencer.append(entry(i + 1)))
+    // The second batch is handed to the store while the first is held; a third waits for a free slot.
+    await steps.calledAtLeast(opened + 2)
+    expect(await settledYet(Promise.race(rest))).toBe(false)
+    expect(steps.called.slice(opened)).toEqual([1n, 11n])
+    steps.release(opened)
+    expect(await first).toMatchObject({ index: 0n, existing: false })
+    expect(store.leaves).toHaveLength(1)
+    // The second batch has not landed: its entries are not answered yet.
+    expect(await settledYet(rest[0]!)).toBe(false)
+    for (let n = opened + 1; n < opened + 4; n++) {
+      await steps.calledAtLeast(n + 1)
+      steps.release(n)
+    }
+    const answers = await Promise.all(rest)
+    expect(steps.called.slice(opened)).toEqual([1n, 11n, 21n, 31n])
+    answers.forEach((answer, i) => {
+      expect(answer.index).toBe(BigInt(i + 1))
+      expect(answer.head.size).toBeGreaterThan(answer.index)
+    })
+    // Every answer's checkpoint is one the store committed, and proves its entry.
+    const leafHashes = Array.from({ length: 31 }, (_, i) => hashLeaf(leaf(i)))
+    await checkStoredTree(store, 31, leafHashes)
+    for (const answer of answers) {
+      const proof = await reader.inclusionProof(answer.index, answer.head.size)
+      const root = rootFromLeafHashes(leafHashes.slice(0, Number(answer.head.size)))
+      expect(bytesEqual(answer.head.root, root)).toBe(true)
+      verifyInclusion(leafHashes[Number(answer.index)]!, answer.index, answer.head.size, proof, root)
+    }
+  })
+
+  test('a repeat of an entry in a batch still committing gets its index once that batch lands', async () => {
+    const steps = new CommitSteps()
+    const store = new MemoryStore({ holdCommit: steps.hold })
+    const { sequencer } = await open(store, 10, 0, 2)
+    steps.start()
+    const opened = 0
+    const first = sequencer.append(entry(0))
+    await steps.calledAtLeast(opened + 1)
+    const again = sequencer.append({ ...entry(0), leaf: leaf(500) })
+    const other = sequencer.append(entry(1))
+    await steps.calledAtLeast(opened + 2)
+    steps.release(opened)
+    steps.release(opened + 1)
+    expect(await first).toMatchObject({ index: 0n, existing: false })
+    expect(await again).toMatchObject({ index: 0n, existing: true })
+    expect(await other).toMatchObject({ index: 1n, existing: false })
+    expect(store.leaves).toHaveLength(2)
+  })
+
+  test('a failed commit fails the batch in flight behind it; the log goes on from the committed tree', async () => {
+    const steps = new CommitSteps()
+    const store = new MemoryStore({ holdCommit: steps.hold })
+    const { sequencer } = await open(store, 10, 0, 2)
+    steps.start()
+    const opened = 0
+    const zero = sequencer.append(entry(0))
+    await steps.calledAtLeast(opened + 1)
+    steps.release(opened)
+    expect(await zero).toMatchObject({ index: 0n })
+    const doomed = sequencer.append(entry(1))
+    await steps.calledAtLeast(opened + 2)
+    const behind = [sequencer.append(entry(2)), sequencer.append(entry(3))]
+    await steps.calledAtLeast(opened + 3)
+    steps.fail(opened + 1)
+    steps.release(opened + 2)
+    const results = await Promise.allSettled([doomed, ...behind])
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected'])
+    expect(store.leaves).toHaveLength(1)
+    // Sent again, the same entries land after the committed tree, as if the failure never happened.
+    const retried = [1, 2, 3].map((i) => sequencer.append(entry(i)))
+    for (let n = opened + 3; n < opened + 6; n++) {
+      await steps.calledAtLeast(n + 1).then(() => steps.release(n))
+      if ((await Promise.allSettled(retried)).every((r) => r.status === 'fulfilled')) break
+    }
+    expect((await Promise.all(retried)).map((r) => r.index)).toEqual([1n, 2n, 3n])
+    await checkStoredTree(
+      store,
+      4,
+      [0, 1, 2, 3].map((i) => hashLeaf(leaf(i))),
+    )
+  })
+})
 
 describe('ExpandedTile', () => {
   test('every complete node is the root of its hashes, also when grown from a narrower expansion', () => {

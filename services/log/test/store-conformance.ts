@@ -13,15 +13,18 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { signCheckpoint } from '../src/log-tree.js'
 import type { CommittedState, IndexedEntry, IntegratedBatch, LogBackend } from '../src/store.js'
 
+/** Called by a backend before it makes a commit durable; a throw fails that commit, as a failing disk would. */
+export type BeforeWrite = () => void
+
 /** How the suite gets a backend: a fresh empty one, the same one reopened, and cleanup. */
 export interface BackendFactory {
-  /** A new, empty store (its own directory or database). */
-  create(): Promise<LogBackend>
+  /** A new, empty store (its own directory or database) that calls `beforeWrite` before each commit's write. */
+  create(beforeWrite: BeforeWrite): Promise<LogBackend>
   /**
    * Closes `store` and opens the same storage again, as a restart does; undefined for a store that does not
    * outlive its process (the in-memory one).
    */
-  reopen?(store: LogBackend): Promise<LogBackend>
+  reopen?(store: LogBackend, beforeWrite: BeforeWrite): Promise<LogBackend>
   /** Removes what create() made (after the store is closed). */
   cleanup(): Promise<void>
 }
@@ -71,15 +74,24 @@ const bytes = (data: Uint8Array | undefined) =>
 export function describeStoreContract(name: string, factory: BackendFactory): void {
   describe(`storage contract: ${name}`, () => {
     let store: LogBackend
+    // Commits to fail, from the next one on (each failed commit takes one).
+    let failing = 0
+    const beforeWrite = () => {
+      if (failing > 0) {
+        failing--
+        throw new Error('a failure injected by the test')
+      }
+    }
     beforeEach(async () => {
-      store = await factory.create()
+      failing = 0
+      store = await factory.create(beforeWrite)
     })
     afterEach(async () => {
       await store.close()
       await factory.cleanup()
     })
     const reopen = async () => {
-      if (factory.reopen !== undefined) store = await factory.reopen(store)
+      if (factory.reopen !== undefined) store = await factory.reopen(store, beforeWrite)
     }
 
     test('a new store holds nothing', async () => {
@@ -271,6 +283,66 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
       expect(after.total).toBe(201)
       expect((await store.readState())?.size).toBe(201n)
       expect(await store.findEntries([{ keyId: hex(2), payloadHash: hex(299) }])).toEqual([200n])
+    })
+
+    test('overlapping commits land in call order, and reads see each whole', async () => {
+      const d = `sha256:${hex(0xd1)}`
+      const builder = new BatchBuilder()
+      await store.commit(builder.next([keys(1, 1, [d])]))
+      const batches = [1, 2, 3].map((b) =>
+        builder.next(Array.from({ length: 100 }, (_, i) => keys(b, 1000 * b + i, [d], [hex(b, 40)]))),
+      )
+      // All three called before the first settles, as a sequencer with commits in flight calls them.
+      const commits = batches.map((batch) => store.commit(batch))
+      const sizes = new Set<bigint>()
+      let settled = false
+      const all = Promise.all(commits).finally(() => (settled = true))
+      do {
+        const result = await store.lookup({ kind: 'digest', value: d, from: 0n, limit: 1000, size: 301n })
+        expect([1, 101, 201, 301]).toContain(result.total)
+        expect(result.matches.length).toBe(result.total)
+        sizes.add((await store.readState())!.size)
+        await new Promise((resolve) => setImmediate(resolve))
+      } while (!settled)
+      await all
+      for (const size of sizes) expect([1n, 101n, 201n, 301n]).toContain(size)
+      expect((await store.readState())?.size).toBe(301n)
+      expect((await store.readLeaves(0n, 400)).length).toBe(301)
+      for (const b of [1, 2, 3]) {
+        const byCommit = await store.lookup({
+          kind: 'commit',
+          value: hex(b, 40),
+          from: 0n,
+          limit: 5,
+          size: 301n,
+        })
+        expect(byCommit.total).toBe(100)
+        expect(byCommit.matches[0]!.index).toBe(BigInt(1 + (b - 1) * 100))
+      }
+      expect(await store.findEntries([{ keyId: hex(3), payloadHash: hex(3099) }])).toEqual([300n])
+    })
+
+    test('a commit called while an earlier one was in flight writes nothing when that one fails', async () => {
+      const d = `sha256:${hex(0xd2)}`
+      const builder = new BatchBuilder()
+      await store.commit(builder.next([keys(1, 1, [d])]))
+      const failed = builder.next([keys(2, 2, [d])])
+      const after = builder.next([keys(3, 3, [d])])
+      failing = 1
+      const results = await Promise.allSettled([store.commit(failed), store.commit(after)])
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected'])
+      expect((await store.readState())?.size).toBe(1n)
+      expect(await store.readLeaf(1n)).toBeUndefined()
+      expect(await store.readLeaf(2n)).toBeUndefined()
+      expect(await store.findEntries([{ keyId: hex(3), payloadHash: hex(3) }])).toEqual([undefined])
+      expect((await store.lookup({ kind: 'digest', value: d, from: 0n, limit: 5, size: 3n })).total).toBe(1)
+      // The writer starts again from the committed state: the same batches, rebuilt, land.
+      const again = new BatchBuilder()
+      again.next([keys(1, 1, [d])])
+      await store.commit(again.next([keys(2, 2, [d])]))
+      await store.commit(again.next([keys(3, 3, [d])]))
+      expect((await store.lookup({ kind: 'digest', value: d, from: 0n, limit: 5, size: 3n })).total).toBe(3)
+      expect(await store.findEntries([{ keyId: hex(3), payloadHash: hex(3) }])).toEqual([2n])
     })
 
     test('the witnessed checkpoint is replaced and persists', async () => {

@@ -7,20 +7,20 @@ import { MemoryStore } from './memory-store.js'
 import { describeStoreContract } from './store-conformance.js'
 
 describeStoreContract('in-memory (the tests’ fake)', {
-  create: async () => new MemoryStore(),
+  create: async (beforeWrite) => new MemoryStore({ beforeWrite }),
   cleanup: async () => {},
 })
 
 {
   let dir: Awaited<ReturnType<typeof tempDir>> | undefined
   describeStoreContract('LevelDB', {
-    create: async () => {
+    create: async (beforeWrite) => {
       dir = await tempDir()
-      return LevelStore.open(dir.path)
+      return LevelStore.open(dir.path, { beforeWrite })
     },
-    reopen: async (store) => {
+    reopen: async (store, beforeWrite) => {
       await store.close()
-      return LevelStore.open(dir!.path)
+      return LevelStore.open(dir!.path, { beforeWrite })
     },
     cleanup: async () => {
       await dir?.remove()
@@ -32,13 +32,13 @@ describeStoreContract('in-memory (the tests’ fake)', {
 {
   let database: Awaited<ReturnType<typeof postgresDatabase>> | undefined
   describeStoreContract('PostgreSQL', {
-    create: async () => {
+    create: async (beforeWrite) => {
       database = await postgresDatabase()
-      return PostgresStore.open(database.url)
+      return PostgresStore.open(database.url, { beforeWrite })
     },
-    reopen: async (store) => {
+    reopen: async (store, beforeWrite) => {
       await store.close()
-      return PostgresStore.open(database!.url)
+      return PostgresStore.open(database!.url, { beforeWrite })
     },
     cleanup: async () => {
       await database?.drop()
