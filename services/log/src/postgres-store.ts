@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import pg from 'pg'
 import { MIGRATIONS, MIGRATION_LOCK_KEY } from './postgres-schema.js'
 import type {
@@ -106,7 +106,8 @@ ORDER BY found.idx`
  * (schema version 3 computes the same in SQL for the rows it migrates).
  */
 export function lookupKeyHash(kind: LookupKind, value: string): Buffer {
-  return createHash('sha256').update(`${kind}/${value}`, 'utf8').digest()
+  // The one-shot hash: a batch hashes thousands of values, and createHash costs twice as much each.
+  return hash('sha256', `${kind}/${value}`, 'buffer')
 }
 
 const hexBytes = (hex: string) => Buffer.from(hex, 'hex')
