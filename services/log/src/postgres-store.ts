@@ -319,12 +319,19 @@ export class PostgresStore implements LogBackend {
   async findEntries(keys: readonly DedupKey[]): Promise<(bigint | undefined)[]> {
     const found: (bigint | undefined)[] = new Array<bigint | undefined>(keys.length).fill(undefined)
     if (keys.length === 0) return found
-    const { rows } = await this.pool.query<{ ord: string; idx: string }>(
-      `SELECT k.ord, d.idx FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS k(key_id, payload_hash, ord)
-       JOIN ledger_dedup d ON d.key_id = k.key_id AND d.payload_hash = k.payload_hash`,
-      [keys.map((k) => hexBytes(k.keyId)), keys.map((k) => hexBytes(k.payloadHash))],
+    // As in a commit: the keys travel as two binary parameters, cut apart by the statement.
+    const keyIds = Buffer.from(keys.map((k) => k.keyId).join(''), 'hex')
+    const payloadHashes = Buffer.from(keys.map((k) => k.payloadHash).join(''), 'hex')
+    if (keyIds.length !== 32 * keys.length || payloadHashes.length !== 32 * keys.length) {
+      throw new Error('key ids and payload hashes are 64 lowercase hex digits')
+    }
+    const { rows } = await this.pool.query<{ ord: number; idx: string }>(
+      `SELECT k.ord, d.idx FROM generate_series(1, $1::int) AS k(ord)
+       JOIN ledger_dedup d ON d.key_id = substring($2::bytea FROM k.ord * 32 - 31 FOR 32)
+                          AND d.payload_hash = substring($3::bytea FROM k.ord * 32 - 31 FOR 32)`,
+      [keys.length, keyIds, payloadHashes],
     )
-    for (const row of rows) found[Number(row.ord) - 1] = BigInt(row.idx)
+    for (const row of rows) found[row.ord - 1] = BigInt(row.idx)
     return found
   }
 
