@@ -45,6 +45,11 @@ export interface LogConfig {
    * arrives while one batch commits goes into the next.
    */
   batchWaitMs: number
+  /**
+   * Batches committing at once; undefined: the backend's default (2 on PostgreSQL, which writes a batch's
+   * rows while the one before it syncs; 1 on LevelDB, which writes one batch at a time).
+   */
+  commitsInFlight: number | undefined
   /** Largest accepted POST body, in bytes; checked before any parsing. */
   bodyLimit: number
   /**
@@ -134,6 +139,7 @@ export function defaultConfig(): LogConfig {
     origin: undefined,
     batchSize: 1000,
     batchWaitMs: DEFAULT_BATCH_WAIT_MS,
+    commitsInFlight: undefined,
     bodyLimit: 256 * 1024,
     queueLimit: 5_000,
     // One core stays with the main thread (HTTP, hashing, LevelDB); the others verify signatures.
@@ -222,6 +228,15 @@ const OPTIONS: readonly (OptionSpec & { key: keyof LogConfig })[] = [
     min: 0,
     max: 10_000,
     help: `longest wait for company before a batch commits when none is committing, ms (default ${DEFAULT_BATCH_WAIT_MS})`,
+  },
+  {
+    flag: 'commits-in-flight',
+    env: 'LEDGER_COMMITS_IN_FLIGHT',
+    key: 'commitsInFlight',
+    kind: 'int',
+    min: 1,
+    max: 4,
+    help: 'batches committing at once (default 2 on PostgreSQL, 1 on LevelDB)',
   },
   {
     flag: 'body-limit',

@@ -221,7 +221,10 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       node = await ClusterNode.start({
         ...common,
         // PostgreSQL writes a batch's rows while the batch before it syncs (docs/design/postgres.md).
-        sequencer: { ...common.sequencer, commitsInFlight: POSTGRES_COMMITS_IN_FLIGHT },
+        sequencer: {
+          ...common.sequencer,
+          commitsInFlight: config.commitsInFlight ?? POSTGRES_COMMITS_IN_FLIGHT,
+        },
         url: config.store,
         store,
         leaseRetryMs: LEASE_RETRY_MS,
@@ -230,7 +233,11 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
         onFatal: options.onFatal ?? defaultOnFatal,
       })
     } else {
-      node = await LocalNode.open({ ...common, store })
+      node = await LocalNode.open({
+        ...common,
+        sequencer: { ...common.sequencer, commitsInFlight: config.commitsInFlight ?? 1 },
+        store,
+      })
     }
     const running = node
     const served = () => running.served()

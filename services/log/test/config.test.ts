@@ -20,6 +20,7 @@ describe('parseConfig', () => {
     expect(config.allowlistFile).toBeUndefined()
     expect(config.verifyWorkers).toBeGreaterThanOrEqual(1)
     expect(config.batchWaitMs).toBe(1)
+    expect(config.commitsInFlight).toBeUndefined()
     expect(config.witnesses).toEqual([])
     expect(config.witnessQuorum).toBeUndefined()
     expect(config.witnessTimeoutMs).toBe(2000)
@@ -47,6 +48,8 @@ describe('parseConfig', () => {
     expect(config.cacheBytes).toBe(2 * 1024 * 1024)
     expect(config.allowlistFile).toBe(resolve('keys.txt'))
     expect(run(['--verify-workers', '0', '--batch-wait-ms', '0']).verifyWorkers).toBe(0)
+    expect(run(['--commits-in-flight', '2']).commitsInFlight).toBe(2)
+    expect(run([], { LEDGER_COMMITS_IN_FLIGHT: '1' }).commitsInFlight).toBe(1)
   })
 
   test('bad values and unknown flags are refused with INVALID_CONFIG', () => {
@@ -56,6 +59,8 @@ describe('parseConfig', () => {
       ['--port', '08'],
       ['--port', 'x'],
       ['--batch-size', '0'],
+      ['--commits-in-flight', '0'],
+      ['--commits-in-flight', '5'],
       ['--body-limit', '10'],
       ['--nope'],
       ['positional'],
@@ -83,6 +88,7 @@ describe('parseConfig', () => {
       'origin',
       'batch-size',
       'batch-wait-ms',
+      'commits-in-flight',
       'body-limit',
       'queue-limit',
       'verify-workers',
