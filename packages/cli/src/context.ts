@@ -20,42 +20,8 @@ import {
   subjectDigestKeys,
   type SubjectDigests,
 } from '@ledger/attestation/digest.js'
-import { EXIT, type ExitCode } from './exit-codes.js'
+import { usage } from './cli-error.js'
 import type { Io } from './io.js'
-
-/** Codes of the CLI's own errors (under --json, `error.code`); each is a usage or input error, exit 2. */
-export type CliErrorCode =
-  /** A flag or argument that is missing, unknown or malformed (commander's parser, or a check of ours). */
-  | 'USAGE'
-  | 'MISSING_OPTION'
-  | 'UNKNOWN_OPTION'
-  | 'UNKNOWN_COMMAND'
-  | 'INVALID_ARGUMENT'
-  | 'INVALID_DIGEST'
-  | 'INVALID_COMMIT'
-  /** A file named on the command line that cannot be read, or written. */
-  | 'FILE_UNREADABLE'
-  | 'FILE_UNWRITABLE'
-  | 'FILE_EXISTS'
-  /** `state forget` of a log this machine has no state for. */
-  | 'NO_STATE'
-
-/** The one error class of the CLI: an outcome with its exit code and code, and a message for people. */
-export class CliError extends Error {
-  override name = 'CliError'
-  constructor(
-    readonly exitCode: ExitCode,
-    message: string,
-    options?: ErrorOptions,
-    readonly code: CliErrorCode = 'USAGE',
-  ) {
-    super(message, options)
-  }
-}
-
-/** A usage or input error (exit 2). */
-export const usage = (message: string, cause?: unknown, code: CliErrorCode = 'USAGE') =>
-  new CliError(EXIT.USAGE, message, cause === undefined ? undefined : { cause }, code)
 
 export function resolvePath(io: Io, path: string): string {
   return resolve(io.cwd, path)
@@ -239,17 +205,6 @@ export function clientFor(
 }
 
 /**
- * JSON for `--json` output: sizes and indexes (bigints) as JSON numbers, as the log's API gives them (a
- * value past 2^53, which no real log reaches, as a decimal string rather than a wrong number); two-space
- * indent, a final newline.
- */
-export function toJSON(value: unknown): string {
-  const replacer = (_key: string, v: unknown) =>
-    typeof v === 'bigint' ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v
-  return `${JSON.stringify(value, replacer, 2)}\n`
-}
-
-/**
  * A `--digest` flag: `ALG:HEX` (sha256, sha384, sha512, blake2b; hex in either case), bare 64 hex
  * (sha256) or an SRI string (`sha512-<base64>`). Returns the canonical `alg:hex`; exit 2 otherwise.
  */
@@ -286,3 +241,4 @@ export function parseKeyIdFlag(flag: string, value: string): string {
 }
 
 export { ClientError }
+export { CliError, toJSON, usage, type CliErrorCode } from './cli-error.js'
