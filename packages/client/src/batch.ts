@@ -10,9 +10,10 @@ import type { VerifiedCheckpoint } from './checkpoint-tracker.js'
 import { answerOf, tallyEntries, type ReproductionCount, type Tally } from './count.js'
 import type { VerifiedLeaf } from './entry.js'
 import { ClientError, misbehaving } from './errors.js'
+import { LeafWorker } from './leaf-worker.js'
 import {
   INDEX_BATCH_MAX_KEYS,
-  verifyLookupEntry,
+  verifyLookupEntries,
   type LedgerClient,
   type VerifiedEntry,
 } from './log-client.js'
@@ -73,6 +74,8 @@ export interface BatchOptions {
   have?: ReadonlyMap<bigint, VerifiedEntry>
   /** Shared leaf cache of one task (see LedgerClient.lookup). */
   verifiedLeaves?: Map<string, VerifiedLeaf>
+  /** A second thread for the leaf checks of large pages (verifyLookupEntries). */
+  worker?: LeafWorker
   /** Most pages followed before the log is called misbehaving (default 10,000). */
   maxPages?: number
   /**
@@ -168,13 +171,17 @@ export async function lookupBatch(
 
     // Entries: each verified against the one checkpoint, ascending, never sent twice.
     const entries = new Map<bigint, VerifiedEntry>()
-    let previous = -1n
-    for (const [i, item] of asArray(json['entries'], 'batch lookup.entries').entries()) {
-      const entry = verifyLookupEntry(item, cp, `batch lookup entry ${i}`, opts.verifiedLeaves)
-      if (entry.index <= previous) throw bad('malformed', 'entries are not in ascending index order')
-      previous = entry.index
+    for (const entry of await verifyLookupEntries(
+      asArray(json['entries'], 'batch lookup.entries'),
+      cp,
+      (i) => `batch lookup entry ${i}`,
+      {
+        ...(opts.verifiedLeaves !== undefined && { verifiedLeaves: opts.verifiedLeaves }),
+        ...(opts.worker !== undefined && { worker: opts.worker }),
+        notAscending: () => bad('malformed', 'entries are not in ascending index order'),
+      },
+    ))
       entries.set(entry.index, entry)
-    }
     const used = new Set<bigint>()
 
     // Results: the keys in order from `position`, each listing entries of this page that name it.
@@ -327,6 +334,12 @@ export interface BatchCountOptions {
   pageSize?: number
   /** Progress: called after each page of each batch. */
   onProgress?: (phase: 'digests' | 'flooded' | 'commits', answered: number, total: number) => void
+  /**
+   * Check the leaves of large pages in a second thread too (a LeafWorker, started before the first
+   * request and ended with the count): the same checks and answers, sooner on a machine with a core to
+   * spare. Default false.
+   */
+  leafWorker?: boolean
 }
 
 /** The answers of a batch count, in the order of the queries, all proven against `checkpoint`. */
@@ -394,147 +407,154 @@ export async function countBatch(
   if (queries.length === 0)
     throw new ClientError('INVALID_ARGUMENT', 'a batch count needs at least one digest')
   if (client.index !== undefined) return countBatchThroughIndex(client, policy, queries, parsed, threshold)
-  const fetchAllLimit = opts.fetchAllLimit ?? 1000
-  const limit = opts.pageSize ?? 1000
-  const policyKeys = [...policy.partyOf.keys()]
-  const verifiedLeaves = new Map<string, VerifiedLeaf>()
-  let checkpoint: VerifiedCheckpoint | undefined = opts.checkpoint
-  // Every entry verified so far against `checkpoint`: later batches are told not to send them again.
-  const known: Map<bigint, VerifiedEntry> =
-    opts.checkpoint !== undefined && opts.known !== undefined ? opts.known : new Map()
+  // Started before the first request, the thread loads its modules while the log answers it.
+  const worker = opts.leafWorker === true ? LeafWorker.start() : undefined
+  try {
+    const fetchAllLimit = opts.fetchAllLimit ?? 1000
+    const limit = opts.pageSize ?? 1000
+    const policyKeys = [...policy.partyOf.keys()]
+    const verifiedLeaves = new Map<string, VerifiedLeaf>()
+    let checkpoint: VerifiedCheckpoint | undefined = opts.checkpoint
+    // Every entry verified so far against `checkpoint`: later batches are told not to send them again.
+    const known: Map<bigint, VerifiedEntry> =
+      opts.checkpoint !== undefined && opts.known !== undefined ? opts.known : new Map()
 
-  /**
-   * Every key of `values` answered, over chunks of keys (and of key ids), against one checkpoint: without
-   * `keyIds`, all of a key's entries while it has at most fetchAllLimit (the others come back skipped).
-   */
-  const gather = async (
-    kind: 'digests' | 'commits',
-    values: readonly string[],
-    keyIds: readonly string[] | undefined,
-    phase: 'digests' | 'flooded' | 'commits',
-    onEntries?: (entries: readonly VerifiedEntry[]) => void,
-  ): Promise<Map<string, BatchKeyAnswer>> => {
-    const out = new Map<string, BatchKeyAnswer>()
-    const keyChunks = keyIds === undefined ? [undefined] : chunk(keyIds, BATCH_MAX_KEY_IDS)
-    let done = 0
-    for (const values_ of chunk(values, BATCH_MAX_KEYS)) {
-      for (const ids of keyChunks) {
-        const answer = await lookupBatch(
-          client,
-          {
-            [kind]: values_,
-            ...(ids !== undefined ? { keyIds: ids } : { maxTotal: fetchAllLimit }),
-            limit,
-          },
-          {
-            ...(checkpoint !== undefined && { checkpoint, have: known }),
-            verifiedLeaves,
-            onPage: (answered, _keys, entries, pinned) => {
-              opts.onProgress?.(phase, done + answered, values.length)
-              if (onEntries !== undefined) {
-                // What onEntries starts is pinned to this checkpoint and told these entries are held.
-                checkpoint = pinned
-                for (const entry of entries) known.set(entry.index, entry)
-                onEntries(entries)
-              }
+    /**
+     * Every key of `values` answered, over chunks of keys (and of key ids), against one checkpoint: without
+     * `keyIds`, all of a key's entries while it has at most fetchAllLimit (the others come back skipped).
+     */
+    const gather = async (
+      kind: 'digests' | 'commits',
+      values: readonly string[],
+      keyIds: readonly string[] | undefined,
+      phase: 'digests' | 'flooded' | 'commits',
+      onEntries?: (entries: readonly VerifiedEntry[]) => void,
+    ): Promise<Map<string, BatchKeyAnswer>> => {
+      const out = new Map<string, BatchKeyAnswer>()
+      const keyChunks = keyIds === undefined ? [undefined] : chunk(keyIds, BATCH_MAX_KEY_IDS)
+      let done = 0
+      for (const values_ of chunk(values, BATCH_MAX_KEYS)) {
+        for (const ids of keyChunks) {
+          const answer = await lookupBatch(
+            client,
+            {
+              [kind]: values_,
+              ...(ids !== undefined ? { keyIds: ids } : { maxTotal: fetchAllLimit }),
+              limit,
             },
-          },
-        )
-        checkpoint = answer.checkpoint
-        for (const got of answer[kind].values())
-          for (const entry of got.entries) known.set(entry.index, entry)
-        for (const [value, got] of answer[kind]) {
-          const seen = out.get(value)
-          if (seen === undefined) out.set(value, { ...got, entries: [...got.entries] })
-          else {
-            if (seen.total !== got.total)
-              throw misbehaving('malformed', `batch lookup: two totals for ${value} in one tree`, {
-                received: checkpoint.note,
-              })
-            seen.entries.push(...got.entries)
+            {
+              ...(checkpoint !== undefined && { checkpoint, have: known }),
+              verifiedLeaves,
+              ...(worker !== undefined && { worker }),
+              onPage: (answered, _keys, entries, pinned) => {
+                opts.onProgress?.(phase, done + answered, values.length)
+                if (onEntries !== undefined) {
+                  // What onEntries starts is pinned to this checkpoint and told these entries are held.
+                  checkpoint = pinned
+                  for (const entry of entries) known.set(entry.index, entry)
+                  onEntries(entries)
+                }
+              },
+            },
+          )
+          checkpoint = answer.checkpoint
+          for (const got of answer[kind].values())
+            for (const entry of got.entries) known.set(entry.index, entry)
+          for (const [value, got] of answer[kind]) {
+            const seen = out.get(value)
+            if (seen === undefined) out.set(value, { ...got, entries: [...got.entries] })
+            else {
+              if (seen.total !== got.total)
+                throw misbehaving('malformed', `batch lookup: two totals for ${value} in one tree`, {
+                  received: checkpoint.note,
+                })
+              seen.entries.push(...got.entries)
+            }
           }
         }
+        done += values_.length
       }
-      done += values_.length
+      return out
     }
-    return out
-  }
-  /** All entries of each key, or, for keys with more than fetchAllLimit, those by the policy's keys. */
-  const gatherAll = async (
-    kind: 'digests' | 'commits',
-    values: readonly string[],
-    onEntries?: (entries: readonly VerifiedEntry[]) => void,
-  ) => {
-    const all = await gather(kind, values, undefined, kind, onEntries)
-    const flooded = [...all].filter(([, got]) => got.skipped).map(([value]) => value)
-    if (flooded.length > 0) {
-      for (const [value, got] of await gather(kind, flooded, policyKeys, 'flooded', onEntries))
-        all.set(value, got)
+    /** All entries of each key, or, for keys with more than fetchAllLimit, those by the policy's keys. */
+    const gatherAll = async (
+      kind: 'digests' | 'commits',
+      values: readonly string[],
+      onEntries?: (entries: readonly VerifiedEntry[]) => void,
+    ) => {
+      const all = await gather(kind, values, undefined, kind, onEntries)
+      const flooded = [...all].filter(([, got]) => got.skipped).map(([value]) => value)
+      if (flooded.length > 0) {
+        for (const [value, got] of await gather(kind, flooded, policyKeys, 'flooded', onEntries))
+          all.set(value, got)
+      }
+      return all
     }
-    return all
-  }
 
-  // Step 4 starts early: as each page of digests is verified, the commits its entries by the policy's
-  // keys name are looked up (against the same checkpoint) while the log answers the next page and this
-  // client verifies it, instead of in a round trip of their own at the end. Those are the commits of the
-  // counted entries, but for a query that names a commit; what turns out to be missing is asked after.
-  const early = new Map<string, Promise<Map<string, BatchKeyAnswer>>>()
-  const lookUpCommitsOf = (entries: readonly VerifiedEntry[]) => {
-    const fresh = new Set<string>()
-    for (const entry of entries) {
-      if (!policy.partyOf.has(entry.keyId)) continue
-      for (const c of entry.keys.commits) if (!early.has(c)) fresh.add(c)
+    // Step 4 starts early: as each page of digests is verified, the commits its entries by the policy's
+    // keys name are looked up (against the same checkpoint) while the log answers the next page and this
+    // client verifies it, instead of in a round trip of their own at the end. Those are the commits of the
+    // counted entries, but for a query that names a commit; what turns out to be missing is asked after.
+    const early = new Map<string, Promise<Map<string, BatchKeyAnswer>>>()
+    const lookUpCommitsOf = (entries: readonly VerifiedEntry[]) => {
+      const fresh = new Set<string>()
+      for (const entry of entries) {
+        if (!policy.partyOf.has(entry.keyId)) continue
+        for (const c of entry.keys.commits) if (!early.has(c)) fresh.add(c)
+      }
+      for (const values of chunk([...fresh].sort(), BATCH_MAX_KEYS)) {
+        const answer = gatherAll('commits', values)
+        answer.catch(() => undefined) // awaited below, or dropped when the digests fail first
+        for (const c of values) early.set(c, answer)
+      }
     }
-    for (const values of chunk([...fresh].sort(), BATCH_MAX_KEYS)) {
-      const answer = gatherAll('commits', values)
-      answer.catch(() => undefined) // awaited below, or dropped when the digests fail first
-      for (const c of values) early.set(c, answer)
+
+    // 1-2. The digests: every entry while there are few, else the policy's keys' entries.
+    const digests = [...new Set(parsed.map(formatDigest))]
+    const byDigest = await gatherAll('digests', digests, lookUpCommitsOf)
+    const notFetchedOf = (digest: string) => {
+      const got = byDigest.get(digest)!
+      return got.skipped || got.total > fetchAllLimit ? got.total - got.entries.length : 0
     }
+
+    // 3. Parties, per query.
+    const tallies: Tally[] = queries.map((query, i) =>
+      tallyEntries(
+        policy,
+        parsed[i]!,
+        query.commit,
+        sortedByIndex(byDigest.get(formatDigest(parsed[i]!))!.entries),
+      ),
+    )
+
+    // 4. The commits of counted entries, for conflicts (entries by other keys are ignored there).
+    const commits = [...new Set(tallies.flatMap((t) => [...t.counted.keys()]))].sort()
+    const missing = commits.filter((c) => !early.has(c))
+    const answered = await Promise.all([
+      ...new Set(early.values()),
+      ...(missing.length > 0 ? [gatherAll('commits', missing)] : []),
+    ])
+    const sameCommit = new Map<string, VerifiedEntry[]>()
+    for (const byCommit of answered) for (const [commit, got] of byCommit) sameCommit.set(commit, got.entries)
+
+    const note = checkpoint!.note
+    const count: BatchCount = {
+      checkpoint: note,
+      complete: false,
+      answers: queries.map((query, i) =>
+        answerOf(policy, tallies[i]!, sameCommit, {
+          digest: formatDigest(parsed[i]!),
+          commit: query.commit,
+          threshold,
+          notFetched: notFetchedOf(formatDigest(parsed[i]!)),
+          checkpoint: note,
+        }),
+      ),
+    }
+    return { count, checkpoint: checkpoint!, entries: known }
+  } finally {
+    void worker?.close()
   }
-
-  // 1-2. The digests: every entry while there are few, else the policy's keys' entries.
-  const digests = [...new Set(parsed.map(formatDigest))]
-  const byDigest = await gatherAll('digests', digests, lookUpCommitsOf)
-  const notFetchedOf = (digest: string) => {
-    const got = byDigest.get(digest)!
-    return got.skipped || got.total > fetchAllLimit ? got.total - got.entries.length : 0
-  }
-
-  // 3. Parties, per query.
-  const tallies: Tally[] = queries.map((query, i) =>
-    tallyEntries(
-      policy,
-      parsed[i]!,
-      query.commit,
-      sortedByIndex(byDigest.get(formatDigest(parsed[i]!))!.entries),
-    ),
-  )
-
-  // 4. The commits of counted entries, for conflicts (entries by other keys are ignored there).
-  const commits = [...new Set(tallies.flatMap((t) => [...t.counted.keys()]))].sort()
-  const missing = commits.filter((c) => !early.has(c))
-  const answered = await Promise.all([
-    ...new Set(early.values()),
-    ...(missing.length > 0 ? [gatherAll('commits', missing)] : []),
-  ])
-  const sameCommit = new Map<string, VerifiedEntry[]>()
-  for (const byCommit of answered) for (const [commit, got] of byCommit) sameCommit.set(commit, got.entries)
-
-  const note = checkpoint!.note
-  const count: BatchCount = {
-    checkpoint: note,
-    complete: false,
-    answers: queries.map((query, i) =>
-      answerOf(policy, tallies[i]!, sameCommit, {
-        digest: formatDigest(parsed[i]!),
-        commit: query.commit,
-        threshold,
-        notFetched: notFetchedOf(formatDigest(parsed[i]!)),
-        checkpoint: note,
-      }),
-    ),
-  }
-  return { count, checkpoint: checkpoint!, entries: known }
 }
 
 /**

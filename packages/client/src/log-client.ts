@@ -21,6 +21,7 @@ import {
 import { CheckpointTracker, type VerifiedCheckpoint } from './checkpoint-tracker.js'
 import { verifyEntryLeaf, type VerifiedLeaf } from './entry.js'
 import type { IndexProven } from './index-verify.js'
+import type { LeafWorker } from './leaf-worker.js'
 import { ClientError, describe, misbehaving } from './errors.js'
 import { HttpTransport, type HttpOptions } from './http.js'
 import { parseLogTrust, type LogTrust, type TrustPolicy, type WitnessTrust } from './policy.js'
@@ -682,6 +683,48 @@ function checkInclusion(
   }
 }
 
+/** The parts of one `{index, keyId, leaf, proof}` item (malformed: LOG_MISBEHAVING). */
+interface LookupItem {
+  json: JSONObject
+  index: bigint
+  leaf: Uint8Array
+  proof: Hash[]
+  leafHash: Hash
+}
+
+function parseLookupItem(item: unknown, what: string): LookupItem {
+  const json: JSONObject = asObject(item, what)
+  const index = toIndex(json['index'], `${what}.index`)
+  const leaf = toBytes(json['leaf'], `${what}.leaf`)
+  const proof = toHashes(json['proof'], `${what}.proof`)
+  return { json, index, leaf, proof, leafHash: hashLeaf(leaf) }
+}
+
+/** The error of a leaf that does not verify, as the entry's. */
+function badLeaf(what: string, index: bigint, cause: unknown): ClientError {
+  return misbehaving('bad-entry', `${what} (index ${index}): ${describe(cause)}`, {}, cause)
+}
+
+/** The entry of a verified leaf, once the key id the log claims is checked. */
+function entryOf(item: LookupItem, verified: VerifiedLeaf, what: string): VerifiedEntry {
+  const claimed = item.json['keyId']
+  if (claimed !== undefined && claimed !== verified.keyId) {
+    throw misbehaving(
+      'bad-entry',
+      `${what} (index ${item.index}): the log says key ${String(claimed)}, the leaf is signed by ${verified.keyId}`,
+    )
+  }
+  return {
+    index: item.index,
+    leaf: item.leaf,
+    keyId: verified.keyId,
+    statement: verified.statement,
+    keys: verified.keys,
+  }
+}
+
+const leafCacheKey = (leafHash: Hash) => Buffer.from(leafHash).toString('hex')
+
 /**
  * Verifies one `{index, keyId, leaf, proof}` item of a lookup or entry answer against a verified
  * checkpoint: inclusion proof, leaf decoding, payload hash, DSSE signature by the leaf's key, statement
@@ -693,35 +736,118 @@ export function verifyLookupEntry(
   what: string,
   verifiedLeaves?: Map<string, VerifiedLeaf>,
 ): VerifiedEntry {
-  const json: JSONObject = asObject(item, what)
-  const index = toIndex(json['index'], `${what}.index`)
-  const leaf = toBytes(json['leaf'], `${what}.leaf`)
-  const proof = toHashes(json['proof'], `${what}.proof`)
-  const leafHash = hashLeaf(leaf)
-  checkInclusion(leafHash, index, proof, checkpoint, `${what} (index ${index})`)
+  const parsed = parseLookupItem(item, what)
+  checkInclusion(parsed.leafHash, parsed.index, parsed.proof, checkpoint, `${what} (index ${parsed.index})`)
   // The same bytes verify the same way: within one caller's batch, each leaf's signature is checked once.
-  const cacheKey = Buffer.from(leafHash).toString('hex')
+  const cacheKey = leafCacheKey(parsed.leafHash)
   let verified = verifiedLeaves?.get(cacheKey)
   if (verified === undefined) {
     try {
-      verified = verifyEntryLeaf(leaf)
+      verified = verifyEntryLeaf(parsed.leaf)
     } catch (cause) {
-      throw misbehaving('bad-entry', `${what} (index ${index}): ${describe(cause)}`, {}, cause)
+      throw badLeaf(what, parsed.index, cause)
     }
     verifiedLeaves?.set(cacheKey, verified)
   }
-  const claimed = json['keyId']
-  if (claimed !== undefined && claimed !== verified.keyId) {
-    throw misbehaving(
-      'bad-entry',
-      `${what} (index ${index}): the log says key ${String(claimed)}, the leaf is signed by ${verified.keyId}`,
-    )
+  return entryOf(parsed, verified, what)
+}
+
+/** Of the leaves a page needs checked, the share a LeafWorker takes (this thread also reads the page and checks the proofs). */
+export const WORKER_SHARE = 0.5
+/** Fewer leaves to check than this, and a page is checked here alone: a round trip to the thread costs more. */
+export const WORKER_MIN_LEAVES = 64
+
+/**
+ * `verifyLookupEntry` of every item of a page, in order, then that their indexes ascend (`notAscending`
+ * is thrown otherwise), with the leaf checks shared with `worker` when given: the same checks, the same
+ * entries, and the same first error as one thread checking item after item. If the worker fails, this
+ * thread checks its share too.
+ */
+export async function verifyLookupEntries(
+  items: readonly unknown[],
+  checkpoint: VerifiedCheckpoint,
+  what: (i: number) => string,
+  opts: {
+    verifiedLeaves?: Map<string, VerifiedLeaf>
+    worker?: LeafWorker
+    notAscending: () => Error
+  },
+): Promise<VerifiedEntry[]> {
+  // 1. Every item's parts, up to the first that is malformed (an error before its leaf is checked).
+  let stop: { at: number; afterLeaf: boolean; error: unknown } | undefined
+  const parsed: LookupItem[] = []
+  for (let i = 0; i < items.length; i++) {
+    try {
+      parsed.push(parseLookupItem(items[i], what(i)))
+    } catch (error) {
+      stop = { at: i, afterLeaf: false, error }
+      break
+    }
   }
-  return {
-    index,
-    leaf,
-    keyId: verified.keyId,
-    statement: verified.statement,
-    keys: verified.keys,
+  // 2. The leaves to check (not already checked, each once): the worker's share goes out now.
+  const cache = opts.verifiedLeaves ?? new Map<string, VerifiedLeaf>()
+  const keys = parsed.map((p) => leafCacheKey(p.leafHash))
+  const toCheck: number[] = []
+  const first = new Set<string>()
+  keys.forEach((key, i) => {
+    if (!cache.has(key) && !first.has(key)) {
+      first.add(key)
+      toCheck.push(i)
+    }
+  })
+  const worker = toCheck.length >= WORKER_MIN_LEAVES ? opts.worker : undefined
+  const mine = worker === undefined ? toCheck.length : Math.ceil(toCheck.length * (1 - WORKER_SHARE))
+  const theirs = toCheck.slice(mine)
+  const results = new Map<number, { leaf: VerifiedLeaf } | { error: unknown }>()
+  const fromWorker =
+    theirs.length > 0 ? worker!.verify(theirs.map((i) => parsed[i]!.leaf)) : Promise.resolve([])
+  fromWorker.catch(() => undefined) // awaited below
+  // 3. Proofs and order, item by item, up to the first that fails (order is checked after the leaf).
+  let previous = -1n
+  for (let i = 0; i < parsed.length; i++) {
+    const p = parsed[i]!
+    try {
+      checkInclusion(p.leafHash, p.index, p.proof, checkpoint, `${what(i)} (index ${p.index})`)
+    } catch (error) {
+      stop = { at: i, afterLeaf: false, error }
+      break
+    }
+    if (p.index <= previous) {
+      stop = { at: i, afterLeaf: true, error: opts.notAscending() }
+      break
+    }
+    previous = p.index
   }
+  // Items past the first failure are never looked at, as when checked one by one.
+  const checked = stop === undefined ? parsed.length : stop.afterLeaf ? stop.at + 1 : stop.at
+  const check = (i: number) => {
+    try {
+      results.set(i, { leaf: verifyEntryLeaf(parsed[i]!.leaf) })
+    } catch (error) {
+      results.set(i, { error })
+    }
+  }
+  // 4. This thread's share, then the worker's (or, if it failed, this thread checks those too).
+  for (const i of toCheck.slice(0, mine)) if (i < checked) check(i)
+  try {
+    const answered = await fromWorker
+    theirs.forEach((i, k) => results.set(i, answered[k]!))
+  } catch {
+    for (const i of theirs) if (i < checked) check(i)
+  }
+  // 5. In order: each item's leaf (or the first copy of it), its claimed key id; then what stopped step 1 or 3.
+  const out: VerifiedEntry[] = []
+  for (let i = 0; i < checked; i++) {
+    const p = parsed[i]!
+    let verified = cache.get(keys[i]!)
+    if (verified === undefined) {
+      const result = results.get(i)!
+      if ('error' in result) throw badLeaf(what(i), p.index, result.error)
+      verified = result.leaf
+      cache.set(keys[i]!, verified)
+    }
+    out.push(entryOf(p, verified, what(i)))
+  }
+  if (stop !== undefined) throw stop.error
+  return out
 }
