@@ -692,11 +692,11 @@ interface LookupItem {
   leafHash: Hash
 }
 
-function parseLookupItem(item: unknown, what: string): LookupItem {
+function parseLookupItem(item: unknown, what: string, decoded?: Map<string, Hash>): LookupItem {
   const json: JSONObject = asObject(item, what)
   const index = toIndex(json['index'], `${what}.index`)
   const leaf = toBytes(json['leaf'], `${what}.leaf`)
-  const proof = toHashes(json['proof'], `${what}.proof`)
+  const proof = toHashes(json['proof'], `${what}.proof`, decoded)
   return { json, index, leaf, proof, leafHash: hashLeaf(leaf) }
 }
 
@@ -776,9 +776,10 @@ export async function verifyLookupEntries(
   // 1. Every item's parts, up to the first that is malformed (an error before its leaf is checked).
   let stop: { at: number; afterLeaf: boolean; error: unknown } | undefined
   const parsed: LookupItem[] = []
+  const decoded = new Map<string, Hash>()
   for (let i = 0; i < items.length; i++) {
     try {
-      parsed.push(parseLookupItem(items[i], what(i)))
+      parsed.push(parseLookupItem(items[i], what(i), decoded))
     } catch (error) {
       stop = { at: i, afterLeaf: false, error }
       break
