@@ -92,8 +92,15 @@ describe('several processes on PostgreSQL', () => {
       await until(() => predicate() || selfExit !== undefined, progress)
       if (selfExit !== undefined) throw new Error(selfExit)
     }
+    // Processes alternate between one and two commits in flight, so the sequencer is killed and taken
+    // over in both disciplines, and one takes over from the other.
+    let started = 0
     const start = (): { child: LogChild; url: string | undefined } => {
-      const slot = { child: spawnLog(args), url: undefined as string | undefined }
+      const inFlight = String((started++ % 2) + 1)
+      const slot = {
+        child: spawnLog([...args, '--commits-in-flight', inFlight]),
+        url: undefined as string | undefined,
+      }
       children.push(slot.child)
       slot.child.child.stderr!.on('data', wake)
       // A process that stops by itself (not killed here) would leave the test waiting for two: say why.

@@ -24,8 +24,8 @@ const REBUILDERS = 16
 const LOAD_SECONDS = 10
 const GET_SECONDS = 3
 const ORIGIN = 'bench.example/pg'
-/** `PG_COMMITS_IN_FLIGHT=1 npm run bench -- postgres` measures the log as it was before commits overlapped. */
-const COMMITS_IN_FLIGHT = Number(process.env['PG_COMMITS_IN_FLIGHT'] ?? 2)
+/** `PG_COMMITS_IN_FLIGHT=2 npm run bench -- postgres` measures overlapping commits (the default is 1). */
+const COMMITS_IN_FLIGHT = Number(process.env['PG_COMMITS_IN_FLIGHT'] ?? 1)
 
 /** Submits `bodies` spread over `urls` (one connection pool per process); returns submissions/s. */
 async function ingest(label: string, urls: readonly string[], bodies: readonly string[]): Promise<number> {

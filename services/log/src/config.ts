@@ -46,10 +46,12 @@ export interface LogConfig {
    */
   batchWaitMs: number
   /**
-   * Batches committing at once; undefined: the backend's default (2 on PostgreSQL, which writes a batch's
-   * rows while the one before it syncs; 1 on LevelDB, which writes one batch at a time).
+   * Batches committing at once (1 to 4). With 2, the next batch is integrated and handed to the store
+   * while the one before commits: PostgreSQL then writes its rows while the one before syncs; LevelDB
+   * still writes one batch at a time. 1, the default: on the 2-core machine where the database shares
+   * the cores, 2 measured no faster (docs/design/postgres.md).
    */
-  commitsInFlight: number | undefined
+  commitsInFlight: number
   /** Largest accepted POST body, in bytes; checked before any parsing. */
   bodyLimit: number
   /**
@@ -139,7 +141,7 @@ export function defaultConfig(): LogConfig {
     origin: undefined,
     batchSize: 1000,
     batchWaitMs: DEFAULT_BATCH_WAIT_MS,
-    commitsInFlight: undefined,
+    commitsInFlight: 1,
     bodyLimit: 256 * 1024,
     queueLimit: 5_000,
     // One core stays with the main thread (HTTP, hashing, LevelDB); the others verify signatures.
@@ -236,7 +238,7 @@ const OPTIONS: readonly (OptionSpec & { key: keyof LogConfig })[] = [
     kind: 'int',
     min: 1,
     max: 4,
-    help: 'batches committing at once (default 2 on PostgreSQL, 1 on LevelDB)',
+    help: 'batches committing at once; 2 overlaps them on PostgreSQL (default 1)',
   },
   {
     flag: 'body-limit',

@@ -68,8 +68,6 @@ export interface StartOptions {
   logger?: Logger
 }
 
-/** Batches a sequencer on PostgreSQL keeps in flight: the next one is written while the one before it syncs. */
-const POSTGRES_COMMITS_IN_FLIGHT = 2
 /** PostgreSQL: how often a process that does not sequence tries to take over, and reads the head, ms. */
 const LEASE_RETRY_MS = 500
 const POLL_MS = 1000
@@ -213,6 +211,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       sequencer: {
         batchSize: config.batchSize,
         batchWaitMs: config.batchWaitMs,
+        commitsInFlight: config.commitsInFlight,
         observer: metrics.sequencer,
       },
       ...(witnessing !== undefined && { witnessing }),
@@ -220,11 +219,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
     if (store instanceof PostgresStore) {
       node = await ClusterNode.start({
         ...common,
-        // PostgreSQL writes a batch's rows while the batch before it syncs (docs/design/postgres.md).
-        sequencer: {
-          ...common.sequencer,
-          commitsInFlight: config.commitsInFlight ?? POSTGRES_COMMITS_IN_FLIGHT,
-        },
+
         url: config.store,
         store,
         leaseRetryMs: LEASE_RETRY_MS,
@@ -233,11 +228,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
         onFatal: options.onFatal ?? defaultOnFatal,
       })
     } else {
-      node = await LocalNode.open({
-        ...common,
-        sequencer: { ...common.sequencer, commitsInFlight: config.commitsInFlight ?? 1 },
-        store,
-      })
+      node = await LocalNode.open({ ...common, store })
     }
     const running = node
     const served = () => running.served()

@@ -20,7 +20,7 @@ describe('parseConfig', () => {
     expect(config.allowlistFile).toBeUndefined()
     expect(config.verifyWorkers).toBeGreaterThanOrEqual(1)
     expect(config.batchWaitMs).toBe(1)
-    expect(config.commitsInFlight).toBeUndefined()
+    expect(config.commitsInFlight).toBe(1)
     expect(config.witnesses).toEqual([])
     expect(config.witnessQuorum).toBeUndefined()
     expect(config.witnessTimeoutMs).toBe(2000)
