@@ -59,10 +59,17 @@ export function spawnService(
     child.once('exit', (code, signal) => resolve({ code, signal }))
   })
   const listening = new Promise<string>((resolve, reject) => {
+    let found = false
     const onData = (chunk: Buffer) => {
       out += chunk.toString('utf8')
+      // Once found, never again: a log line per request would make every chunk rescan megabytes of
+      // output, and the benchmarks' load generator (this process) would measure that.
+      if (found) return
       const match = /^listening (http:\/\/\S+)$/m.exec(out)
-      if (match) resolve(match[1]!)
+      if (match) {
+        found = true
+        resolve(match[1]!)
+      }
     }
     child.stdout!.on('data', onData)
     child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')))
