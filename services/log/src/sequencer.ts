@@ -355,11 +355,14 @@ export class Sequencer {
     this.inFlight.push(flight)
     this.tip = growth.edge
     const commit = this.store.commit({ state, tiles: growth.tiles, entries })
-    // Settled strictly in commit order, each after the one before.
+    // Settled strictly in commit order, each after the one before. A throw while settling (a bug, such as
+    // a commit listener that throws) is logged and must not stop the batches behind this one settling.
     const before = this.lastSettled
+    const settle = (step: () => void | Promise<void>) =>
+      before.then(step).catch((err: unknown) => console.error('settling a batch failed:', err))
     this.lastSettled = commit.then(
-      () => before.then(() => this.landed(flight)),
-      (err: unknown) => before.then(() => this.failed(flight, err)),
+      () => settle(() => this.landed(flight)),
+      (err: unknown) => settle(() => this.failed(flight, err)),
     )
     this.prepared()
   }

@@ -484,6 +484,26 @@ describe('Sequencer with two commits in flight', () => {
   })
 })
 
+describe('Sequencer settling', () => {
+  test('a commit listener that throws does not stop later batches from being answered', async () => {
+    for (const commitsInFlight of [1, 2]) {
+      const store = new MemoryStore()
+      const { sequencer } = await open(store, 10, 0, commitsInFlight)
+      let throws = true
+      sequencer.onCommit(() => {
+        if (throws) {
+          throws = false
+          throw new Error('a listener bug')
+        }
+      })
+      expect(await sequencer.append(entry(0))).toMatchObject({ index: 0n })
+      const later = await Promise.all([1, 2, 3].map((i) => sequencer.append(entry(i))))
+      expect(later.map((r) => r.index)).toEqual([1n, 2n, 3n])
+      expect(store.leaves).toHaveLength(4)
+    }
+  })
+})
+
 describe('ExpandedTile', () => {
   test('every complete node is the root of its hashes, also when grown from a narrower expansion', () => {
     fc.assert(
