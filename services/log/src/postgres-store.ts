@@ -102,6 +102,21 @@ FROM counted CROSS JOIN beyond LEFT JOIN found ON true
 ORDER BY found.idx`
 
 /**
+ * The dedup rows of up to a batch of keys (n, key ids, payload hashes: 32 bytes each, concatenated): one
+ * primary-key probe per key. The LIMIT keeps the subquery a probe: as a plain join the planner hashed the
+ * whole ledger_dedup table for every read once it held some thousands of rows (5 ms at 20,000 entries,
+ * growing with the log, against 1.4 ms of probes).
+ */
+export const FIND_SQL = `
+SELECT k.ord, d.idx FROM generate_series(1, $1::int) AS k(ord)
+CROSS JOIN LATERAL (
+  SELECT idx FROM ledger_dedup
+  WHERE key_id = substring($2::bytea FROM k.ord * 32 - 31 FOR 32)
+    AND payload_hash = substring($3::bytea FROM k.ord * 32 - 31 FOR 32)
+  LIMIT 1
+) AS d`
+
+/**
  * What lookup rows and counts are keyed by: the SHA-256 of `digest/<alg>:<hex>` or `commit/<hex>`
  * (schema version 3 computes the same in SQL for the rows it migrates).
  */
@@ -325,12 +340,11 @@ export class PostgresStore implements LogBackend {
     if (keyIds.length !== 32 * keys.length || payloadHashes.length !== 32 * keys.length) {
       throw new Error('key ids and payload hashes are 64 lowercase hex digits')
     }
-    const { rows } = await this.pool.query<{ ord: number; idx: string }>(
-      `SELECT k.ord, d.idx FROM generate_series(1, $1::int) AS k(ord)
-       JOIN ledger_dedup d ON d.key_id = substring($2::bytea FROM k.ord * 32 - 31 FOR 32)
-                          AND d.payload_hash = substring($3::bytea FROM k.ord * 32 - 31 FOR 32)`,
-      [keys.length, keyIds, payloadHashes],
-    )
+    const { rows } = await this.pool.query<{ ord: number; idx: string }>(FIND_SQL, [
+      keys.length,
+      keyIds,
+      payloadHashes,
+    ])
     for (const row of rows) found[row.ord - 1] = BigInt(row.idx)
     return found
   }
