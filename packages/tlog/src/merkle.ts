@@ -329,8 +329,11 @@ export function verifyInclusion(
  * hashed. Only proofs that verified are remembered. Not for concurrent use (nothing here awaits).
  */
 export class InclusionMemo {
-  private readonly levels: Map<bigint, Hash>[] = []
+  /** Per level, the proven nodes by index (numbers: a tree this memo serves has under 2^53 leaves). */
+  private readonly levels: Map<number, Hash>[] = []
   private stored = 0
+  /** The size as a number, or undefined past 2^53-1 (then every proof is checked alone, unremembered). */
+  private readonly smallSize: number | undefined
 
   /** `size` and `root`: the tree every proof is checked against (a verified checkpoint's). */
   constructor(
@@ -341,63 +344,71 @@ export class InclusionMemo {
   ) {
     assertTreeSize(size)
     assertHash(root, 'root')
+    this.smallSize = size <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(size) : undefined
   }
 
   /** verifyInclusion(leafHash, index, this.size, proof, this.root): the same checks and errors. */
   verify(leafHash: Hash, index: bigint, proof: readonly Hash[]): void {
-    const size = this.size
-    assertIndexInTree(index, size)
+    const size = this.smallSize
+    if (size === undefined) {
+      verifyInclusion(leafHash, index, this.size, proof, this.root)
+      return
+    }
+    assertIndexInTree(index, this.size)
     assertHash(leafHash, 'leaf hash')
-    let fn = index
-    let sn = size - 1n
+    // Node numbers as doubles, exact below 2^53: halving is Math.floor(x / 2), parity x % 2 (BigInt
+    // arithmetic and BigInt map keys cost several times as much, and a batch checks thousands of proofs).
+    let fn = Number(index)
+    let sn = size - 1
     let level = 0
     let r: Hash = leafHash
-    const seen: [number, bigint, Hash][] = []
+    const seen: { level: number; index: number; hash: Hash }[] = []
     for (const p of proof) {
       if (!(p instanceof Uint8Array) || p.length !== HASH_SIZE) {
         throw new TlogError('PROOF_MISMATCH', 'inclusion proof element is not a 32-byte hash')
       }
-      if (sn === 0n) throw new TlogError('PROOF_MISMATCH', 'inclusion proof too long')
+      if (sn === 0) throw new TlogError('PROOF_MISMATCH', 'inclusion proof too long')
       // RFC 9162 §2.1.3.2 hashes p on the left, then lifts a last node that has no right sibling to the
       // level where it is a right child; lifting first names the node where p is its sibling.
-      let left = (fn & 1n) === 1n
+      let left = fn % 2 === 1
       if (!left && fn === sn) {
-        while ((fn & 1n) === 0n && fn !== 0n) {
-          fn >>= 1n
-          sn >>= 1n
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2)
+          sn = Math.floor(sn / 2)
           level++
         }
         left = true
       }
-      const sibling = left ? fn - 1n : fn + 1n
-      const parent = this.node(level + 1, fn >> 1n)
+      const sibling = left ? fn - 1 : fn + 1
+      const parent = this.node(level + 1, Math.floor(fn / 2))
       const node = this.node(level, fn)
       const proven = this.node(level, sibling)
-      const next =
+      if (
         parent !== undefined &&
         node !== undefined &&
         proven !== undefined &&
         bytesEqual(node, r) &&
         bytesEqual(proven, p)
-          ? parent
-          : left
-            ? hashChildren(p, r)
-            : hashChildren(r, p)
-      seen.push([level, fn, r], [level, sibling, p])
-      r = next
-      fn >>= 1n
-      sn >>= 1n
+      ) {
+        // Both children are remembered already; only new nodes are recorded.
+        r = parent
+      } else {
+        seen.push({ level, index: fn, hash: r }, { level, index: sibling, hash: p })
+        r = left ? hashChildren(p, r) : hashChildren(r, p)
+      }
+      fn = Math.floor(fn / 2)
+      sn = Math.floor(sn / 2)
       level++
     }
-    if (sn !== 0n) throw new TlogError('PROOF_MISMATCH', 'inclusion proof too short')
+    if (sn !== 0) throw new TlogError('PROOF_MISMATCH', 'inclusion proof too short')
     if (!bytesEqual(r, this.root))
       throw new TlogError('PROOF_MISMATCH', 'inclusion proof does not match root')
-    seen.push([level, fn, r])
+    seen.push({ level, index: fn, hash: r })
     if (this.stored + seen.length > this.maxNodes) {
       this.levels.length = 0
       this.stored = 0
     }
-    for (const [at, i, hash] of seen) {
+    for (const { level: at, index: i, hash } of seen) {
       const nodes = (this.levels[at] ??= new Map())
       if (!nodes.has(i)) {
         nodes.set(i, hash.slice())
@@ -406,7 +417,7 @@ export class InclusionMemo {
     }
   }
 
-  private node(level: number, index: bigint): Hash | undefined {
+  private node(level: number, index: number): Hash | undefined {
     return this.levels[level]?.get(index)
   }
 }

@@ -470,6 +470,21 @@ describe('InclusionMemo: many proofs against one tree, proven nodes remembered',
     )
   })
 
+  it('checks a tree of 2^53 leaves or more as verifyInclusion does (past exact doubles)', () => {
+    const size = 2n ** 60n
+    const leaf = new Uint8Array(32).fill(1)
+    const proof = Array.from({ length: 60 }, (_, i) => new Uint8Array(32).fill(i))
+    // The root that this proof of leaf 2^53 + 1 gives: accepted; any other: refused, as verifyInclusion.
+    const index = 2n ** 53n + 1n
+    const root = rootFromInclusionProof(leaf, index, size, proof)
+    new InclusionMemo(size, root).verify(leaf, index, proof)
+    const other = new InclusionMemo(size, new Uint8Array(32))
+    expect(codeOf(() => other.verify(leaf, index, proof))).toBe('PROOF_MISMATCH')
+    expect(codeOf(() => other.verify(leaf, size, proof))).toBe(
+      codeOf(() => verifyInclusion(leaf, size, size, proof, new Uint8Array(32))),
+    )
+  })
+
   it('refuses a proof through a proven node whose upper elements are not the proven siblings', async () => {
     const size = 1000
     const memo = new InclusionMemo(BigInt(size), ref.root(size))
