@@ -83,14 +83,19 @@ describe('POST /api/v1/lookup', () => {
       body: JSON.stringify({ digests: digests.slice(0, 5), commits: commits.slice(0, 5) }),
     })
     expect(response.status).toBe(200)
-    const body = (await response.json()) as {
+    expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8')
+    const bytes = Buffer.from(await response.arrayBuffer())
+    const body = JSON.parse(bytes.toString('utf8')) as {
       checkpoint: string
       results: { indexes: number[] }[]
       entries: { index: number }[]
     }
     expect(body.results.flatMap((r) => r.indexes)).toHaveLength(30)
     expect(body.entries).toHaveLength(15)
+    // The checkpoint's em dashes travel escaped (\u2014): the answer is pure ASCII, the same JSON value.
     expect(body.checkpoint).toBe(log.servedCheckpoint())
+    expect(body.checkpoint).toContain('\u2014')
+    expect(bytes.every((byte) => byte < 0x80)).toBe(true)
   })
 
   it('filters by key id while reporting the unfiltered total', async () => {

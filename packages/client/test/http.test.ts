@@ -126,6 +126,20 @@ describe('HttpTransport error mapping', () => {
     )
   })
 
+  it('reads JSON answers in UTF-8, pure ASCII or not, and refuses bytes that are not UTF-8', async () => {
+    const text = '{"note":"origin\\n\u2014 key caf\u00e9","escaped":"\\u2014"}'
+    const { fetch } = scripted([
+      () => new Response(text, { status: 200 }),
+      () => new Response('{"note":"\\u2014 caf\\u00e9"}', { status: 200 }),
+      () =>
+        new Response(new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), { status: 200 }),
+    ])
+    const http = new HttpTransport('http://log.test', { fetch })
+    expect(await http.getJSON('/x')).toEqual({ note: 'origin\n\u2014 key caf\u00e9', escaped: '\u2014' })
+    expect(await http.getJSON('/x')).toEqual({ note: '\u2014 caf\u00e9' })
+    expect(await codeOf(http.getJSON('/x'))).toBe('LOG_MISBEHAVING')
+  })
+
   it('refuses an answer over the size limit', async () => {
     const { fetch } = scripted([() => new Response('x'.repeat(2000), { status: 200 })])
     const http = new HttpTransport('http://log.test', { fetch, maxResponseBytes: 1000 })
