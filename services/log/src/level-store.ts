@@ -124,6 +124,9 @@ function countKeysOf(entry: IndexedEntry): string[] {
  * background after open, about 2 bytes per key) answers "certainly never written" without a read; a count
  * never written is 0. Only keys the filter may have seen are read, so a typical submission costs no read.
  */
+/** Rows past a lookup's matches that its first iterator reads, to count the rows past its tree at once. */
+const ROWS_PAST_TREE_READ_AHEAD = 16
+
 export class LevelStore implements LogBackend {
   private counts = new Map<string, number>()
   private readonly ordered = new OrderedCommits()
@@ -336,26 +339,34 @@ export class LevelStore implements LogBackend {
       const prefix = PREFIX[query.kind]
       const rawCount = await this.db.get(`${prefix.count}${query.value}`, { snapshot })
       let total = parseCount(rawCount)
-      // Entries past the tree asked about (committed since its checkpoint): few, unless its checkpoint is
-      // far behind (a witness quorum lagging), and they are not counted.
       const base = `${prefix.all}${query.value}/`
-      for await (const _ of this.db.keys({ gte: base + hex16(query.size), lt: base + '~', snapshot })) {
-        total--
-      }
       const want = query.limit + 1
       const end = query.size
       let found: LookupMatch[] = []
       const keyIds = [...new Set(query.keyIds ?? [])].sort()
+      // Entries past the tree asked about (committed since its checkpoint) are not counted: few, unless its
+      // checkpoint is far behind (a witness quorum lagging). A value's rows are usually few, so one
+      // iterator reads them all from `from` on, matches and rows past the tree alike; only when there are
+      // more (a popular or flooded value) are the rows past the tree counted by a second iterator.
+      let beyondCounted = false
       if (query.from < end) {
         if (keyIds.length === 0) {
+          const limit = want + ROWS_PAST_TREE_READ_AHEAD
+          let rows = 0
           for await (const [key, value] of this.db.iterator({
             gte: base + hex16(query.from),
-            lt: base + hex16(end),
-            limit: want,
+            lt: base + '~',
+            limit,
             snapshot,
           })) {
-            found.push({ index: BigInt('0x' + key.slice(base.length)), keyId: value.toString('latin1') })
+            rows++
+            const index = BigInt('0x' + key.slice(base.length))
+            if (index >= end) total--
+            else if (found.length < want) found.push({ index, keyId: value.toString('latin1') })
           }
+          if (rows < limit) beyondCounted = true
+          // Not read to the end: what was subtracted is counted again below, in full.
+          else total = parseCount(rawCount)
         } else {
           // Each key id has its own sorted range: take the first `want` of each, merge, keep `want`.
           for (const keyId of keyIds) {
@@ -371,6 +382,11 @@ export class LevelStore implements LogBackend {
           }
           found.sort((a, b) => (a.index < b.index ? -1 : a.index > b.index ? 1 : 0))
           found = found.slice(0, want)
+        }
+      }
+      if (!beyondCounted) {
+        for await (const _ of this.db.keys({ gte: base + hex16(query.size), lt: base + '~', snapshot })) {
+          total--
         }
       }
       const matches = found.slice(0, query.limit)

@@ -257,6 +257,36 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
       expect((await store.lookup({ kind: 'commit', value: c, from: 0n, limit: 5, size: 2n })).total).toBe(1)
     })
 
+    test('lookups as of an older tree: rows past it, few or many, neither match nor count', async () => {
+      const d = `sha256:${hex(0xe1)}`
+      const builder = new BatchBuilder()
+      // Entries 0-9 name d, then 60 more do (a tree of 10 asked about long after).
+      await store.commit(builder.next(Array.from({ length: 10 }, (_, i) => keys(1 + (i % 2), i, [d]))))
+      await store.commit(builder.next(Array.from({ length: 60 }, (_, i) => keys(3, 100 + i, [d]))))
+      await reopen()
+      for (const limit of [1, 3, 9, 10, 11, 50, 1000]) {
+        for (const from of [0n, 4n, 9n]) {
+          const result = await store.lookup({ kind: 'digest', value: d, from, limit, size: 10n })
+          const expected = Array.from({ length: 10 - Number(from) }, (_, i) => Number(from) + i)
+          expect(result.total).toBe(10)
+          expect(result.matches.map((m) => Number(m.index))).toEqual(expected.slice(0, limit))
+          expect(result.next).toBe(expected.length > limit ? BigInt(expected[limit]!) : undefined)
+        }
+      }
+      // A few rows past the tree, with every limit.
+      for (const limit of [1, 5, 1000]) {
+        const result = await store.lookup({ kind: 'digest', value: d, from: 0n, limit, size: 65n })
+        expect(result.total).toBe(65)
+        expect(result.matches.length).toBe(Math.min(limit, 65))
+      }
+      const whole = await store.lookup({ kind: 'digest', value: d, from: 0n, limit: 1000, size: 70n })
+      expect(whole.total).toBe(70)
+      expect(whole.matches.length).toBe(70)
+      expect((await store.lookup({ kind: 'digest', value: d, from: 12n, limit: 5, size: 10n })).total).toBe(
+        10,
+      )
+    })
+
     test('a read during a commit sees the batch whole or not at all; after it, always', async () => {
       const d = `sha256:${hex(0xabc)}`
       const builder = new BatchBuilder()
