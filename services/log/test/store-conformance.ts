@@ -165,6 +165,10 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
         expect(bytes(await store.readLeaf(BigInt(i)))).toBe(bytes(builder.leaves[i]))
       }
       expect(await store.readLeaf(1257n)).toBeUndefined()
+      // Many reads at once (a backend may read them together): each answer is its own leaf, or none.
+      const asked = [...Array.from({ length: 1300 }, (_, i) => 1299 - i), 0, 7, 7, 1257, 99_999]
+      const together = await Promise.all(asked.map((i) => store.readLeaf(BigInt(i))))
+      expect(together.map(bytes)).toEqual(asked.map((i) => bytes(builder.leaves[i])))
       const bundle = await store.readLeaves(256n, 256)
       expect(bundle.map(bytes)).toEqual(builder.leaves.slice(256, 512).map(bytes))
       const edge = await store.readLeaves(1024n, 256)
