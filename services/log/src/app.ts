@@ -35,7 +35,7 @@ const b64 = (bytes: Uint8Array) =>
 const b64s = (hashes: readonly Hash[]) => hashes.map(b64)
 
 /** `text` as a JSON string literal, with every character past ASCII escaped (\uXXXX). */
-export function asciiJsonString(text: string): string {
+function asciiJsonString(text: string): string {
   return JSON.stringify(text).replace(
     /[\u0080-\uffff]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
