@@ -116,4 +116,21 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP TABLE ledger_counts;
     `,
   },
+  {
+    version: 4,
+    description: 'running counts in the lookup rows (ledger_lookup.n) instead of a table of counts',
+    // A value's count as of a tree is the running count of its last row below it: one probe of the
+    // primary key, as flood-resistant as a stored count, and also right for older trees. The sequencer
+    // no longer updates a count row per value per batch (an upsert each: the largest part of a commit's
+    // cost after the rows themselves).
+    sql: `
+      ALTER TABLE ledger_lookup ADD COLUMN n bigint;
+      UPDATE ledger_lookup AS l SET n = r.n
+      FROM (SELECT value_hash, idx, row_number() OVER (PARTITION BY value_hash ORDER BY idx) AS n
+            FROM ledger_lookup) AS r
+      WHERE l.value_hash = r.value_hash AND l.idx = r.idx;
+      ALTER TABLE ledger_lookup ALTER COLUMN n SET NOT NULL;
+      DROP TABLE ledger_totals;
+    `,
+  },
 ]

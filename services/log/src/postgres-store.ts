@@ -16,7 +16,8 @@ import { OrderedCommits } from './store.js'
 /*
  * Tables (postgres-schema.ts): ledger_meta, ledger_state, ledger_witnessed (one row each), ledger_tiles
  * (level, idx), ledger_leaves (idx), ledger_dedup (key id, payload hash), ledger_lookup (value hash, idx;
- * and by key id), ledger_totals (value hash). Key ids, payload hashes and value hashes are 32 raw bytes.
+ * and by key id; each row with the running count n of its value's rows). Key ids, payload hashes and
+ * value hashes are 32 raw bytes.
  */
 
 /** Every commit notifies this channel with the new size (delivered when the commit is). */
@@ -34,8 +35,23 @@ export const PENDING_CHANNEL = 'ledger_pending'
  * the notification) runs once the batch before has landed, then COMMIT. Counts and tiles are updated in
  * place, so they wait for the fence: two overlapping transactions that both updated them could deadlock.
  */
-const ROWS_SQL = `
-WITH leaves AS (
+export const ROWS_SQL = `
+WITH visible AS (
+  SELECT coalesce((SELECT size FROM ledger_state), 0) AS size
+), ahead AS (
+  SELECT a.j, sum(a.c) AS c
+  FROM unnest($10::int[], $11::bigint[], $12::int[]) AS a(j, e, c), visible
+  WHERE a.e > visible.size
+  GROUP BY a.j
+), vals AS (
+  SELECT v.j, v.h, coalesce(last.n, 0) + coalesce(ahead.c, 0) AS base
+  FROM (SELECT j, substring($7::bytea FROM j * 32 - 31 FOR 32) AS h
+        FROM generate_series(1, length($7::bytea) / 32) AS j) AS v
+  LEFT JOIN ahead ON ahead.j = v.j
+  LEFT JOIN LATERAL (
+    SELECT l.n FROM ledger_lookup l WHERE l.value_hash = v.h ORDER BY l.idx DESC LIMIT 1
+  ) AS last ON true
+), leaves AS (
   INSERT INTO ledger_leaves (idx, leaf)
   SELECT $1::bigint + l.i - 1, substring($2::bytea FROM l.off FOR l.len)
   FROM unnest($3::int[], $4::int[]) WITH ORDINALITY AS l(off, len, i)
@@ -45,10 +61,10 @@ WITH leaves AS (
          $1::bigint + d.i - 1
   FROM generate_series(1, cardinality($3::int[])) AS d(i)
 ), rows AS (
-  INSERT INTO ledger_lookup (value_hash, idx, key_id)
-  SELECT substring($7::bytea FROM r.j * 32 - 31 FOR 32), $1::bigint + r.i - 1,
-         substring($5::bytea FROM r.i * 32 - 31 FOR 32)
-  FROM unnest($8::int[], $9::int[]) AS r(i, j)
+  INSERT INTO ledger_lookup (value_hash, idx, key_id, n)
+  SELECT vals.h, $1::bigint + r.i - 1, substring($5::bytea FROM r.i * 32 - 31 FOR 32), vals.base + r.rank
+  FROM unnest($8::int[], $9::int[], $13::int[]) AS r(i, j, rank)
+  JOIN vals ON vals.j = r.j
 )
 SELECT 1`
 
@@ -63,14 +79,9 @@ WITH updated AS (
   RETURNING 1
 ), moved AS (
   SELECT 1 FROM updated UNION ALL SELECT 1 FROM created
-), counts AS (
-  INSERT INTO ledger_totals (value_hash, n)
-  SELECT substring($5::bytea FROM c.j::int * 32 - 31 FOR 32), c.n
-  FROM unnest($6::bigint[]) WITH ORDINALITY AS c(n, j), moved
-  ON CONFLICT (value_hash) DO UPDATE SET n = ledger_totals.n + excluded.n
 ), tiles AS (
   INSERT INTO ledger_tiles (level, idx, data)
-  SELECT t.level, t.idx, t.data FROM unnest($7::smallint[], $8::bigint[], $9::bytea[]) AS t(level, idx, data), moved
+  SELECT t.level, t.idx, t.data FROM unnest($5::smallint[], $6::bigint[], $7::bytea[]) AS t(level, idx, data), moved
   ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data
     WHERE length(excluded.data) > length(ledger_tiles.data)
 ), notified AS (
@@ -84,21 +95,22 @@ INSERT INTO ledger_state (size, compact_range, checkpoint) VALUES ($1, $2, $3)
 ON CONFLICT (singleton) DO NOTHING`
 
 /**
- * A lookup is ONE statement, so it reads one snapshot: the count, the rows beyond the tree asked about
- * (committed since its checkpoint: not counted), and up to `want` matches. At least one row comes back.
+ * A lookup is ONE statement, so it reads one snapshot: the count as of the tree asked about (the running
+ * count `n` of the value's last row below it: one probe, however many rows the value has), and up to
+ * `want` matches. At least one row comes back.
  */
-const LOOKUP_SQL = `
+export const LOOKUP_SQL = `
 WITH counted AS (
-  SELECT coalesce((SELECT n FROM ledger_totals WHERE value_hash = $1), 0) AS n
-), beyond AS (
-  SELECT count(*) AS b FROM ledger_lookup WHERE value_hash = $1 AND idx >= $2
+  SELECT coalesce(
+    (SELECT n FROM ledger_lookup WHERE value_hash = $1 AND idx < $2 ORDER BY idx DESC LIMIT 1), 0
+  ) AS n
 ), found AS (
   SELECT idx, key_id FROM ledger_lookup
   WHERE value_hash = $1 AND idx >= $3 AND idx < $2 AND ($5::bytea[] IS NULL OR key_id = ANY($5))
   ORDER BY idx LIMIT $4
 )
-SELECT (counted.n - beyond.b)::bigint AS total, found.idx, found.key_id
-FROM counted CROSS JOIN beyond LEFT JOIN found ON true
+SELECT counted.n::bigint AS total, found.idx, found.key_id
+FROM counted LEFT JOIN found ON true
 ORDER BY found.idx`
 
 /**
@@ -153,6 +165,12 @@ export class LostWriterError extends Error {
  */
 export class PostgresStore implements LogBackend {
   private readonly ordered = new OrderedCommits()
+  /**
+   * The batches handed to commit and not yet settled, in commit order: the size each ends at and how many
+   * lookup rows it adds per value (`digest/...` or `commit/...`), for the running counts of the batches
+   * that follow while it is still in flight.
+   */
+  private readonly valuesInFlight: { end: string; counts: Map<string, number> }[] = []
   /** Leaves asked for and not yet read, with who waits for each (readLeaf). */
   private leafReads = new Map<
     bigint,
@@ -215,7 +233,7 @@ export class PostgresStore implements LogBackend {
 
   private async write(batch: IntegratedBatch, earlier: Promise<void>): Promise<void> {
     this.options.beforeWrite?.()
-    const { state, entries, tiles } = batch
+    const { state, entries } = batch
     const previous = entries.length === 0 ? undefined : entries[0]!.index
     if (previous === undefined) {
       // Only the first commit carries no entry (the empty tree's checkpoint).
@@ -247,6 +265,7 @@ export class PostgresStore implements LogBackend {
     const hashes = new Map<string, { j: number; hash: Buffer; n: number }>()
     const rowEntries: number[] = []
     const rowHashes: number[] = []
+    const rowRanks: number[] = []
     entries.forEach((entry, i) => {
       for (const [kind, list] of [
         ['digest', entry.digests],
@@ -262,11 +281,62 @@ export class PostgresStore implements LogBackend {
           known.n++
           rowEntries.push(i + 1)
           rowHashes.push(known.j)
+          rowRanks.push(known.n)
         }
       }
     })
-    const hashList = [...hashes.values()]
-    const hashBytes = Buffer.concat(hashList.map((h) => h.hash))
+    const hashBytes = Buffer.concat([...hashes.values()].map((h) => h.hash))
+    // The rows of this batch's values in the batches still in flight before it, with the size each
+    // ends at: the statement counts those its snapshot does not show yet (their running counts come
+    // first). Recorded now, in call order, for the batches after this one.
+    const aheadJ: number[] = []
+    const aheadEnd: string[] = []
+    const aheadCount: number[] = []
+    for (const before of this.valuesInFlight) {
+      for (const [id, { j }] of hashes) {
+        const count = before.counts.get(id)
+        if (count === undefined) continue
+        aheadJ.push(j)
+        aheadEnd.push(before.end)
+        aheadCount.push(count)
+      }
+    }
+    const mine = { end: state.size.toString(), counts: new Map([...hashes].map(([id, h]) => [id, h.n])) }
+    this.valuesInFlight.push(mine)
+    try {
+      await this.writeRows(batch, previous, earlier, {
+        leafOffsets,
+        leafLengths,
+        hashBytes,
+        rowEntries,
+        rowHashes,
+        rowRanks,
+        aheadJ,
+        aheadEnd,
+        aheadCount,
+      })
+    } finally {
+      this.valuesInFlight.splice(this.valuesInFlight.indexOf(mine), 1)
+    }
+  }
+
+  private async writeRows(
+    batch: IntegratedBatch,
+    previous: bigint,
+    earlier: Promise<void>,
+    p: {
+      leafOffsets: number[]
+      leafLengths: number[]
+      hashBytes: Buffer
+      rowEntries: number[]
+      rowHashes: number[]
+      rowRanks: number[]
+      aheadJ: number[]
+      aheadEnd: string[]
+      aheadCount: number[]
+    },
+  ): Promise<void> {
+    const { state, entries, tiles } = batch
     const client = await this.pool.connect()
     let open = false
     let broken: Error | undefined
@@ -276,13 +346,17 @@ export class PostgresStore implements LogBackend {
       await client.query(ROWS_SQL, [
         previous.toString(),
         Buffer.concat(entries.map((e) => e.leaf)),
-        leafOffsets,
-        leafLengths,
+        p.leafOffsets,
+        p.leafLengths,
         Buffer.from(entries.map((e) => e.keyId).join(''), 'hex'),
         Buffer.from(entries.map((e) => e.payloadHash).join(''), 'hex'),
-        hashBytes,
-        rowEntries,
-        rowHashes,
+        p.hashBytes,
+        p.rowEntries,
+        p.rowHashes,
+        p.aheadJ,
+        p.aheadEnd,
+        p.aheadCount,
+        p.rowRanks,
       ])
       await earlier
       const { rows } = await client.query<{ moved: number }>(FENCE_SQL, [
@@ -290,8 +364,6 @@ export class PostgresStore implements LogBackend {
         state.compactRange,
         state.checkpoint,
         previous.toString(),
-        hashBytes,
-        hashList.map((h) => String(h.n)),
         tiles.map((t) => t.level),
         tiles.map((t) => t.index.toString()),
         tiles.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)),

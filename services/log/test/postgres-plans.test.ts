@@ -2,9 +2,10 @@
 // whatever the size of the log (a plan that reads a whole table gets slower with every entry logged).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { postgresDatabase } from '../../../test/support/postgres-test.js'
-import { FIND_SQL, PostgresStore } from '../src/postgres-store.js'
+import { FIND_SQL, LOOKUP_SQL, PostgresStore, ROWS_SQL, lookupKeyHash } from '../src/postgres-store.js'
 
 const ROWS = 20_000
+const flooded = lookupKeyHash('digest', `sha256:${'f'.repeat(64)}`)
 const hex = (n: number) => n.toString(16).padStart(64, '0')
 
 let database: Awaited<ReturnType<typeof postgresDatabase>>
@@ -13,15 +14,23 @@ let store: PostgresStore
 beforeAll(async () => {
   database = await postgresDatabase()
   store = await PostgresStore.open(database.url)
-  // Dedup rows of a log of ROWS entries by 16 keys (row i: key i % 16, payload i), and fresh statistics,
-  // as autovacuum would have them.
+  // Dedup rows of a log of ROWS entries by 16 keys (row i: key i % 16, payload i), lookup rows of as many
+  // values (one flooded: every 10th entry names it), and fresh statistics, as autovacuum would have them.
   await store.pool.query(
     `INSERT INTO ledger_dedup (key_id, payload_hash, idx)
      SELECT decode(lpad(to_hex(i % 16), 64, '0'), 'hex'), decode(lpad(to_hex(i), 64, '0'), 'hex'), i
      FROM generate_series(0, $1::int - 1) AS i`,
     [ROWS],
   )
+  await store.pool.query(
+    `INSERT INTO ledger_lookup (value_hash, idx, key_id, n)
+     SELECT CASE WHEN i % 10 = 0 THEN $2::bytea ELSE sha256(int8send(i)) END, i,
+            decode(lpad(to_hex(i % 16), 64, '0'), 'hex'), CASE WHEN i % 10 = 0 THEN i / 10 + 1 ELSE 1 END
+     FROM generate_series(0, $1::int - 1) AS i`,
+    [ROWS, flooded],
+  )
   await store.pool.query('ANALYZE ledger_dedup')
+  await store.pool.query('ANALYZE ledger_lookup')
 })
 
 afterAll(async () => {
@@ -36,7 +45,12 @@ const keys = Array.from({ length: 1000 }, (_, i) =>
     : { keyId: hex(1), payloadHash: hex(ROWS + i) },
 )
 
-describe('PostgreSQL plans of the sequencer reads', () => {
+async function explain(sql: string, params: unknown[]): Promise<string> {
+  const { rows } = await store.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${sql}`, params)
+  return rows.map((row) => row['QUERY PLAN']).join('\n')
+}
+
+describe('PostgreSQL plans: reads that must stay probes', () => {
   test('a dedup read of 1,000 keys probes the primary key, and reads no table whole', async () => {
     const { rows } = await store.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${FIND_SQL}`, [
       keys.length,
@@ -46,6 +60,46 @@ describe('PostgreSQL plans of the sequencer reads', () => {
     const plan = rows.map((row) => row['QUERY PLAN']).join('\n')
     expect(plan).toContain('Index Scan using ledger_dedup_pkey on ledger_dedup')
     expect(plan).not.toMatch(/Seq Scan on ledger_dedup|Hash Join/)
+  })
+
+  test("a lookup's count is one backward probe of the primary key, also for a flooded value", async () => {
+    const plan = await explain(LOOKUP_SQL, [flooded, String(ROWS), '0', 101, null])
+    expect(plan).toContain('Index Scan Backward using ledger_lookup_pkey on ledger_lookup')
+    expect(plan).not.toMatch(/Seq Scan|Aggregate/)
+    const answer = await store.lookup({
+      kind: 'digest',
+      value: `sha256:${'f'.repeat(64)}`,
+      from: 0n,
+      limit: 5,
+      size: 1001n,
+    })
+    expect(answer.total).toBe(101)
+    expect(answer.matches.map((m) => Number(m.index))).toEqual([0, 10, 20, 30, 40])
+  })
+
+  test("a batch's rows find each value's running count with one probe each, and read no table whole", async () => {
+    const values = Buffer.concat([
+      flooded,
+      ...Array.from({ length: 999 }, (_, i) => lookupKeyHash('commit', hex(i))),
+    ])
+    const entries = Array.from({ length: 1000 }, (_, i) => i + 1)
+    const plan = await explain(ROWS_SQL, [
+      String(ROWS),
+      Buffer.alloc(1000),
+      entries,
+      entries.map(() => 1),
+      Buffer.alloc(32 * 1000),
+      Buffer.alloc(32 * 1000),
+      values,
+      entries,
+      entries,
+      [],
+      [],
+      [],
+      entries.map(() => 1),
+    ])
+    expect(plan).toContain('Index Scan Backward using ledger_lookup_pkey on ledger_lookup')
+    expect(plan).not.toMatch(/Seq Scan on ledger_(lookup|dedup|leaves)/)
   })
 
   test('the dedup read finds exactly the logged keys', async () => {

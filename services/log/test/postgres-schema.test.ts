@@ -108,6 +108,58 @@ describe('PostgreSQL schema migrations', () => {
     }
   })
 
+  test('version 3 to 4: running counts in the lookup rows answer the totals the table of counts did', async () => {
+    const { url, client } = await databaseAt(3)
+    const digest = lookupKeyHash('digest', `sha256:${hex(0xd)}`)
+    const other = lookupKeyHash('digest', `sha256:${hex(0xe)}`)
+    // `digest` at indexes 0, 2, 3, 7, 9 (keys 1, 2, 1, 2, 1); `other` at 1 and 7.
+    const rows: [Buffer, number, number][] = [
+      [digest, 0, 1],
+      [other, 1, 1],
+      [digest, 2, 2],
+      [digest, 3, 1],
+      [digest, 7, 2],
+      [other, 7, 2],
+      [digest, 9, 1],
+    ]
+    for (const [valueHash, idx, key] of rows) {
+      await client.query('INSERT INTO ledger_lookup (value_hash, idx, key_id) VALUES ($1, $2, $3)', [
+        valueHash,
+        idx,
+        Buffer.from(hex(key), 'hex'),
+      ])
+    }
+    await client.query('INSERT INTO ledger_totals (value_hash, n) VALUES ($1, 5), ($2, 2)', [digest, other])
+    await client.end()
+
+    const store = await PostgresStore.open(url)
+    try {
+      const lookup = (value: number, size: bigint, keyIds?: string[]) =>
+        store.lookup({ kind: 'digest', value: `sha256:${hex(value)}`, from: 0n, limit: 10, size, keyIds })
+      expect((await lookup(0xd, 10n)).total).toBe(5)
+      expect((await lookup(0xd, 10n)).matches.map((m) => Number(m.index))).toEqual([0, 2, 3, 7, 9])
+      // As of older trees: the running count of the last row below each.
+      for (const [size, total] of [
+        [0n, 0],
+        [1n, 1],
+        [3n, 2],
+        [4n, 3],
+        [8n, 4],
+        [9n, 4],
+      ] as const) {
+        expect((await lookup(0xd, size)).total, `size ${size}`).toBe(total)
+      }
+      expect((await lookup(0xd, 10n, [hex(2)])).total).toBe(5)
+      expect((await lookup(0xd, 10n, [hex(2)])).matches.map((m) => Number(m.index))).toEqual([2, 7])
+      expect((await lookup(0xe, 10n)).total).toBe(2)
+      expect((await lookup(0xe, 7n)).total).toBe(1)
+      const { rows: tables } = await store.pool.query("SELECT to_regclass('ledger_totals') AS t")
+      expect(tables[0].t).toBeNull()
+    } finally {
+      await store.close()
+    }
+  })
+
   test('a database newer than this program is refused, and left as it was', async () => {
     const { url, client } = await databaseAt(MIGRATIONS.length)
     await client.query("INSERT INTO ledger_schema (version, description) VALUES (999, 'from the future')")
