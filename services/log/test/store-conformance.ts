@@ -356,6 +356,33 @@ export function describeStoreContract(name: string, factory: BackendFactory): vo
       expect(await store.findEntries([{ keyId: hex(3), payloadHash: hex(3099) }])).toEqual([300n])
     })
 
+    test('counts stay exact as of every tree when commits of one value overlap, round after round', async () => {
+      const d = `sha256:${hex(0xd3)}`
+      const builder = new BatchBuilder()
+      const sizes: bigint[] = []
+      let payload = 0
+      for (let round = 0; round < 12; round++) {
+        // Three batches in flight at once, each naming d on some of its entries (and one not at all).
+        const batches = [20, 0, 7].map((named) =>
+          builder.next(
+            Array.from({ length: 10 + named }, (_, i) => keys(1 + (i % 3), payload++, i < named ? [d] : [])),
+          ),
+        )
+        await Promise.all(batches.map((batch) => store.commit(batch)))
+        sizes.push(...batches.map((b) => b.state.size))
+      }
+      // Entry k names d when it is among the first `named` of its batch: count them up to each size.
+      const named: number[] = []
+      for (let round = 0; round < 12; round++)
+        for (const n of [20, 0, 7]) for (let i = 0; i < 10 + n; i++) named.push(i < n ? 1 : 0)
+      for (const size of sizes) {
+        const expected = named.slice(0, Number(size)).reduce((a, b) => a + b, 0)
+        const result = await store.lookup({ kind: 'digest', value: d, from: 0n, limit: 1000, size })
+        expect(result.total, `size ${size}`).toBe(expected)
+        expect(result.matches.length).toBe(expected)
+      }
+    })
+
     test('a commit called while an earlier one was in flight writes nothing when that one fails', async () => {
       const d = `sha256:${hex(0xd2)}`
       const builder = new BatchBuilder()
