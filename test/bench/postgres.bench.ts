@@ -11,7 +11,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PostgresStore, Sequencer, TileCache } from '@ledger/log-server'
+import { DEFAULT_POSTGRES_COMMITS_IN_FLIGHT, PostgresStore, Sequencer, TileCache } from '@ledger/log-server'
 import { TILE_WIDTH, generateNoteKey, hashLeaf, parseSignerKey, tilePath } from '@ledger/tlog'
 import { getLoad, requestLoad } from '../support/http-load.js'
 import { spawnLog, type LogChild } from '../support/log-process.js'
@@ -24,8 +24,8 @@ const REBUILDERS = 16
 const LOAD_SECONDS = 10
 const GET_SECONDS = 3
 const ORIGIN = 'bench.example/pg'
-/** `PG_COMMITS_IN_FLIGHT=2 npm run bench -- postgres` measures overlapping commits (the default is 1). */
-const COMMITS_IN_FLIGHT = Number(process.env['PG_COMMITS_IN_FLIGHT'] ?? 1)
+/** `PG_COMMITS_IN_FLIGHT=1 npm run bench -- postgres` measures another number of overlapping commits. */
+const COMMITS_IN_FLIGHT = Number(process.env['PG_COMMITS_IN_FLIGHT'] ?? DEFAULT_POSTGRES_COMMITS_IN_FLIGHT)
 
 /** Submits `bodies` spread over `urls` (one connection pool per process); returns submissions/s. */
 async function ingest(label: string, urls: readonly string[], bodies: readonly string[]): Promise<number> {

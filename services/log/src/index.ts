@@ -3,7 +3,9 @@
 export { startLogServer, readAllowlist, readWitnesses } from './server.js'
 export type { RunningLog, StartOptions } from './server.js'
 export {
+  commitsInFlightFor,
   DEFAULT_ORIGIN,
+  DEFAULT_POSTGRES_COMMITS_IN_FLIGHT,
   defaultConfig,
   helpText,
   loadConfig,

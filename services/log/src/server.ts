@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Logger } from '@ledger/service'
 import { createApp } from './app.js'
-import { DEFAULT_ORIGIN, redactUrl, witnessEndpoint, type LogConfig } from './config.js'
+import { commitsInFlightFor, DEFAULT_ORIGIN, redactUrl, witnessEndpoint, type LogConfig } from './config.js'
 import { LogServerError } from './errors.js'
 import { LookupCache } from './lookup-cache.js'
 import { createRequestHandler } from './http.js'
@@ -211,7 +211,7 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
       sequencer: {
         batchSize: config.batchSize,
         batchWaitMs: config.batchWaitMs,
-        commitsInFlight: config.commitsInFlight,
+        commitsInFlight: commitsInFlightFor(config),
         observer: metrics.sequencer,
       },
       ...(witnessing !== undefined && { witnessing }),

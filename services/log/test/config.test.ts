@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { generateCosignerKey } from '@ledger/tlog'
-import { DEFAULT_ORIGIN, defaultConfig, helpText, parseConfig } from '../src/config.js'
+import { commitsInFlightFor, DEFAULT_ORIGIN, defaultConfig, helpText, parseConfig } from '../src/config.js'
 
 function run(args: string[], env: Record<string, string> = {}) {
   const request = parseConfig(args, env)
@@ -20,7 +20,12 @@ describe('parseConfig', () => {
     expect(config.allowlistFile).toBeUndefined()
     expect(config.verifyWorkers).toBeGreaterThanOrEqual(1)
     expect(config.batchWaitMs).toBe(1)
-    expect(config.commitsInFlight).toBe(1)
+    expect(config.commitsInFlight).toBeUndefined()
+    // By store unless configured: PostgreSQL overlaps two commits, LevelDB writes one at a time.
+    expect(commitsInFlightFor(config)).toBe(1)
+    expect(commitsInFlightFor({ ...config, store: 'postgres://db/ledger' })).toBe(2)
+    expect(commitsInFlightFor({ store: 'postgres://db/ledger', commitsInFlight: 1 })).toBe(1)
+    expect(commitsInFlightFor({ store: 'leveldb', commitsInFlight: 3 })).toBe(3)
     expect(config.witnesses).toEqual([])
     expect(config.witnessQuorum).toBeUndefined()
     expect(config.witnessTimeoutMs).toBe(2000)
