@@ -123,13 +123,22 @@ export const MIGRATIONS: readonly Migration[] = [
     // primary key, as flood-resistant as a stored count, and also right for older trees. The sequencer
     // no longer updates a count row per value per batch (an upsert each: the largest part of a commit's
     // cost after the rows themselves).
+    // The rows are copied into a new table with their counts and its indexes built after: an UPDATE of
+    // every row would leave a dead version of each behind and update both indexes row by row.
     sql: `
-      ALTER TABLE ledger_lookup ADD COLUMN n bigint;
-      UPDATE ledger_lookup AS l SET n = r.n
-      FROM (SELECT value_hash, idx, row_number() OVER (PARTITION BY value_hash ORDER BY idx) AS n
-            FROM ledger_lookup) AS r
-      WHERE l.value_hash = r.value_hash AND l.idx = r.idx;
-      ALTER TABLE ledger_lookup ALTER COLUMN n SET NOT NULL;
+      CREATE TABLE ledger_lookup_counted (
+        value_hash bytea NOT NULL,
+        idx bigint NOT NULL,
+        key_id bytea NOT NULL,
+        n bigint NOT NULL
+      );
+      INSERT INTO ledger_lookup_counted (value_hash, idx, key_id, n)
+      SELECT value_hash, idx, key_id, row_number() OVER (PARTITION BY value_hash ORDER BY idx)
+      FROM ledger_lookup;
+      DROP TABLE ledger_lookup;
+      ALTER TABLE ledger_lookup_counted RENAME TO ledger_lookup;
+      ALTER TABLE ledger_lookup ADD CONSTRAINT ledger_lookup_pkey PRIMARY KEY (value_hash, idx);
+      CREATE INDEX ledger_lookup_by_key ON ledger_lookup (value_hash, key_id, idx);
       DROP TABLE ledger_totals;
     `,
   },

@@ -155,6 +155,10 @@ describe('PostgreSQL schema migrations', () => {
       expect((await lookup(0xe, 7n)).total).toBe(1)
       const { rows: tables } = await store.pool.query("SELECT to_regclass('ledger_totals') AS t")
       expect(tables[0].t).toBeNull()
+      const { rows: indexes } = await store.pool.query<{ indexname: string }>(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'ledger_lookup' ORDER BY indexname",
+      )
+      expect(indexes.map((i) => i.indexname)).toEqual(['ledger_lookup_by_key', 'ledger_lookup_pkey'])
     } finally {
       await store.close()
     }
