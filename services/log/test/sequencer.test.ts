@@ -391,31 +391,39 @@ async function settledYet(promise: Promise<unknown>): Promise<boolean> {
   return settled
 }
 
+/**
+ * A log of batches of 10 with two commits in flight, over a store whose commits wait for the test: commit
+ * n (from 0, counted after the log's opening) lands on `steps.release(n)`, fails on `steps.fail(n)`.
+ */
+async function openHeld() {
+  const steps = new CommitSteps()
+  const store = new MemoryStore({ holdCommit: steps.hold })
+  const opened = await open(store, 10, 0, 2)
+  steps.start()
+  return { steps, store, ...opened }
+}
+
 describe('Sequencer with two commits in flight', () => {
   test('the next batch reaches the store while the one before commits; each is answered after its own', async () => {
-    const steps = new CommitSteps()
-    const store = new MemoryStore({ holdCommit: steps.hold })
-    const { sequencer, reader } = await open(store, 10, 0, 2)
-    steps.start()
-    const opened = 0
+    const { steps, store, sequencer, reader } = await openHeld()
     const first = sequencer.append(entry(0))
-    await steps.calledAtLeast(opened + 1)
+    await steps.calledAtLeast(1)
     const rest = Array.from({ length: 30 }, (_, i) => sequencer.append(entry(i + 1)))
     // The second batch is handed to the store while the first is held; a third waits for a free slot.
-    await steps.calledAtLeast(opened + 2)
+    await steps.calledAtLeast(2)
     expect(await settledYet(Promise.race(rest))).toBe(false)
-    expect(steps.called.slice(opened)).toEqual([1n, 11n])
-    steps.release(opened)
+    expect(steps.called).toEqual([1n, 11n])
+    steps.release(0)
     expect(await first).toMatchObject({ index: 0n, existing: false })
     expect(store.leaves).toHaveLength(1)
     // The second batch has not landed: its entries are not answered yet.
     expect(await settledYet(rest[0]!)).toBe(false)
-    for (let n = opened + 1; n < opened + 4; n++) {
+    for (let n = 1; n < 4; n++) {
       await steps.calledAtLeast(n + 1)
       steps.release(n)
     }
     const answers = await Promise.all(rest)
-    expect(steps.called.slice(opened)).toEqual([1n, 11n, 21n, 31n])
+    expect(steps.called).toEqual([1n, 11n, 21n, 31n])
     answers.forEach((answer, i) => {
       expect(answer.index).toBe(BigInt(i + 1))
       expect(answer.head.size).toBeGreaterThan(answer.index)
@@ -432,18 +440,14 @@ describe('Sequencer with two commits in flight', () => {
   })
 
   test('a repeat of an entry in a batch still committing gets its index once that batch lands', async () => {
-    const steps = new CommitSteps()
-    const store = new MemoryStore({ holdCommit: steps.hold })
-    const { sequencer } = await open(store, 10, 0, 2)
-    steps.start()
-    const opened = 0
+    const { steps, store, sequencer } = await openHeld()
     const first = sequencer.append(entry(0))
-    await steps.calledAtLeast(opened + 1)
+    await steps.calledAtLeast(1)
     const again = sequencer.append({ ...entry(0), leaf: leaf(500) })
     const other = sequencer.append(entry(1))
-    await steps.calledAtLeast(opened + 2)
-    steps.release(opened)
-    steps.release(opened + 1)
+    await steps.calledAtLeast(2)
+    steps.release(0)
+    steps.release(1)
     expect(await first).toMatchObject({ index: 0n, existing: false })
     expect(await again).toMatchObject({ index: 0n, existing: true })
     expect(await other).toMatchObject({ index: 1n, existing: false })
@@ -451,27 +455,23 @@ describe('Sequencer with two commits in flight', () => {
   })
 
   test('a failed commit fails the batch in flight behind it; the log goes on from the committed tree', async () => {
-    const steps = new CommitSteps()
-    const store = new MemoryStore({ holdCommit: steps.hold })
-    const { sequencer } = await open(store, 10, 0, 2)
-    steps.start()
-    const opened = 0
+    const { steps, store, sequencer } = await openHeld()
     const zero = sequencer.append(entry(0))
-    await steps.calledAtLeast(opened + 1)
-    steps.release(opened)
+    await steps.calledAtLeast(1)
+    steps.release(0)
     expect(await zero).toMatchObject({ index: 0n })
     const doomed = sequencer.append(entry(1))
-    await steps.calledAtLeast(opened + 2)
+    await steps.calledAtLeast(2)
     const behind = [sequencer.append(entry(2)), sequencer.append(entry(3))]
-    await steps.calledAtLeast(opened + 3)
-    steps.fail(opened + 1)
-    steps.release(opened + 2)
+    await steps.calledAtLeast(3)
+    steps.fail(1)
+    steps.release(2)
     const results = await Promise.allSettled([doomed, ...behind])
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected'])
     expect(store.leaves).toHaveLength(1)
     // Sent again, the same entries land after the committed tree, as if the failure never happened.
     const retried = [1, 2, 3].map((i) => sequencer.append(entry(i)))
-    for (let n = opened + 3; n < opened + 6; n++) {
+    for (let n = 3; n < 6; n++) {
       await steps.calledAtLeast(n + 1).then(() => steps.release(n))
       if ((await Promise.allSettled(retried)).every((r) => r.status === 'fulfilled')) break
     }
