@@ -325,6 +325,13 @@ const edit = (body: Buffer, change: (page: Page) => void) => {
   change(page)
   return Buffer.from(JSON.stringify(page))
 }
+/** As edit, with the answer kept pure ASCII, as the log sends it (the client reads such a body as is). */
+const editAscii = (body: Buffer, change: (page: Page) => void) =>
+  Buffer.from(
+    edit(body, change)
+      .toString('utf8')
+      .replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  )
 
 describe('attest verify --lockfile through a log that lies in its batch answers', () => {
   let proxy: Proxy
@@ -361,6 +368,32 @@ describe('attest verify --lockfile through a log that lies in its batch answers'
           })
       },
       'bad-proof',
+    ],
+    [
+      'sends a wrong inclusion proof in a pure ASCII answer',
+      (p) => {
+        p.answer = (body) =>
+          editAscii(body, (page) => {
+            const proof = page.entries[0]?.proof
+            if (proof?.[0] !== undefined) {
+              const bytes = Buffer.from(proof[0], 'base64')
+              bytes[0] = bytes[0]! ^ 1
+              proof[0] = bytes.toString('base64')
+            }
+          })
+      },
+      'bad-proof',
+    ],
+    [
+      'puts a byte that is not UTF-8 into an answer',
+      (p) => {
+        p.answer = (body) => {
+          const bad = Buffer.from(body)
+          bad[bad.indexOf('"leaf":"') + 8] = 0xff
+          return bad
+        }
+      },
+      'malformed',
     ],
     [
       'answers a later batch about another checkpoint (the log grew in between)',
