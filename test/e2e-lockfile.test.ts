@@ -325,6 +325,14 @@ const edit = (body: Buffer, change: (page: Page) => void) => {
   change(page)
   return Buffer.from(JSON.stringify(page))
 }
+/** Flips a bit of the first proof node of the first entry. */
+const flipProofBit = (page: Page) => {
+  const proof = page.entries[0]?.proof
+  if (proof?.[0] === undefined) return
+  const bytes = Buffer.from(proof[0], 'base64')
+  bytes[0] = bytes[0]! ^ 1
+  proof[0] = bytes.toString('base64')
+}
 /** As edit, with the answer kept pure ASCII, as the log sends it (the client reads such a body as is). */
 const editAscii = (body: Buffer, change: (page: Page) => void) =>
   Buffer.from(
@@ -357,30 +365,14 @@ describe('attest verify --lockfile through a log that lies in its batch answers'
     [
       'sends a wrong inclusion proof',
       (p) => {
-        p.answer = (body) =>
-          edit(body, (page) => {
-            const proof = page.entries[0]?.proof
-            if (proof?.[0] !== undefined) {
-              const bytes = Buffer.from(proof[0], 'base64')
-              bytes[0] = bytes[0]! ^ 1
-              proof[0] = bytes.toString('base64')
-            }
-          })
+        p.answer = (body) => edit(body, flipProofBit)
       },
       'bad-proof',
     ],
     [
       'sends a wrong inclusion proof in a pure ASCII answer',
       (p) => {
-        p.answer = (body) =>
-          editAscii(body, (page) => {
-            const proof = page.entries[0]?.proof
-            if (proof?.[0] !== undefined) {
-              const bytes = Buffer.from(proof[0], 'base64')
-              bytes[0] = bytes[0]! ^ 1
-              proof[0] = bytes.toString('base64')
-            }
-          })
+        p.answer = (body) => editAscii(body, flipProofBit)
       },
       'bad-proof',
     ],
