@@ -12,6 +12,25 @@ import type {
   LookupResult,
 } from './store.js'
 import { OrderedCommits } from './store.js'
+import { BinaryCopyWriter, copyIn } from './postgres-copy.js'
+
+/** A value of a batch being written. */
+interface BatchValue {
+  /** `digest/<alg>:<hex>` or `commit/<hex>`. */
+  id: string
+  /** lookupKeyHash of it. */
+  hash: Buffer
+  /** Its lookup rows in this batch. */
+  rows: number
+  /** Its running count before this batch (set once read). */
+  base: number
+}
+
+/** A batch handed to commit and not yet settled: the size it ends at and its lookup rows per value. */
+interface ValuesInFlight {
+  end: bigint
+  values: ReadonlyMap<string, BatchValue>
+}
 
 /*
  * Tables (postgres-schema.ts): ledger_meta, ledger_state, ledger_witnessed (one row each), ledger_tiles
@@ -28,45 +47,36 @@ export const WITNESSED_CHANNEL = 'ledger_witnessed'
 export const PENDING_CHANNEL = 'ledger_pending'
 
 /*
- * A batch is one transaction of two statements, so that the commits of consecutive batches overlap: the
- * rows statement (leaves, dedup and index rows: inserts of new keys only, which never wait for another
- * transaction) runs as soon as the batch is ready, also while the batch before it is still writing or
- * syncing; the fence statement (the state, moved only from the size this batch follows; counts; tiles;
- * the notification) runs once the batch before has landed, then COMMIT. Counts and tiles are updated in
- * place, so they wait for the fence: two overlapping transactions that both updated them could deadlock.
+ * A batch is one transaction: its rows (leaves, dedup rows and lookup rows: inserts of new keys only, which
+ * never wait for another transaction) go in by COPY (postgres-copy.ts) as soon as the batch is ready, also
+ * while the batch before it is still writing or syncing; the fence statement (the state, moved only from
+ * the size this batch follows; tiles; the notification) runs once the batch before has landed, then COMMIT.
+ * Tiles are updated in place, so they wait for the fence: two overlapping transactions that both updated
+ * them could deadlock. Before the rows, one statement reads the running count of each of the batch's values
+ * (COUNTS_SQL).
  */
-export const ROWS_SQL = `
-WITH visible AS (
-  SELECT coalesce((SELECT size FROM ledger_state), 0) AS size
-), ahead AS (
-  SELECT a.j, sum(a.c) AS c
-  FROM unnest($10::int[], $11::bigint[], $12::int[]) AS a(j, e, c), visible
-  WHERE a.e > visible.size
-  GROUP BY a.j
-), vals AS (
-  SELECT v.j, v.h, coalesce(last.n, 0) + coalesce(ahead.c, 0) AS base
-  FROM (SELECT j, substring($7::bytea FROM j * 32 - 31 FOR 32) AS h
-        FROM generate_series(1, length($7::bytea) / 32) AS j) AS v
-  LEFT JOIN ahead ON ahead.j = v.j
+
+/**
+ * The committed size and, for each value hash of a batch ($1: 32 bytes each, concatenated), the running
+ * count `n` of its last lookup row (0 for a new value), as 8 big-endian bytes each, in order: one snapshot,
+ * and one backward probe of the primary key per value, however many rows the value has.
+ */
+export const COUNTS_SQL = `
+SELECT coalesce((SELECT size FROM ledger_state), 0)::text AS size, coalesce((
+  SELECT string_agg(int8send(coalesce(last.n, 0)), ''::bytea ORDER BY v.j)
+  FROM generate_series(1, length($1::bytea) / 32) AS v(j)
   LEFT JOIN LATERAL (
-    SELECT l.n FROM ledger_lookup l WHERE l.value_hash = v.h ORDER BY l.idx DESC LIMIT 1
+    SELECT l.n FROM ledger_lookup l
+    WHERE l.value_hash = substring($1::bytea FROM v.j * 32 - 31 FOR 32)
+    ORDER BY l.idx DESC LIMIT 1
   ) AS last ON true
-), leaves AS (
-  INSERT INTO ledger_leaves (idx, leaf)
-  SELECT $1::bigint + l.i - 1, substring($2::bytea FROM l.off FOR l.len)
-  FROM unnest($3::int[], $4::int[]) WITH ORDINALITY AS l(off, len, i)
-), dedup AS (
-  INSERT INTO ledger_dedup (key_id, payload_hash, idx)
-  SELECT substring($5::bytea FROM d.i * 32 - 31 FOR 32), substring($6::bytea FROM d.i * 32 - 31 FOR 32),
-         $1::bigint + d.i - 1
-  FROM generate_series(1, cardinality($3::int[])) AS d(i)
-), rows AS (
-  INSERT INTO ledger_lookup (value_hash, idx, key_id, n)
-  SELECT vals.h, $1::bigint + r.i - 1, substring($5::bytea FROM r.i * 32 - 31 FOR 32), vals.base + r.rank
-  FROM unnest($8::int[], $9::int[], $13::int[]) AS r(i, j, rank)
-  JOIN vals ON vals.j = r.j
-)
-SELECT 1`
+), ''::bytea) AS counts`
+
+/** The transaction's start and its rows, answered with three binary COPY data in this order. */
+const ROWS_COPY_SQL = `BEGIN;
+COPY ledger_leaves (idx, leaf) FROM STDIN (FORMAT binary);
+COPY ledger_dedup (key_id, payload_hash, idx) FROM STDIN (FORMAT binary);
+COPY ledger_lookup (value_hash, idx, key_id, n) FROM STDIN (FORMAT binary)`
 
 const FENCE_SQL = `
 WITH updated AS (
@@ -133,8 +143,13 @@ CROSS JOIN LATERAL (
  * (schema version 3 computes the same in SQL for the rows it migrates).
  */
 export function lookupKeyHash(kind: LookupKind, value: string): Buffer {
+  return lookupIdHash(`${kind}/${value}`)
+}
+
+/** lookupKeyHash of `kind/value` already joined. */
+function lookupIdHash(id: string): Buffer {
   // The one-shot hash: a batch hashes thousands of values, and createHash costs twice as much each.
-  return hash('sha256', `${kind}/${value}`, 'buffer')
+  return hash('sha256', id, 'buffer')
 }
 
 const hexBytes = (hex: string) => Buffer.from(hex, 'hex')
@@ -156,8 +171,8 @@ export class LostWriterError extends Error {
 
 /**
  * LogStore (and WitnessedStore) over PostgreSQL, through node-postgres. Each commit is one transaction on
- * its own connection: the rows statement, then, once the commit before it landed, the fence statement
- * (ROWS_SQL, FENCE_SQL), so consecutive commits overlap. The fence moves the state only from the previous
+ * its own connection: the running counts (COUNTS_SQL), the rows by COPY, then, once the commit before it
+ * landed, the fence statement (FENCE_SQL), so consecutive commits overlap. The fence moves the state only from the previous
  * size: a commit that finds the state moved by another process writes nothing and throws
  * LostWriterError, so two processes that both believe they sequence can never interleave their batches.
  * Lookups are one statement each, so one snapshot. Several processes may open the same database: every
@@ -170,7 +185,7 @@ export class PostgresStore implements LogBackend {
    * lookup rows it adds per value (`digest/...` or `commit/...`), for the running counts of the batches
    * that follow while it is still in flight.
    */
-  private readonly valuesInFlight: { end: string; counts: Map<string, number> }[] = []
+  private readonly valuesInFlight: ValuesInFlight[] = []
   /** Leaves asked for and not yet read, with who waits for each (readLeaf). */
   private leafReads = new Map<
     bigint,
@@ -245,76 +260,39 @@ export class PostgresStore implements LogBackend {
       }
       return
     }
-    // Leaves, key ids and payload hashes travel as one binary parameter each (node-postgres sends a Buffer
-    // in binary, but an array of them as escaped text: twice the bytes and a parse per element), cut
-    // apart by the statement; entry i of the batch has index previous + i.
-    const leafOffsets: number[] = []
-    const leafLengths: number[] = []
-    let offset = 1
     entries.forEach((entry, i) => {
       if (entry.index !== previous + BigInt(i)) throw new Error('a batch holds consecutive indexes')
       if (!/^[0-9a-f]{64}$/.test(entry.keyId) || !/^[0-9a-f]{64}$/.test(entry.payloadHash)) {
         throw new Error('key ids and payload hashes are 64 lowercase hex digits')
       }
-      leafOffsets.push(offset)
-      leafLengths.push(entry.leaf.length)
-      offset += entry.leaf.length
     })
-    // One lookup row per entry and distinct value: the values' hashes, each once, and per row which hash
-    // (j, from 1) and which entry (i, from 1) it is.
-    const hashes = new Map<string, { j: number; hash: Buffer; n: number }>()
-    const rowEntries: number[] = []
-    const rowHashes: number[] = []
-    const rowRanks: number[] = []
-    entries.forEach((entry, i) => {
-      for (const [kind, list] of [
-        ['digest', entry.digests],
-        ['commit', entry.commits],
-      ] as const) {
-        for (const value of new Set(list)) {
-          const id = `${kind}/${value}`
-          let known = hashes.get(id)
-          if (known === undefined) {
-            known = { j: hashes.size + 1, hash: lookupKeyHash(kind, value), n: 0 }
-            hashes.set(id, known)
-          }
-          known.n++
-          rowEntries.push(i + 1)
-          rowHashes.push(known.j)
-          rowRanks.push(known.n)
-        }
+    // One lookup row per entry and distinct value: the values, each once (with its hash and its rows in
+    // this batch), and per row which value it is and its rank among that value's rows here.
+    const values = new Map<string, BatchValue>()
+    const rows: { entry: number; value: BatchValue; rank: number }[] = []
+    const addRow = (entry: number, id: string) => {
+      let value = values.get(id)
+      if (value === undefined) {
+        value = { id, hash: lookupIdHash(id), rows: 0, base: 0 }
+        values.set(id, value)
       }
-    })
-    const hashBytes = Buffer.concat([...hashes.values()].map((h) => h.hash))
-    // The rows of this batch's values in the batches still in flight before it, with the size each
-    // ends at: the statement counts those its snapshot does not show yet (their running counts come
-    // first). Recorded now, in call order, for the batches after this one.
-    const aheadJ: number[] = []
-    const aheadEnd: string[] = []
-    const aheadCount: number[] = []
-    for (const before of this.valuesInFlight) {
-      for (const [id, { j }] of hashes) {
-        const count = before.counts.get(id)
-        if (count === undefined) continue
-        aheadJ.push(j)
-        aheadEnd.push(before.end)
-        aheadCount.push(count)
-      }
+      rows.push({ entry, value, rank: ++value.rows })
     }
-    const mine = { end: state.size.toString(), counts: new Map([...hashes].map(([id, h]) => [id, h.n])) }
+    entries.forEach((entry, i) => {
+      // Most entries have one digest and one commit: no set needed to index repeats once.
+      const { digests, commits } = entry
+      if (digests.length === 1) addRow(i, `digest/${digests[0]}`)
+      else for (const digest of new Set(digests)) addRow(i, `digest/${digest}`)
+      if (commits.length === 1) addRow(i, `commit/${commits[0]}`)
+      else for (const commit of new Set(commits)) addRow(i, `commit/${commit}`)
+    })
+    // This batch's rows per value, recorded now, in call order, for the running counts of the batches
+    // after it while it is in flight.
+    const mine: ValuesInFlight = { end: state.size, values }
+    const ahead = [...this.valuesInFlight]
     this.valuesInFlight.push(mine)
     try {
-      await this.writeRows(batch, previous, earlier, {
-        leafOffsets,
-        leafLengths,
-        hashBytes,
-        rowEntries,
-        rowHashes,
-        rowRanks,
-        aheadJ,
-        aheadEnd,
-        aheadCount,
-      })
+      await this.writeRows(batch, previous, earlier, { values: [...values.values()], rows, ahead })
     } finally {
       this.valuesInFlight.splice(this.valuesInFlight.indexOf(mine), 1)
     }
@@ -325,15 +303,9 @@ export class PostgresStore implements LogBackend {
     previous: bigint,
     earlier: Promise<void>,
     p: {
-      leafOffsets: number[]
-      leafLengths: number[]
-      hashBytes: Buffer
-      rowEntries: number[]
-      rowHashes: number[]
-      rowRanks: number[]
-      aheadJ: number[]
-      aheadEnd: string[]
-      aheadCount: number[]
+      values: BatchValue[]
+      rows: { entry: number; value: BatchValue; rank: number }[]
+      ahead: ValuesInFlight[]
     },
   ): Promise<void> {
     const { state, entries, tiles } = batch
@@ -341,23 +313,37 @@ export class PostgresStore implements LogBackend {
     let open = false
     let broken: Error | undefined
     try {
-      await client.query('BEGIN')
-      open = true
-      await client.query(ROWS_SQL, [
-        previous.toString(),
-        Buffer.concat(entries.map((e) => e.leaf)),
-        p.leafOffsets,
-        p.leafLengths,
-        Buffer.from(entries.map((e) => e.keyId).join(''), 'hex'),
-        Buffer.from(entries.map((e) => e.payloadHash).join(''), 'hex'),
-        p.hashBytes,
-        p.rowEntries,
-        p.rowHashes,
-        p.aheadJ,
-        p.aheadEnd,
-        p.aheadCount,
-        p.rowRanks,
+      // The running counts: each value's last n that the snapshot shows, plus its rows in the batches
+      // still in flight ahead of this one that the snapshot does not show yet (they commit before it).
+      const counted = await client.query<{ size: string; counts: Buffer }>(COUNTS_SQL, [
+        Buffer.concat(p.values.map((v) => v.hash)),
       ])
+      const visible = BigInt(counted.rows[0]!.size)
+      const counts = counted.rows[0]!.counts
+      p.values.forEach((value, j) => {
+        value.base = Number(counts.readBigInt64BE(j * 8))
+        for (const before of p.ahead) {
+          if (before.end > visible) value.base += before.values.get(value.id)?.rows ?? 0
+        }
+      })
+      const leaves = new BinaryCopyWriter(entries.reduce((bytes, e) => bytes + e.leaf.length + 18, 64))
+      const dedup = new BinaryCopyWriter(entries.length * 90 + 64)
+      for (const entry of entries) {
+        leaves.tuple(2).int8(entry.index).bytea(entry.leaf)
+        dedup.tuple(3).byteaHex(entry.keyId).byteaHex(entry.payloadHash).int8(entry.index)
+      }
+      const lookup = new BinaryCopyWriter(p.rows.length * 102 + 64)
+      for (const row of p.rows) {
+        const entry = entries[row.entry]!
+        lookup
+          .tuple(4)
+          .bytea(row.value.hash)
+          .int8(entry.index)
+          .byteaHex(entry.keyId)
+          .int8(BigInt(row.value.base + row.rank))
+      }
+      open = true
+      await copyIn(client, ROWS_COPY_SQL, [leaves.finish(), dedup.finish(), lookup.finish()])
       await earlier
       const { rows } = await client.query<{ moved: number }>(FENCE_SQL, [
         state.size.toString(),
@@ -377,7 +363,7 @@ export class PostgresStore implements LogBackend {
       await client.query('COMMIT')
     } catch (err) {
       const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)))
-      // A failed BEGIN or COMMIT, or a failed ROLLBACK: the connection is closed, not returned to the pool.
+      // A failed COMMIT, or a failed ROLLBACK: the connection is closed, not returned to the pool.
       if (!open) broken = asError(err)
       else await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = asError(rollbackError)))
       throw err
