@@ -126,7 +126,7 @@ export class TreeEdge {
     let bundle: EdgeBundle | undefined
     if (bundleId !== undefined) {
       bundle = newBundle(bundleId.index)
-      for (const leaf of edgeLeaves) bundle = appendToBundle(bundle, leaf)
+      for (const leaf of edgeLeaves) appendToBundle(bundle, leaf)
     }
     return new TreeEdge(range.clone(), partial, bundle)
   }
@@ -201,7 +201,7 @@ export class TreeEdge {
       const index = first + BigInt(i)
       range.append(leafHash ?? hashLeaf(leaf), onNode)
       bundle ??= this.startBundle(index >> BigInt(TILE_HEIGHT), first >> BigInt(TILE_HEIGHT))
-      bundle = appendToBundle(bundle, leaf)
+      appendToBundle(bundle, leaf)
       if (bundle.width === TILE_WIDTH) {
         // Full: exactly its bytes, without the room a growing bundle keeps.
         bundles.push({ level: 0, index: bundle.index, data: bundle.buffer.slice(0, bundle.length) })
@@ -256,16 +256,26 @@ function bundleView(bundle: EdgeBundle): TileContent {
   return { level: 0, index: bundle.index, data: bundle.buffer.subarray(0, bundle.length) }
 }
 
-/** Appends one entry (u16 length, leaf) to a bundle, moving to a larger buffer when it is full. */
-function appendToBundle(bundle: EdgeBundle, leaf: Uint8Array): EdgeBundle {
+/**
+ * Appends one entry (u16 length, leaf) to a bundle being filled, in place, moving to a larger buffer when
+ * it is full: one sized for the whole bundle at the leaves' average size so far (at most four times the
+ * old one), so that a bundle of similar leaves moves once. Only a working bundle (startBundle's copy, or a new one) is passed here: the
+ * edge's own bundle object never changes.
+ */
+function appendToBundle(bundle: EdgeBundle, leaf: Uint8Array): void {
   const needed = bundle.length + 2 + leaf.length
-  let buffer = bundle.buffer
-  if (needed > buffer.length) {
-    buffer = new Uint8Array(Math.max(needed, buffer.length * 2))
+  if (needed > bundle.buffer.length) {
+    // At most four times the old size: one large leaf among small ones must not size the bundle for 256.
+    const current = bundle.buffer.length
+    const expected = Math.ceil((needed / (bundle.width + 1)) * TILE_WIDTH)
+    const buffer = new Uint8Array(Math.max(needed, current * 2, Math.min(expected, current * 4)))
     buffer.set(bundle.buffer.subarray(0, bundle.length))
+    bundle.buffer = buffer
   }
-  buffer[bundle.length] = leaf.length >> 8
-  buffer[bundle.length + 1] = leaf.length & 0xff
-  buffer.set(leaf, bundle.length + 2)
-  return { index: bundle.index, buffer, length: needed, width: bundle.width + 1 }
+  const at = bundle.length
+  bundle.buffer[at] = leaf.length >> 8
+  bundle.buffer[at + 1] = leaf.length & 0xff
+  bundle.buffer.set(leaf, at + 2)
+  bundle.length = needed
+  bundle.width++
 }

@@ -16,8 +16,13 @@ export function dedupId(key: DedupKey): string {
   return `${key.keyId}/${key.payloadHash}`
 }
 
-/** An item whose dedup row was read: what the store said, and how many batches had settled before. */
-export type Read<T> = T & {
+/**
+ * An item to read: its entry and dedup key (dedupId, computed once by whoever makes the item), and what
+ * its read found, which the read writes into the item (no copy per entry: thousands go through a second).
+ */
+export interface DedupItem {
+  entry: DedupKey
+  key: string
   /** The logged entry with the same dedup key, as the read found it. */
   found: bigint | undefined
   /** The number of batches settled when the read began: it saw all of those. */
@@ -36,7 +41,7 @@ interface SettledBatch {
  * began and may or may not see one that commits while it runs, so each read remembers the number of
  * batches settled when it began (its epoch), and `resolve` checks the batches settled since from memory.
  */
-export class DedupReads<T extends { entry: DedupKey }> {
+export class DedupReads<T extends DedupItem> {
   private queue: T[] = []
   private scheduled = false
   private running = 0
@@ -47,7 +52,7 @@ export class DedupReads<T extends { entry: DedupKey }> {
   constructor(
     private readonly store: Pick<LogStore, 'findEntries'>,
     /** Items whose read finished, in push order. */
-    private readonly onRead: (items: Read<T>[]) => void,
+    private readonly onRead: (items: T[]) => void,
     /** Items whose read failed: they cannot be sequenced. */
     private readonly onFailed: (items: T[], err: unknown) => void,
   ) {}
@@ -94,7 +99,11 @@ export class DedupReads<T extends { entry: DedupKey }> {
     this.store.findEntries(group.map((item) => item.entry)).then(
       (found) => {
         done()
-        this.onRead(group.map((item, i) => ({ ...item, found: found[i], epoch })))
+        group.forEach((item, i) => {
+          item.found = found[i]
+          item.epoch = epoch
+        })
+        this.onRead(group)
       },
       (err: unknown) => {
         done()
@@ -116,10 +125,10 @@ export class DedupReads<T extends { entry: DedupKey }> {
    * batches that settled after their read began. Batches still in flight are the caller's to check. Returns, per item, the index of
    * the logged entry with its dedup key, or undefined. Rejects when the store read fails.
    */
-  async resolve(items: readonly Read<T>[]): Promise<(bigint | undefined)[]> {
+  async resolve(items: readonly T[]): Promise<(bigint | undefined)[]> {
     const oldest = this.remembered[0]?.seq ?? this.settledCount + 1
     const stale = items.filter((item) => item.found === undefined && item.epoch + 1 < oldest)
-    const reread = new Map<Read<T>, bigint | undefined>()
+    const reread = new Map<T, bigint | undefined>()
     if (stale.length > 0) {
       const found = await this.store.findEntries(stale.map((item) => item.entry))
       stale.forEach((item, i) => reread.set(item, found[i]))
@@ -127,10 +136,9 @@ export class DedupReads<T extends { entry: DedupKey }> {
     return items.map((item) => {
       if (reread.has(item)) return reread.get(item)
       if (item.found !== undefined) return item.found
-      const key = dedupId(item.entry)
       for (const settled of this.remembered) {
         if (settled.seq <= item.epoch) continue
-        const index = settled.keys.get(key)
+        const index = settled.keys.get(item.key)
         if (index !== undefined) return index
       }
       return undefined

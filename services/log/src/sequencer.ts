@@ -1,5 +1,5 @@
 import type { EdgeGrowth, Hash, NoteSigner, TreeEdge } from '@ledger/tlog'
-import { DedupReads, dedupId, type Read } from './dedup.js'
+import { DedupReads, dedupId, type DedupItem } from './dedup.js'
 import { LogServerError } from './errors.js'
 import { headOf, openLogTree, signCheckpoint, type TreeHead } from './log-tree.js'
 import type { CommittedState, IndexedEntry, LogStore } from './store.js'
@@ -63,7 +63,7 @@ export interface CommittedBatch {
 }
 
 /** An appended entry: what it is and who waits for it. */
-interface Pending {
+interface Pending extends DedupItem {
   entry: LogEntryInput
   resolve: (sequenced: Sequenced) => void
   reject: (err: unknown) => void
@@ -106,7 +106,7 @@ interface InFlight {
  */
 export class Sequencer {
   private readonly dedup: DedupReads<Pending>
-  private ready: Read<Pending>[] = []
+  private ready: Pending[] = []
   private timer: NodeJS.Timeout | undefined
   /** A batch is between leaving `ready` and reaching the store. */
   private preparing = false
@@ -190,7 +190,9 @@ export class Sequencer {
    * LogServerError INTERNAL when the commit (or the dedup read) fails, LOG_FULL past 2^53-1 entries.
    */
   append(entry: LogEntryInput): Promise<Sequenced> {
-    return new Promise((resolve, reject) => this.dedup.push({ entry, resolve, reject }))
+    return new Promise((resolve, reject) =>
+      this.dedup.push({ entry, key: dedupId(entry), resolve, reject, found: undefined, epoch: 0 }),
+    )
   }
 
   /**
@@ -267,7 +269,7 @@ export class Sequencer {
   }
 
   /** Dedups `queued`, integrates its new entries over the tip, signs, and hands the batch to the store. */
-  private async prepare(queued: Read<Pending>[]): Promise<void> {
+  private async prepare(queued: Pending[]): Promise<void> {
     let found: (bigint | undefined)[]
     try {
       // The store shows every settled batch; those still in flight are checked below, from memory.
@@ -296,7 +298,7 @@ export class Sequencer {
           )
         return
       }
-      const key = dedupId(q.entry)
+      const key = q.key
       for (const flight of this.inFlight) {
         const logged = flight.keys.get(key)
         if (logged !== undefined) {
@@ -349,7 +351,7 @@ export class Sequencer {
       entries,
       batch,
       repeats: sameAs.map(({ queued: q, position }) => ({ queued: q, index: first + BigInt(position) })),
-      keys: new Map(entries.map((e) => [dedupId(e), e.index])),
+      keys: new Map(batch.map((q, i) => [q.key, first + BigInt(i)])),
       started: process.hrtime.bigint(),
     }
     this.inFlight.push(flight)
