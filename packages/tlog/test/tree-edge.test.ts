@@ -156,6 +156,43 @@ describe('TreeEdge restore and append', () => {
     expect(none.edge.size).toBe(20n)
   })
 
+  it('bundles of leaves of any sizes, appended in any steps, are their encoding; views handed out never change', () => {
+    // Sizes that make a bundle outgrow its first buffer early (one large leaf), late, or never.
+    const leafSize = fc.oneof(
+      fc.integer({ min: 0, max: 64 }),
+      fc.integer({ min: 600, max: 800 }),
+      fc.constant(65535),
+    )
+    fc.assert(
+      fc.property(
+        fc.array(leafSize, { minLength: 1, maxLength: 600 }),
+        fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 8 }),
+        (sizes, steps) => {
+          const leaves = sizes.map((size, i) => new Uint8Array(size).fill(i % 251))
+          let edge = TreeEdge.empty()
+          const views: { data: Uint8Array; hex: string }[] = []
+          const latest = new Map<bigint, Uint8Array>()
+          for (let at = 0, step = 0; at < leaves.length; step++) {
+            const next = Math.min(leaves.length, at + steps[step % steps.length]!)
+            const growth = edge.append(leaves.slice(at, next).map((leaf) => ({ leaf })))
+            for (const bundle of growth.bundles) {
+              views.push({ data: bundle.data, hex: hex(bundle.data) })
+              latest.set(bundle.index, bundle.data)
+            }
+            edge = growth.edge
+            at = next
+          }
+          for (const [index, data] of latest) {
+            const first = Number(index) * 256
+            expect(hex(data)).toBe(hex(encodeEntryBundle(leaves.slice(first, first + 256))))
+          }
+          for (const view of views) expect(hex(view.data)).toBe(view.hex)
+        },
+      ),
+      { numRuns: 40 },
+    )
+  })
+
   it('refuses entries an entry bundle cannot carry', () => {
     expect(codeOf(() => TreeEdge.empty().append([{ leaf: new Uint8Array(65536) }]))).toBe('LEAF_TOO_LARGE')
   })
