@@ -2,7 +2,14 @@
 // whatever the size of the log (a plan that reads a whole table gets slower with every entry logged).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { postgresDatabase } from '../../../test/support/postgres-test.js'
-import { COUNTS_SQL, FIND_SQL, LOOKUP_SQL, PostgresStore, lookupKeyHash } from '../src/postgres-store.js'
+import {
+  COUNTS_SQL,
+  FIND_SQL,
+  LOOKUP_BY_KEYS_SQL,
+  LOOKUP_SQL,
+  PostgresStore,
+  lookupKeyHash,
+} from '../src/postgres-store.js'
 
 const ROWS = 20_000
 const flooded = lookupKeyHash('digest', `sha256:${'f'.repeat(64)}`)
@@ -45,27 +52,57 @@ const keys = Array.from({ length: 1000 }, (_, i) =>
     : { keyId: hex(1), payloadHash: hex(ROWS + i) },
 )
 
-async function explain(sql: string, params: unknown[]): Promise<string> {
-  const { rows } = await store.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${sql}`, params)
-  return rows.map((row) => row['QUERY PLAN']).join('\n')
+/** A parameter as an SQL literal: bytes, arrays of bytes, numbers and numeric strings. */
+function literal(value: unknown): string {
+  if (Buffer.isBuffer(value)) return `'\\x${value.toString('hex')}'::bytea`
+  if (Array.isArray(value)) return `ARRAY[${value.map(literal).join(', ')}]::bytea[]`
+  if (typeof value === 'number' || (typeof value === 'string' && /^[0-9]+$/.test(value))) return `${value}`
+  throw new Error(`no literal for ${String(value)}`)
+}
+
+/**
+ * The plans of `sql` with `params`: the custom plan (planned for these values) and the generic plan (one
+ * plan for any values), as the store's prepared statements may use either after their fifth run.
+ */
+async function explain(sql: string, params: unknown[]): Promise<{ custom: string; generic: string }> {
+  const client = await store.pool.connect()
+  try {
+    const custom = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${sql}`, params)
+    await client.query(`PREPARE planned AS ${sql}`)
+    await client.query('SET plan_cache_mode = force_generic_plan')
+    // EXECUTE takes no bind parameters: the values go in as literals.
+    const generic = await client.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN (COSTS OFF) EXECUTE planned(${params.map(literal).join(', ')})`,
+    )
+    const text = (rows: { 'QUERY PLAN': string }[]) => rows.map((row) => row['QUERY PLAN']).join('\n')
+    return { custom: text(custom.rows), generic: text(generic.rows) }
+  } finally {
+    await client.query('DEALLOCATE ALL').catch(() => undefined)
+    await client.query('RESET plan_cache_mode').catch(() => undefined)
+    client.release()
+  }
 }
 
 describe('PostgreSQL plans: reads that must stay probes', () => {
   test('a dedup read of 1,000 keys probes the primary key, and reads no table whole', async () => {
-    const { rows } = await store.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${FIND_SQL}`, [
+    const plans = await explain(FIND_SQL, [
       keys.length,
       Buffer.from(keys.map((k) => k.keyId).join(''), 'hex'),
       Buffer.from(keys.map((k) => k.payloadHash).join(''), 'hex'),
     ])
-    const plan = rows.map((row) => row['QUERY PLAN']).join('\n')
-    expect(plan).toContain('Index Scan using ledger_dedup_pkey on ledger_dedup')
-    expect(plan).not.toMatch(/Seq Scan on ledger_dedup|Hash Join/)
+    for (const plan of Object.values(plans)) {
+      expect(plan).toContain('Index Scan using ledger_dedup_pkey on ledger_dedup')
+      expect(plan).not.toMatch(/Seq Scan on ledger_dedup|Hash Join/)
+    }
   })
 
   test("a lookup's count is one backward probe of the primary key, also for a flooded value", async () => {
-    const plan = await explain(LOOKUP_SQL, [flooded, String(ROWS), '0', 101, null])
-    expect(plan).toContain('Index Scan Backward using ledger_lookup_pkey on ledger_lookup')
-    expect(plan).not.toMatch(/Seq Scan|Aggregate/)
+    const plans = await explain(LOOKUP_SQL, [flooded, String(ROWS), '0', 101])
+    for (const plan of Object.values(plans)) {
+      expect(plan).toContain('Index Scan Backward using ledger_lookup_pkey on ledger_lookup')
+      expect(plan).toContain('Index Scan using ledger_lookup_pkey on ledger_lookup')
+      expect(plan).not.toMatch(/Seq Scan|Aggregate|ledger_lookup_by_key/)
+    }
     const answer = await store.lookup({
       kind: 'digest',
       value: `sha256:${'f'.repeat(64)}`,
@@ -77,14 +114,51 @@ describe('PostgreSQL plans: reads that must stay probes', () => {
     expect(answer.matches.map((m) => Number(m.index))).toEqual([0, 10, 20, 30, 40])
   })
 
+  test("a lookup by key ids reads only those keys' rows, from the index by key id, also for a flooded value", async () => {
+    const keyIds = [hex(0), hex(4)]
+    const plans = await explain(LOOKUP_BY_KEYS_SQL, [
+      flooded,
+      String(ROWS),
+      '0',
+      101,
+      keyIds.map((k) => Buffer.from(k, 'hex')),
+    ])
+    for (const plan of Object.values(plans)) {
+      expect(plan).toContain('Index Scan Backward using ledger_lookup_pkey on ledger_lookup')
+      expect(plan).toMatch(
+        /Index (Only )?Scan using ledger_lookup_by_key|Bitmap Index Scan on ledger_lookup_by_key/,
+      )
+      // The matches never come from the primary key, which would read every row of the flood.
+      expect(plan).not.toMatch(/Seq Scan|Aggregate|Index Scan using ledger_lookup_pkey/)
+    }
+    // Row i names the flooded value when i % 10 = 0, by key i % 16; repeats in the filter count once.
+    const expected = Array.from({ length: 1001 }, (_, i) => i).filter(
+      (i) => i % 10 === 0 && [0, 4].includes(i % 16),
+    )
+    const answer = await store.lookup({
+      kind: 'digest',
+      value: `sha256:${'f'.repeat(64)}`,
+      keyIds: [...keyIds, keyIds[0]!],
+      from: 0n,
+      limit: 5,
+      size: 1001n,
+    })
+    expect(answer.total).toBe(101)
+    expect(answer.matches.map((m) => Number(m.index))).toEqual(expected.slice(0, 5))
+    expect(answer.matches.map((m) => m.keyId)).toEqual(expected.slice(0, 5).map((i) => hex(i % 16)))
+    expect(answer.next).toBe(BigInt(expected[5]!))
+  })
+
   test("a batch's rows find each value's running count with one probe each, and read no table whole", async () => {
     const values = Buffer.concat([
       flooded,
       ...Array.from({ length: 999 }, (_, i) => lookupKeyHash('commit', hex(i))),
     ])
-    const plan = await explain(COUNTS_SQL, [values])
-    expect(plan).toContain('Index Scan Backward using ledger_lookup_pkey on ledger_lookup')
-    expect(plan).not.toMatch(/Seq Scan on ledger_(lookup|dedup|leaves)/)
+    const plans = await explain(COUNTS_SQL, [values])
+    for (const plan of Object.values(plans)) {
+      expect(plan).toContain('Index Scan Backward using ledger_lookup_pkey on ledger_lookup')
+      expect(plan).not.toMatch(/Seq Scan on ledger_(lookup|dedup|leaves)/)
+    }
   })
 
   test('the dedup read finds exactly the logged keys', async () => {
