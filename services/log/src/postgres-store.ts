@@ -24,6 +24,8 @@ interface BatchValue {
   rows: number
   /** Its running count before this batch (set once read). */
   base: number
+  /** Where its rows go in the COPY: by hash, so that the index insertions walk the B-trees in order. */
+  order: number
 }
 
 /** A batch handed to commit and not yet settled: the size it ends at and its lookup rows per value. */
@@ -293,7 +295,7 @@ export class PostgresStore implements LogBackend {
     const addRow = (entry: number, id: string) => {
       let value = values.get(id)
       if (value === undefined) {
-        value = { id, hash: lookupIdHash(id), rows: 0, base: 0 }
+        value = { id, hash: lookupIdHash(id), rows: 0, base: 0, order: 0 }
         values.set(id, value)
       }
       rows.push({ entry, value, rank: ++value.rows })
@@ -343,6 +345,7 @@ export class PostgresStore implements LogBackend {
       const visible = BigInt(counted.rows[0]!.size)
       const counts = counted.rows[0]!.counts
       p.values.forEach((value, j) => {
+        value.order = value.hash.readUInt32BE(0)
         value.base = Number(counts.readBigInt64BE(j * 8))
         for (const before of p.ahead) {
           if (before.end > visible) value.base += before.values.get(value.id)?.rows ?? 0
@@ -350,12 +353,16 @@ export class PostgresStore implements LogBackend {
       })
       const leaves = new BinaryCopyWriter(entries.reduce((bytes, e) => bytes + e.leaf.length + 18, 64))
       const dedup = new BinaryCopyWriter(entries.length * 90 + 64)
-      for (const entry of entries) {
-        leaves.tuple(2).int8(entry.index).bytea(entry.leaf)
+      for (const entry of entries) leaves.tuple(2).int8(entry.index).bytea(entry.leaf)
+      const byDedupKey = [...entries].sort((a, b) =>
+        a.keyId === b.keyId ? (a.payloadHash < b.payloadHash ? -1 : 1) : a.keyId < b.keyId ? -1 : 1,
+      )
+      for (const entry of byDedupKey) {
         dedup.tuple(3).byteaHex(entry.keyId).byteaHex(entry.payloadHash).int8(entry.index)
       }
       const lookup = new BinaryCopyWriter(p.rows.length * 102 + 64)
-      for (const row of p.rows) {
+      const byValue = [...p.rows].sort((a, b) => a.value.order - b.value.order)
+      for (const row of byValue) {
         const entry = entries[row.entry]!
         lookup
           .tuple(4)
