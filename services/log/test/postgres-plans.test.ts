@@ -1,5 +1,6 @@
 // The plans PostgreSQL chooses for the sequencer's reads, on a real server: each must stay a probe per key,
 // whatever the size of the log (a plan that reads a whole table gets slower with every entry logged).
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { postgresDatabase } from '../../../test/support/postgres-test.js'
 import {
@@ -64,22 +65,27 @@ function literal(value: unknown): string {
  * The plans of `sql` with `params`: the custom plan (planned for these values) and the generic plan (one
  * plan for any values), as the store's prepared statements may use either after their fifth run.
  */
-async function explain(sql: string, params: unknown[]): Promise<{ custom: string; generic: string }> {
-  const client = await store.pool.connect()
+async function explain(
+  sql: string,
+  params: unknown[],
+  setup?: (client: pg.Client) => Promise<void>,
+): Promise<{ custom: string; generic: string }> {
+  // A connection of its own: the store's connections keep their prepared statements.
+  const client = new pg.Client({ connectionString: database.url })
+  await client.connect()
   try {
+    await setup?.(client)
     const custom = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${sql}`, params)
     await client.query(`PREPARE planned AS ${sql}`)
     await client.query('SET plan_cache_mode = force_generic_plan')
     // EXECUTE takes no bind parameters: the values go in as literals.
     const generic = await client.query<{ 'QUERY PLAN': string }>(
-      `EXPLAIN (COSTS OFF) EXECUTE planned(${params.map(literal).join(', ')})`,
+      `EXPLAIN (COSTS OFF) EXECUTE planned${params.length === 0 ? '' : `(${params.map(literal).join(', ')})`}`,
     )
     const text = (rows: { 'QUERY PLAN': string }[]) => rows.map((row) => row['QUERY PLAN']).join('\n')
     return { custom: text(custom.rows), generic: text(generic.rows) }
   } finally {
-    await client.query('DEALLOCATE ALL').catch(() => undefined)
-    await client.query('RESET plan_cache_mode').catch(() => undefined)
-    client.release()
+    await client.end()
   }
 }
 
