@@ -65,22 +65,17 @@ function literal(value: unknown): string {
  * The plans of `sql` with `params`: the custom plan (planned for these values) and the generic plan (one
  * plan for any values), as the store's prepared statements may use either after their fifth run.
  */
-async function explain(
-  sql: string,
-  params: unknown[],
-  setup?: (client: pg.Client) => Promise<void>,
-): Promise<{ custom: string; generic: string }> {
+async function explain(sql: string, params: unknown[]): Promise<{ custom: string; generic: string }> {
   // A connection of its own: the store's connections keep their prepared statements.
   const client = new pg.Client({ connectionString: database.url })
   await client.connect()
   try {
-    await setup?.(client)
     const custom = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${sql}`, params)
     await client.query(`PREPARE planned AS ${sql}`)
     await client.query('SET plan_cache_mode = force_generic_plan')
     // EXECUTE takes no bind parameters: the values go in as literals.
     const generic = await client.query<{ 'QUERY PLAN': string }>(
-      `EXPLAIN (COSTS OFF) EXECUTE planned${params.length === 0 ? '' : `(${params.map(literal).join(', ')})`}`,
+      `EXPLAIN (COSTS OFF) EXECUTE planned(${params.map(literal).join(', ')})`,
     )
     const text = (rows: { 'QUERY PLAN': string }[]) => rows.map((row) => row['QUERY PLAN']).join('\n')
     return { custom: text(custom.rows), generic: text(generic.rows) }
