@@ -101,6 +101,15 @@ describe('copyIn, on a real server', () => {
     expect(counts.rows[0]).toEqual({ a: '3', b: '2' })
   })
 
+  test('a COPY refused before it reads its data: the data sent with it is ignored, and the connection still works', async () => {
+    // The server ignores CopyData and CopyDone outside a COPY (PostgreSQL's protocol: they are dropped).
+    await expect(
+      copyIn(client, 'COPY no_such_table (id) FROM STDIN (FORMAT binary)', [idsOf([1n, 2n])]),
+    ).rejects.toThrow(/no_such_table/)
+    const { rows } = await client.query<{ n: string }>('SELECT count(*)::text AS n FROM b')
+    expect(rows[0]!.n).toBe('2')
+  })
+
   test('more COPY statements than data: rejected, and nothing is written', async () => {
     await expect(copyIn(client, COPY_BOTH, [rowsOf([300n])])).rejects.toThrow(
       /more COPY statements than data/,
