@@ -164,6 +164,12 @@ export function lookupKeyHash(kind: LookupKind, value: string): Buffer {
   return lookupIdHash(`${kind}/${value}`)
 }
 
+/** Dedup keys in the order of ledger_dedup's primary key (lowercase hex sorts as its bytes). */
+function compareDedupKeys(a: DedupKey, b: DedupKey): number {
+  if (a.keyId !== b.keyId) return a.keyId < b.keyId ? -1 : 1
+  return a.payloadHash < b.payloadHash ? -1 : a.payloadHash > b.payloadHash ? 1 : 0
+}
+
 /** lookupKeyHash of `kind/value` already joined. */
 function lookupIdHash(id: string): Buffer {
   // The one-shot hash: a batch hashes thousands of values, and createHash costs twice as much each.
@@ -190,8 +196,8 @@ export class LostWriterError extends Error {
 /**
  * LogStore (and WitnessedStore) over PostgreSQL, through node-postgres. Each commit is one transaction on
  * its own connection: the running counts (COUNTS_SQL), the rows by COPY, then, once the commit before it
- * landed, the fence statement (FENCE_SQL), so consecutive commits overlap. The fence moves the state only from the previous
- * size: a commit that finds the state moved by another process writes nothing and throws
+ * landed, the fence statement (FENCE_SQL), so consecutive commits overlap. The fence moves the state only
+ * from the previous size: a commit that finds the state moved by another process writes nothing and throws
  * LostWriterError, so two processes that both believe they sequence can never interleave their batches.
  * Lookups are one statement each, so one snapshot. Several processes may open the same database: every
  * one reads; one writes. The schema is migrated at open (postgres-schema.ts), under an advisory lock.
@@ -363,9 +369,9 @@ export class PostgresStore implements LogBackend {
       const leaves = new BinaryCopyWriter(entries.reduce((bytes, e) => bytes + e.leaf.length + 18, 64))
       const dedup = new BinaryCopyWriter(entries.length * 90 + 64)
       for (const entry of entries) leaves.tuple(2).int8(entry.index).bytea(entry.leaf)
-      const byDedupKey = [...entries].sort((a, b) =>
-        a.keyId === b.keyId ? (a.payloadHash < b.payloadHash ? -1 : 1) : a.keyId < b.keyId ? -1 : 1,
-      )
+      // Dedup rows in key order and lookup rows in value-hash order: the insertions walk each B-tree in
+      // order.
+      const byDedupKey = [...entries].sort(compareDedupKeys)
       for (const entry of byDedupKey) {
         dedup.tuple(3).byteaHex(entry.keyId).byteaHex(entry.payloadHash).int8(entry.index)
       }
@@ -405,7 +411,8 @@ export class PostgresStore implements LogBackend {
       await client.query('COMMIT')
     } catch (err) {
       const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)))
-      // A failed COMMIT, or a failed ROLLBACK: the connection is closed, not returned to the pool.
+      // A failure before the transaction began (the counts' read), of COMMIT, or of ROLLBACK: the
+      // connection is closed, not returned to the pool.
       if (!open) broken = asError(err)
       else await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = asError(rollbackError)))
       throw err
