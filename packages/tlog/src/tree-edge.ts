@@ -259,8 +259,8 @@ function bundleView(bundle: EdgeBundle): TileContent {
 /**
  * Appends one entry (u16 length, leaf) to a bundle being filled, in place, moving to a larger buffer when
  * it is full: one sized for the whole bundle at the leaves' average size so far (at most four times the
- * old one), so that a bundle of similar leaves moves once. Only a working bundle (startBundle's copy, or a new one) is passed here: the
- * edge's own bundle object never changes.
+ * old one), so that a bundle of similar leaves moves once. Only a working bundle (startBundle's copy, or a
+ * new one) is passed here: the edge's own bundle object never changes.
  */
 function appendToBundle(bundle: EdgeBundle, leaf: Uint8Array): void {
   const needed = bundle.length + 2 + leaf.length
