@@ -108,6 +108,9 @@ function countKeysOf(entry: IndexedEntry): string[] {
   return keys
 }
 
+/** Rows past a lookup's matches that its first iterator reads, to count the rows past its tree at once. */
+const ROWS_PAST_TREE_READ_AHEAD = 16
+
 /**
  * LogStore (and WitnessedStore) over an embedded LevelDB (the `level` package). Every commit is one atomic
  * chained batch with `sync: true`, so it costs one fsync whatever its size. Lookups read from one LevelDB
@@ -124,9 +127,6 @@ function countKeysOf(entry: IndexedEntry): string[] {
  * background after open, about 2 bytes per key) answers "certainly never written" without a read; a count
  * never written is 0. Only keys the filter may have seen are read, so a typical submission costs no read.
  */
-/** Rows past a lookup's matches that its first iterator reads, to count the rows past its tree at once. */
-const ROWS_PAST_TREE_READ_AHEAD = 16
-
 export class LevelStore implements LogBackend {
   private counts = new Map<string, number>()
   private readonly ordered = new OrderedCommits()

@@ -351,7 +351,7 @@ export class Sequencer {
       entries,
       batch,
       repeats: sameAs.map(({ queued: q, position }) => ({ queued: q, index: first + BigInt(position) })),
-      keys: new Map(batch.map((q, i) => [q.key, first + BigInt(i)])),
+      keys: new Map(batch.map((q, i) => [q.key, entries[i]!.index])),
       started: process.hrtime.bigint(),
     }
     this.inFlight.push(flight)
