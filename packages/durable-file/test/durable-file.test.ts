@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { writeFileDurably } from '../src/index.js'
+import { createRecordedFile, placeRecordedFile, readFileIfExists, writeFileDurably } from '../src/index.js'
 
 let dir: string
 beforeEach(async () => {
@@ -43,5 +43,48 @@ describe('writeFileDurably', () => {
     await import('node:fs/promises').then((fs) => fs.mkdir(path))
     await expect(writeFileDurably(path, 'x', 0o600)).rejects.toThrow()
     expect((await readdir(dir)).sort()).toEqual(['other', 'taken'])
+  })
+})
+
+describe('createRecordedFile and placeRecordedFile', () => {
+  it('the file appears only after its record is written, with the mode asked', async () => {
+    const path = join(dir, 'log.key')
+    const seen: string[][] = []
+    await createRecordedFile(path, 'key-1\n', 0o600, async () => {
+      seen.push(await readdir(dir))
+      expect(await readFile(join(dir, 'log.key.new'), 'utf8')).toBe('key-1\n')
+    })
+    expect(seen).toEqual([['log.key.new']])
+    expect(await readdir(dir)).toEqual(['log.key'])
+    expect(await readFile(path, 'utf8')).toBe('key-1\n')
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+  })
+
+  it('a record that fails leaves the file pending, never in place; a later call replaces the pending text', async () => {
+    const path = join(dir, 'log.key')
+    await expect(
+      createRecordedFile(path, 'key-1\n', 0o600, () => Promise.reject(new Error('store gone'))),
+    ).rejects.toThrow('store gone')
+    expect(await readdir(dir)).toEqual(['log.key.new'])
+    await createRecordedFile(path, 'key-2\n', 0o600, async () => undefined)
+    expect(await readdir(dir)).toEqual(['log.key'])
+    expect(await readFile(path, 'utf8')).toBe('key-2\n')
+  })
+
+  it('placeRecordedFile puts a pending file in place only when its record names it', async () => {
+    const path = join(dir, 'log.key')
+    expect(await placeRecordedFile(path, () => true)).toBeUndefined()
+    await writeFile(join(dir, 'log.key.new'), 'key-1\n')
+    expect(await placeRecordedFile(path, (text) => text === 'key-2\n')).toBeUndefined()
+    expect(await readdir(dir)).toEqual(['log.key.new'])
+    expect(await placeRecordedFile(path, (text) => text === 'key-1\n')).toBe('key-1\n')
+    expect(await readdir(dir)).toEqual(['log.key'])
+  })
+
+  it('readFileIfExists: the text, undefined when missing, other failures thrown', async () => {
+    await writeFile(join(dir, 'a'), 'text')
+    expect(await readFileIfExists(join(dir, 'a'))).toBe('text')
+    expect(await readFileIfExists(join(dir, 'missing'))).toBeUndefined()
+    await expect(readFileIfExists(dir)).rejects.toMatchObject({ code: 'EISDIR' })
   })
 })

@@ -1,14 +1,13 @@
 // The verifiable index in the log process (docs/design/verifiable-index.md), for a LevelDB log: the output
 // log `<origin>/index` in `<data>/index-db` with its key `<data>/index.key`, the builder that follows the
 // log's commits, and the lookup that proves its answer complete.
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseVerifierKey } from '@ledger/tlog'
 import { encodeOutputLeaf, mapKey, type IndexBatchLookupAnswer, type IndexLookupAnswer } from '@ledger/vindex'
 import { MAX_INDEX_BATCH_ENTRIES } from './index-batch.js'
 import { IndexBuilder } from './index-builder.js'
 import { LevelStore } from './level-store.js'
-import { loadOrCreateLogKey } from './log-key.js'
+import { loadOrCreateLogKey, type LogKey } from './log-key.js'
 import { LogReader } from './log-reader.js'
 import type { TreeHead } from './log-tree.js'
 import type { LogNode } from './node.js'
@@ -72,26 +71,29 @@ export async function openIndexService(options: IndexServiceOptions): Promise<In
   const store = await LevelStore.open(join(options.dataDir, 'index-db'))
   try {
     const meta = await store.readMeta()
-    if (meta === undefined && existsSync(join(options.dataDir, INDEX_KEY_FILE)) && !options.newIdentity) {
-      // The key has signed output checkpoints; a new output log under it would contradict them.
-      throw new LogServerError(
-        'DATA_MISMATCH',
-        `${join(options.dataDir, INDEX_KEY_FILE)} exists but ${join(options.dataDir, 'index-db')} holds no index: ` +
-          'restore the index database, or move index.key away to start a new index under a new key ' +
-          '(clients that pinned the old key will refuse the new one until told); pass --new-identity only ' +
-          'if this key has never signed anything (made before the first start, to configure witnesses)',
-      )
-    }
-    const { key } = await loadOrCreateLogKey(
+    const recordKey = (key: LogKey) =>
+      store.writeMeta({ origin, verifierKey: key.verifierKey, createdAt: new Date().toISOString() })
+    const { key, created } = await loadOrCreateLogKey(
       options.dataDir,
       origin,
       origin,
-      meta === undefined,
+      meta?.verifierKey,
+      recordKey,
       INDEX_KEY_FILE,
     )
-    if (meta === undefined) {
-      await store.writeMeta({ origin, verifierKey: key.verifierKey, createdAt: new Date().toISOString() })
-    } else if (meta.verifierKey !== key.verifierKey || meta.origin !== origin) {
+    if (meta === undefined && !created) {
+      if (!options.newIdentity) {
+        // The key has signed output checkpoints; a new output log under it would contradict them.
+        throw new LogServerError(
+          'DATA_MISMATCH',
+          `${join(options.dataDir, INDEX_KEY_FILE)} exists but ${join(options.dataDir, 'index-db')} holds no index: ` +
+            'restore the index database, or move index.key away to start a new index under a new key ' +
+            '(clients that pinned the old key will refuse the new one until told); pass --new-identity only ' +
+            'if this key has never signed anything (made before the first start, to configure witnesses)',
+        )
+      }
+      await recordKey(key)
+    } else if (meta !== undefined && (meta.verifierKey !== key.verifierKey || meta.origin !== origin)) {
       throw new LogServerError(
         'DATA_MISMATCH',
         `the index database belongs to ${meta.verifierKey}, not ${key.verifierKey}`,

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   SIGNATURE_TYPE_ED25519,
@@ -10,7 +9,7 @@ import {
   type NoteSigner,
 } from '@ledger/tlog'
 import { logKeyIds } from '@ledger/attestation'
-import { writeFileDurably } from '@ledger/durable-file'
+import { createRecordedFile, placeRecordedFile, readFileIfExists } from '@ledger/durable-file'
 import { LogServerError } from './errors.js'
 
 /** File name of the log's note signer key inside the data directory. */
@@ -50,17 +49,26 @@ export function logKeyFromSignerKey(signerKey: string): LogKey {
 }
 
 /**
- * Reads `<dataDir>/log.key`, or, when it does not exist and `mayCreate`, generates a fresh key named
- * `origin` and writes it (mode 0600, written to a temporary file, synced, then renamed, so a crash never
- * leaves half a key). Throws LogServerError DATA_MISMATCH when the file is unreadable, is not a signer key,
- * or names another origin than `origin` (when given), and INVALID_CONFIG for an origin that cannot be a
- * note key name (empty, spaces, '+').
+ * Reads `<dataDir>/log.key` (or `file`). When it does not exist:
+ * - and the store records no log (`recorded` undefined), generates a fresh key named `origin` (or
+ *   `defaultOrigin`), writes it durably (mode 0600) to `log.key.new`, calls `record(key)` to write the
+ *   store's record of it, and only then renames it to `log.key`. A crash before the record leaves no
+ *   `log.key` and an empty store, a first start again; a key file beside an empty store always means a
+ *   lost store. When `record` throws (another process of the log recorded its own key first), nothing is
+ *   put in place.
+ * - and the store records a log, finishes a first start that crashed between the record and the rename
+ *   (`log.key.new` holds the key whose verifier key is `recorded`), or throws: the key is lost.
+ * `created` is true when the key was made (or put in place) by this call, its record written. Throws
+ * LogServerError DATA_MISMATCH when the file is unreadable, is not a signer key, or names another origin
+ * than `origin` (when given), and INVALID_CONFIG for an origin that cannot be a note key name (empty,
+ * spaces, '+').
  */
 export async function loadOrCreateLogKey(
   dataDir: string,
   origin: string | undefined,
   defaultOrigin: string,
-  mayCreate: boolean,
+  recorded: string | undefined,
+  record: (key: LogKey) => Promise<void>,
   file = LOG_KEY_FILE,
 ): Promise<{ key: LogKey; created: boolean }> {
   if (origin !== undefined && !isValidKeyName(origin)) {
@@ -70,35 +78,57 @@ export async function loadOrCreateLogKey(
     )
   }
   const path = join(dataDir, file)
-  let text: string | undefined
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new LogServerError('DATA_MISMATCH', `cannot read ${path}: ${(err as Error).message}`, {
-        cause: err,
-      })
-    }
+  const text = await readKeyFile(path)
+  if (text !== undefined) return { key: parseLogKey(path, text, origin), created: false }
+  if (recorded === undefined) {
+    const { signerKey } = generateNoteKey(origin ?? defaultOrigin)
+    const key = logKeyFromSignerKey(signerKey)
+    await createRecordedFile(path, signerKey + '\n', 0o600, () => record(key))
+    return { key, created: true }
   }
-  if (text !== undefined) {
-    let key: LogKey
+  const placed = await placeRecordedFile(path, (pending) => {
     try {
-      key = logKeyFromSignerKey(text.trimEnd())
-    } catch (cause) {
-      throw new LogServerError('DATA_MISMATCH', `${path} does not hold a note signer key`, { cause })
+      return verifierKeyOf(pending.trimEnd()) === recorded
+    } catch {
+      return false
     }
-    if (origin !== undefined && origin !== key.origin) {
-      throw new LogServerError(
-        'DATA_MISMATCH',
-        `${path} belongs to origin ${JSON.stringify(key.origin)}, not ${JSON.stringify(origin)}`,
-      )
-    }
-    return { key, created: false }
-  }
-  if (!mayCreate) {
+  })
+  if (placed === undefined) {
     throw new LogServerError('DATA_MISMATCH', `${path} is missing but the database already holds a log`)
   }
-  const { signerKey } = generateNoteKey(origin ?? defaultOrigin)
-  await writeFileDurably(path, signerKey + '\n', 0o600)
-  return { key: logKeyFromSignerKey(signerKey), created: true }
+  return { key: parseLogKey(path, placed, origin), created: true }
+}
+
+/** Reads `<dataDir>/log.key` (or `file`), which must exist. Throws LogServerError DATA_MISMATCH otherwise. */
+export async function readLogKey(dataDir: string, file = LOG_KEY_FILE): Promise<LogKey> {
+  const path = join(dataDir, file)
+  const text = await readKeyFile(path)
+  if (text === undefined) throw new LogServerError('DATA_MISMATCH', `${path} is missing`)
+  return parseLogKey(path, text, undefined)
+}
+
+async function readKeyFile(path: string): Promise<string | undefined> {
+  try {
+    return await readFileIfExists(path)
+  } catch (err) {
+    throw new LogServerError('DATA_MISMATCH', `cannot read ${path}: ${(err as Error).message}`, {
+      cause: err,
+    })
+  }
+}
+
+function parseLogKey(path: string, text: string, origin: string | undefined): LogKey {
+  let key: LogKey
+  try {
+    key = logKeyFromSignerKey(text.trimEnd())
+  } catch (cause) {
+    throw new LogServerError('DATA_MISMATCH', `${path} does not hold a note signer key`, { cause })
+  }
+  if (origin !== undefined && origin !== key.origin) {
+    throw new LogServerError(
+      'DATA_MISMATCH',
+      `${path} belongs to origin ${JSON.stringify(key.origin)}, not ${JSON.stringify(origin)}`,
+    )
+  }
+  return key
 }

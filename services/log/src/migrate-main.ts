@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { configOrExit, optionsHelp, parseOptions, type OptionSpec } from '@ledger/service'
 import { redactUrl } from './config.js'
 import { LevelStore } from './level-store.js'
-import { loadOrCreateLogKey } from './log-key.js'
+import { readLogKey } from './log-key.js'
 import { migrateLog } from './migrate.js'
 import { PostgresStore } from './postgres-store.js'
 
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   const source = await LevelStore.open(join(config.dataDir, 'db'))
   let target: PostgresStore | undefined
   try {
-    const { key } = await loadOrCreateLogKey(config.dataDir, undefined, '', false)
+    const key = await readLogKey(config.dataDir)
     target = await PostgresStore.open(config.to)
     const interactive = process.stderr.isTTY
     let reported = 0n

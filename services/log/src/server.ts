@@ -14,14 +14,14 @@ import { createRequestHandler } from './http.js'
 import { openIndexService, type IndexService } from './index-service.js'
 import { Ingest, type Admission } from './ingest.js'
 import { LevelStore } from './level-store.js'
-import { LOG_KEY_FILE, loadOrCreateLogKey } from './log-key.js'
+import { LOG_KEY_FILE, loadOrCreateLogKey, type LogKey } from './log-key.js'
 import { LogReader } from './log-reader.js'
 import { LogMetrics, withOperations } from './operations.js'
 import { createPages } from './pages.js'
 import { ClusterNode } from './cluster-node.js'
 import { LocalNode, type LogNode } from './node.js'
 import { PostgresStore } from './postgres-store.js'
-import type { LogBackend } from './store.js'
+import type { LogBackend, LogMeta } from './store.js'
 import { TileCache } from './tile-cache.js'
 import { VerifyPool } from './verify-pool.js'
 import type { WitnessEndpoint, WitnessingOptions, WitnessPost } from './witnessing.js'
@@ -121,6 +121,17 @@ export async function readWitnesses(config: LogConfig): Promise<WitnessEndpoint[
   return [...config.witnesses, fromFile]
 }
 
+/** The store's record of the log, when it records `key`. Throws LogServerError DATA_MISMATCH otherwise. */
+function metaOf(meta: LogMeta | undefined, key: LogKey): LogMeta {
+  if (meta === undefined || meta.verifierKey !== key.verifierKey || meta.origin !== key.origin) {
+    throw new LogServerError(
+      'DATA_MISMATCH',
+      `the database belongs to ${meta?.verifierKey ?? 'no log'}, but log.key is ${key.verifierKey}`,
+    )
+  }
+  return meta
+}
+
 /**
  * Opens (or creates) the log in `config.dataDir` and serves it on `config.host`:`config.port`.
  * On a first start it generates the log key (`log.key`, mode 0600) named `config.origin` (or the
@@ -153,40 +164,41 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
   let index: IndexService | undefined
   try {
     const meta = await store.readMeta()
-    const { key, created } = await loadOrCreateLogKey(
-      config.dataDir,
-      config.origin,
-      DEFAULT_ORIGIN,
-      meta === undefined,
-    )
-    if (meta === undefined && !created && !config.newIdentity) {
-      // The key may have signed checkpoints whose store is gone: on an empty store it would sign a second
-      // history. Only the operator knows whether it is new.
-      throw new LogServerError(
-        'DATA_MISMATCH',
-        `${join(config.dataDir, LOG_KEY_FILE)} exists but the store (${postgres ? redactUrl(config.store) : join(config.dataDir, 'db')}) holds no log: ` +
-          'a log that lost its store would sign a second history. Restore the store from a backup, or move ' +
-          'the key away to start a new log (a new key); pass --new-identity only if this key has never ' +
-          'signed anything (docs/design/log-storage.md)',
-      )
-    }
-    let stored = meta
-    if (stored === undefined) {
+    // Records a key in the store that holds no log yet. Another process of the same log (PostgreSQL) may
+    // have recorded its own first: what the store kept decides.
+    const recordKey = async (key: LogKey): Promise<LogMeta> => {
       await store.writeMeta({
         origin: key.origin,
         verifierKey: key.verifierKey,
         createdAt: new Date().toISOString(),
       })
-      // Another process of the same log (PostgreSQL) may have written it first: read what was kept.
-      stored = await store.readMeta()
+      return metaOf(await store.readMeta(), key)
     }
-    if (stored === undefined || stored.verifierKey !== key.verifierKey || stored.origin !== key.origin) {
-      throw new LogServerError(
-        'DATA_MISMATCH',
-        `the database belongs to ${stored?.verifierKey ?? 'no log'}, but log.key is ${key.verifierKey}`,
-      )
+    let stored = meta
+    const { key, created } = await loadOrCreateLogKey(
+      config.dataDir,
+      config.origin,
+      DEFAULT_ORIGIN,
+      meta?.verifierKey,
+      async (key) => {
+        stored = await recordKey(key)
+      },
+    )
+    if (meta === undefined && !created) {
+      if (!config.newIdentity) {
+        // The key may have signed checkpoints whose store is gone: on an empty store it would sign a
+        // second history. Only the operator knows whether it is new.
+        throw new LogServerError(
+          'DATA_MISMATCH',
+          `${join(config.dataDir, LOG_KEY_FILE)} exists but the store (${postgres ? redactUrl(config.store) : join(config.dataDir, 'db')}) holds no log: ` +
+            'a log that lost its store would sign a second history. Restore the store from a backup, or move ' +
+            'the key away to start a new log (a new key); pass --new-identity only if this key has never ' +
+            'signed anything (docs/design/log-storage.md)',
+        )
+      }
+      stored = await recordKey(key)
     }
-    const createdAt = stored.createdAt
+    const createdAt = metaOf(stored, key).createdAt
     const metrics = new LogMetrics()
     const tiles = new TileCache(store, config.cacheBytes)
     const reader = new LogReader(tiles)

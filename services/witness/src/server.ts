@@ -23,7 +23,7 @@ import { Counter, Histogram } from 'prom-client'
 import { LevelWitnessStore } from './level-store.js'
 import type { KnownLog, WitnessStore } from './store.js'
 import { knownLogsFromVerifierKeys, systemClock, Witness, type Clock } from './witness.js'
-import { WITNESS_KEY_FILE, loadOrCreateWitnessKey } from './witness-key.js'
+import { WITNESS_KEY_FILE, loadOrCreateWitnessKey, type WitnessKey } from './witness-key.js'
 
 /** A witness running in this process. */
 export interface RunningWitness {
@@ -109,26 +109,29 @@ export async function startWitness(
   }
   try {
     const meta = await store.readMeta()
+    const recordKey = (key: WitnessKey) =>
+      store.writeMeta({ verifierKey: key.verifierKey, createdAt: new Date().toISOString() })
     const { key, created } = await loadOrCreateWitnessKey(
       config.dataDir,
       config.name,
       DEFAULT_WITNESS_NAME,
-      meta === undefined,
+      meta?.verifierKey,
+      recordKey,
     )
-    if (meta === undefined && !created && !config.newIdentity) {
-      // The key may have cosigned checkpoints whose record is gone: with no state it would cosign a fork
-      // of them. Only the operator knows whether it is new.
-      throw new WitnessError(
-        'DATA_MISMATCH',
-        `${join(config.dataDir, WITNESS_KEY_FILE)} exists but ${join(config.dataDir, 'db')} holds no witness state: ` +
-          'a witness that lost its state would cosign a fork of what it cosigned before. Restore the state ' +
-          'from a backup, or move the key away to start as a new witness (a new key); pass --new-identity ' +
-          'only if this key has never cosigned anything (docs/design/witness.md)',
-      )
-    }
-    if (meta === undefined) {
-      await store.writeMeta({ verifierKey: key.verifierKey, createdAt: new Date().toISOString() })
-    } else if (meta.verifierKey !== key.verifierKey) {
+    if (meta === undefined && !created) {
+      if (!config.newIdentity) {
+        // The key may have cosigned checkpoints whose record is gone: with no state it would cosign a
+        // fork of them. Only the operator knows whether it is new.
+        throw new WitnessError(
+          'DATA_MISMATCH',
+          `${join(config.dataDir, WITNESS_KEY_FILE)} exists but ${join(config.dataDir, 'db')} holds no witness state: ` +
+            'a witness that lost its state would cosign a fork of what it cosigned before. Restore the state ' +
+            'from a backup, or move the key away to start as a new witness (a new key); pass --new-identity ' +
+            'only if this key has never cosigned anything (docs/design/witness.md)',
+        )
+      }
+      await recordKey(key)
+    } else if (meta !== undefined && meta.verifierKey !== key.verifierKey) {
       throw new WitnessError(
         'DATA_MISMATCH',
         `the database belongs to ${meta.verifierKey}, not ${key.verifierKey}`,
