@@ -229,18 +229,22 @@ export class PostgresStore implements LogBackend {
    * reached or its schema is newer than this program's.
    */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 8 })
-    // An idle connection that the server drops is replaced on the next query; it must not end the process.
-    pool.on('error', (err) => console.error('postgres: idle connection error:', err.message))
     // Prepared statements run their generic plan from the first call: left to choose, PostgreSQL kept
     // planning the dedup read and the running counts on every call (a custom plan for generate_series of
     // the batch's exact size looked cheaper than the generic one's guess), 0.15 and 0.26 ms each, 13% of
-    // its CPU in small batches. postgres-plans.test.ts checks the generic plans. Queued before any query.
-    pool.on('connect', (client) => {
-      client
-        .query('SET plan_cache_mode = force_generic_plan')
-        .catch((err: Error) => console.error('postgres: setting plan_cache_mode failed:', err.message))
+    // its CPU in small batches. postgres-plans.test.ts checks the generic plans. Set by a SET, not the
+    // startup parameter `options`, which PgBouncer refuses; the pool hands a new connection out only after
+    // its onConnect settled (a 'connect' listener's query would be queued behind the caller's first, which
+    // pg 9 no longer allows), and a connection whose SET fails is closed and its request fails.
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 8,
+      onConnect: async (client) => {
+        await client.query('SET plan_cache_mode = force_generic_plan')
+      },
     })
+    // An idle connection that the server drops is replaced on the next query; it must not end the process.
+    pool.on('error', (err) => console.error('postgres: idle connection error:', err.message))
     try {
       await migrate(pool)
     } catch (err) {

@@ -85,6 +85,19 @@ async function explain(sql: string, params: unknown[]): Promise<{ custom: string
 }
 
 describe('PostgreSQL plans: reads that must stay probes', () => {
+  test("every connection of the store's pool runs generic plans, set before its first query", async () => {
+    // As many connections at once as the pool holds: each new one answered its first query after the SET.
+    const clients = await Promise.all(Array.from({ length: 4 }, () => store.pool.connect()))
+    try {
+      for (const client of clients) {
+        const { rows } = await client.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode')
+        expect(rows[0]!.plan_cache_mode).toBe('force_generic_plan')
+      }
+    } finally {
+      for (const client of clients) client.release()
+    }
+  })
+
   test('a dedup read of 1,000 keys probes the primary key, and reads no table whole', async () => {
     const plans = await explain(FIND_SQL, [
       keys.length,
