@@ -11,6 +11,7 @@ import type {
   LookupQuery,
   LookupResult,
 } from './store.js'
+import { KeyFilter } from './key-filter.js'
 import { OrderedCommits } from './store.js'
 import { BinaryCopyWriter, copyIn } from './postgres-copy.js'
 
@@ -26,7 +27,20 @@ interface BatchValue {
   base: number
   /** Where its rows go in the COPY: by hash, so that the index insertions walk the B-trees in order. */
   order: number
+  /** The value filter says no row of it was ever written: its running count before this batch is 0. */
+  unseen: boolean
 }
+
+/** The value hashes (hex) of every lookup row, in the database or in flight: PostgresStore.valueFilter. */
+interface ValueFilter {
+  keys: KeyFilter
+  /** Filled from the database: until then it says "maybe" to everything. */
+  ready: boolean
+  filled: Promise<boolean>
+}
+
+/** Value hashes read per statement while a value filter fills. */
+const VALUE_FILL_PAGE = 10_000
 
 /** A batch handed to commit and not yet settled: the size it ends at and its lookup rows per value. */
 interface ValuesInFlight {
@@ -73,6 +87,10 @@ SELECT coalesce((SELECT size FROM ledger_state), 0)::text AS size, coalesce((
     ORDER BY l.idx DESC LIMIT 1
   ) AS last ON true
 ), ''::bytea) AS counts`
+
+/** A page of the value hashes of lookup rows after $1, in order ($2 rows); PostgresStore.valueFilter. */
+export const FILL_VALUES_SQL =
+  'SELECT value_hash FROM ledger_lookup WHERE value_hash > $1 ORDER BY value_hash LIMIT $2'
 
 /** The transaction's start and its rows, answered with three binary COPY data in this order. */
 const ROWS_COPY_SQL = `BEGIN;
@@ -213,6 +231,20 @@ export class PostgresStore implements LogBackend {
    * that follow while it is still in flight.
    */
   private readonly valuesInFlight: ValuesInFlight[] = []
+  /**
+   * A Bloom filter over the value hashes of every lookup row, so that a batch whose values are all new (a
+   * digest's first attestation, every source commit's first) reads no running counts: their count is 0.
+   * Without it the counts' read was a fifth of PostgreSQL's time per batch and a round trip before the
+   * rows. Only a process that commits keeps one (one process writes at a time), filled from the database
+   * in the background from its first commit on, and each commit adds its values first. It is valid only
+   * while this process's commits follow each other: a commit that does not start where this process's last
+   * one ended (another process wrote between them) or that fails drops it, and the next starts a new one.
+   */
+  private valueFilter: ValueFilter | undefined
+  /** The size the next commit starts at if it follows this process's last one. */
+  private nextCommitFrom: bigint | undefined
+  private closing = false
+  private valuesCounted = 0
   /** Leaves asked for and not yet read, with who waits for each (readLeaf). */
   private leafReads = new Map<
     bigint,
@@ -314,7 +346,7 @@ export class PostgresStore implements LogBackend {
     const addRow = (entry: number, id: string) => {
       let value = values.get(id)
       if (value === undefined) {
-        value = { id, hash: lookupIdHash(id), rows: 0, base: 0, order: 0 }
+        value = { id, hash: lookupIdHash(id), rows: 0, base: 0, order: 0, unseen: false }
         values.set(id, value)
       }
       rows.push({ entry, value, rank: ++value.rows })
@@ -327,6 +359,8 @@ export class PostgresStore implements LogBackend {
       if (commits.length === 1) addRow(i, `commit/${commits[0]}`)
       else for (const commit of new Set(commits)) addRow(i, `commit/${commit}`)
     })
+    this.markUnseen(previous, values)
+    this.nextCommitFrom = state.size
     // This batch's rows per value, recorded now, in call order, for the running counts of the batches
     // after it while it is in flight.
     const mine: ValuesInFlight = { end: state.size, values }
@@ -334,6 +368,11 @@ export class PostgresStore implements LogBackend {
     this.valuesInFlight.push(mine)
     try {
       await this.writeRows(batch, previous, earlier, { values: [...values.values()], rows, ahead })
+    } catch (err) {
+      // Whether it landed or not, and whoever wrote instead: the next commit starts a new filter.
+      this.valueFilter = undefined
+      this.nextCommitFrom = undefined
+      throw err
     } finally {
       this.valuesInFlight.splice(this.valuesInFlight.indexOf(mine), 1)
     }
@@ -354,22 +393,27 @@ export class PostgresStore implements LogBackend {
     let open = false
     let broken: Error | undefined
     try {
-      // The running counts: each value's last n that the snapshot shows, plus its rows in the batches
-      // still in flight ahead of this one that the snapshot does not show yet (they commit before it).
-      const counted = await client.query<{ size: string; counts: Buffer }>({
-        name: 'ledger_counts',
-        text: COUNTS_SQL,
-        values: [Buffer.concat(p.values.map((v) => v.hash))],
-      })
-      const visible = BigInt(counted.rows[0]!.size)
-      const counts = counted.rows[0]!.counts
-      p.values.forEach((value, j) => {
-        value.order = value.hash.readUInt32BE(0)
-        value.base = Number(counts.readBigInt64BE(j * 8))
-        for (const before of p.ahead) {
-          if (before.end > visible) value.base += before.values.get(value.id)?.rows ?? 0
-        }
-      })
+      // The running counts of the values that may have rows: each one's last n that the snapshot shows,
+      // plus its rows in the batches still in flight ahead of this one that the snapshot does not show yet
+      // (they commit before it). A value the filter has never seen has none, here or in flight: 0.
+      const seen = p.values.filter((value) => !value.unseen)
+      if (seen.length > 0) {
+        this.valuesCounted += seen.length
+        const counted = await client.query<{ size: string; counts: Buffer }>({
+          name: 'ledger_counts',
+          text: COUNTS_SQL,
+          values: [Buffer.concat(seen.map((v) => v.hash))],
+        })
+        const visible = BigInt(counted.rows[0]!.size)
+        const counts = counted.rows[0]!.counts
+        seen.forEach((value, j) => {
+          value.base = Number(counts.readBigInt64BE(j * 8))
+          for (const before of p.ahead) {
+            if (before.end > visible) value.base += before.values.get(value.id)?.rows ?? 0
+          }
+        })
+      }
+      for (const value of p.values) value.order = value.hash.readUInt32BE(0)
       const leaves = new BinaryCopyWriter(entries.reduce((bytes, e) => bytes + e.leaf.length + 18, 64))
       const dedup = new BinaryCopyWriter(entries.length * 90 + 64)
       for (const entry of entries) leaves.tuple(2).int8(entry.index).bytea(entry.leaf)
@@ -546,8 +590,76 @@ export class PostgresStore implements LogBackend {
     )
   }
 
+  /** Values whose running count commits read from the database; the others were known to be new. */
+  get countsRead(): number {
+    return this.valuesCounted
+  }
+
+  /** Resolves once this process's value filter is filled (true), or was dropped or failed (false). */
+  async valueFilterFilled(): Promise<boolean> {
+    return (await this.valueFilter?.filled) ?? false
+  }
+
   async close(): Promise<void> {
+    this.closing = true
+    await this.valueFilter?.filled
     await this.pool.end()
+  }
+
+  /**
+   * Marks the batch's values that no lookup row was ever written for, and adds them all to the filter,
+   * synchronously in commit order (so a batch sees the values of every batch before it, in flight or not).
+   * A commit from `previous` that does not follow this process's last one starts a new filter: it holds the
+   * values of the batches still in flight at once, and the database's as its fill reads them.
+   */
+  private markUnseen(previous: bigint, values: ReadonlyMap<string, BatchValue>): void {
+    let filter = this.valueFilter
+    if (filter === undefined || previous !== this.nextCommitFrom) {
+      const keys = new KeyFilter()
+      for (const batch of this.valuesInFlight) {
+        for (const value of batch.values.values()) keys.add(value.hash.toString('hex'))
+      }
+      filter = this.valueFilter = { keys, ready: false, filled: Promise.resolve(false) }
+      filter.filled = this.fillValueFilter(filter)
+    }
+    for (const value of values.values()) {
+      const hex = value.hash.toString('hex')
+      value.unseen = filter.ready && !filter.keys.mightContain(hex)
+      filter.keys.add(hex)
+    }
+  }
+
+  /**
+   * Adds the value hash of every lookup row to `filter`, a page at a time along the primary key, and marks
+   * it ready. A page starts after the last value of the one before, so a value with many rows costs at most
+   * one page. Rows this process commits meanwhile are in it already; rows another process commits
+   * meanwhile end this process's run of commits (its fence fails), which drops the filter. Not fatal when
+   * it fails: the counts are read, as they were before the filter.
+   */
+  private async fillValueFilter(filter: ValueFilter): Promise<boolean> {
+    try {
+      let after: Buffer = Buffer.alloc(0)
+      for (;;) {
+        if (this.closing || this.valueFilter !== filter) return false
+        const { rows } = await this.pool.query<{ value_hash: Buffer }>({
+          name: 'ledger_fill_values',
+          text: FILL_VALUES_SQL,
+          values: [after, VALUE_FILL_PAGE],
+        })
+        for (const { value_hash: hash } of rows) {
+          if (!hash.equals(after)) filter.keys.add(hash.toString('hex'))
+          after = hash
+        }
+        if (rows.length < VALUE_FILL_PAGE) break
+      }
+      if (this.valueFilter !== filter) return false
+      filter.ready = true
+      return true
+    } catch (err) {
+      if (!this.closing) console.error('filling the value filter failed; reading every count instead:', err)
+      if (this.valueFilter === filter) this.valueFilter = undefined
+      return false
+    }
   }
 }
 

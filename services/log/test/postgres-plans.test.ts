@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { postgresDatabase } from '../../../test/support/postgres-test.js'
 import {
   COUNTS_SQL,
+  FILL_VALUES_SQL,
   FIND_SQL,
   LOOKUP_BY_KEYS_SQL,
   LOOKUP_SQL,
@@ -172,6 +173,14 @@ describe('PostgreSQL plans: reads that must stay probes', () => {
     for (const plan of Object.values(plans)) {
       expect(plan).toContain('Index Scan Backward using ledger_lookup_pkey on ledger_lookup')
       expect(plan).not.toMatch(/Seq Scan on ledger_(lookup|dedup|leaves)/)
+    }
+  })
+
+  test("a page of the value filter's fill reads the index in order from where the last one ended", async () => {
+    const plans = await explain(FILL_VALUES_SQL, [flooded, 10_000])
+    for (const plan of Object.values(plans)) {
+      expect(plan).toMatch(/Index Only Scan using ledger_lookup_(pkey|by_key) on ledger_lookup/)
+      expect(plan).not.toMatch(/Seq Scan|Sort/)
     }
   })
 
