@@ -27,25 +27,33 @@ interface BatchValue {
   base: number
   /** Where its rows go in the COPY: by hash, so that the index insertions walk the B-trees in order. */
   order: number
-  /** The value filter says no row of it was ever written: its running count before this batch is 0. */
+  /** The written filter says no row of it was ever written: its running count before this batch is 0. */
   unseen: boolean
 }
 
-/** The value hashes (hex) of every lookup row, in the database or in flight: PostgresStore.valueFilter. */
-interface ValueFilter {
+/**
+ * The value hashes (hex) of every lookup row and the dedup keys (key id and payload hash, hex) of every
+ * entry, in the database or in flight: PostgresStore.writtenFilter.
+ */
+interface WrittenFilter {
   keys: KeyFilter
   /** Filled from the database: until then it says "maybe" to everything. */
   ready: boolean
   filled: Promise<boolean>
 }
 
-/** Value hashes read per statement while a value filter fills. */
-const VALUE_FILL_PAGE = 10_000
+/** Rows read per statement while a written filter fills. */
+const FILL_PAGE = 10_000
+
+/** A dedup key as the written filter holds it. */
+const dedupFilterKey = (key: DedupKey) => key.keyId + key.payloadHash
 
 /** A batch handed to commit and not yet settled: the size it ends at and its lookup rows per value. */
 interface ValuesInFlight {
   end: bigint
   values: ReadonlyMap<string, BatchValue>
+  /** Its entries, for their dedup keys. */
+  entries: readonly DedupKey[]
 }
 
 /*
@@ -88,9 +96,14 @@ SELECT coalesce((SELECT size FROM ledger_state), 0)::text AS size, coalesce((
   ) AS last ON true
 ), ''::bytea) AS counts`
 
-/** A page of the value hashes of lookup rows after $1, in order ($2 rows); PostgresStore.valueFilter. */
+/** A page of the value hashes of lookup rows after $1, in order ($2 rows); PostgresStore.writtenFilter. */
 export const FILL_VALUES_SQL =
   'SELECT value_hash FROM ledger_lookup WHERE value_hash > $1 ORDER BY value_hash LIMIT $2'
+
+/** A page of the dedup keys after ($1, $2), in order ($3 rows); PostgresStore.writtenFilter. */
+export const FILL_DEDUP_SQL = `
+SELECT key_id, payload_hash FROM ledger_dedup WHERE (key_id, payload_hash) > ($1, $2)
+ORDER BY key_id, payload_hash LIMIT $3`
 
 /** The transaction's start and its rows, answered with three binary COPY data in this order. */
 const ROWS_COPY_SQL = `BEGIN;
@@ -232,19 +245,23 @@ export class PostgresStore implements LogBackend {
    */
   private readonly valuesInFlight: ValuesInFlight[] = []
   /**
-   * A Bloom filter over the value hashes of every lookup row, so that a batch whose values are all new (a
-   * digest's first attestation, every source commit's first) reads no running counts: their count is 0.
-   * Without it the counts' read was a fifth of PostgreSQL's time per batch and a round trip before the
-   * rows. Only a process that commits keeps one (one process writes at a time), filled from the database
-   * in the background from its first commit on, and each commit adds its values first. It is valid only
-   * while this process's commits follow each other: a commit that does not start where this process's last
-   * one ended (another process wrote between them) or that fails drops it, and the next starts a new one.
+   * A Bloom filter over the value hashes of every lookup row and the dedup keys of every entry, so that a
+   * batch whose values are all new (a digest's first attestation, every source commit's first) reads no
+   * running counts (their count is 0), and a dedup read asks the database only for keys that may be logged.
+   * Without it the counts' read was a fifth of PostgreSQL's time per batch and a round trip before the rows.
+   * Only a process that commits keeps one, filled from the database in the background from its first
+   * commit on; each commit adds its values and keys first. One process writes at a time, and a process that
+   * has committed stays the writer until it exits (ClusterNode stops a process that loses the lock), so
+   * after the fill only its own commits add rows. It is dropped when that stops holding: a commit that does
+   * not start where this process's last one ended (another process wrote between them) or that fails drops
+   * it, and the next starts a new one.
    */
-  private valueFilter: ValueFilter | undefined
+  private writtenFilter: WrittenFilter | undefined
   /** The size the next commit starts at if it follows this process's last one. */
   private nextCommitFrom: bigint | undefined
   private closing = false
   private valuesCounted = 0
+  private dedupKeysRead = 0
   /** Leaves asked for and not yet read, with who waits for each (readLeaf). */
   private leafReads = new Map<
     bigint,
@@ -359,18 +376,18 @@ export class PostgresStore implements LogBackend {
       if (commits.length === 1) addRow(i, `commit/${commits[0]}`)
       else for (const commit of new Set(commits)) addRow(i, `commit/${commit}`)
     })
-    this.markUnseen(previous, values)
+    this.markUnseen(previous, values, entries)
     this.nextCommitFrom = state.size
     // This batch's rows per value, recorded now, in call order, for the running counts of the batches
     // after it while it is in flight.
-    const mine: ValuesInFlight = { end: state.size, values }
+    const mine: ValuesInFlight = { end: state.size, values, entries }
     const ahead = [...this.valuesInFlight]
     this.valuesInFlight.push(mine)
     try {
       await this.writeRows(batch, previous, earlier, { values: [...values.values()], rows, ahead })
     } catch (err) {
       // Whether it landed or not, and whoever wrote instead: the next commit starts a new filter.
-      this.valueFilter = undefined
+      this.writtenFilter = undefined
       this.nextCommitFrom = undefined
       throw err
     } finally {
@@ -531,19 +548,26 @@ export class PostgresStore implements LogBackend {
 
   async findEntries(keys: readonly DedupKey[]): Promise<(bigint | undefined)[]> {
     const found: (bigint | undefined)[] = new Array<bigint | undefined>(keys.length).fill(undefined)
-    if (keys.length === 0) return found
+    // Only the keys that may be logged: in the writing process, the filter knows the others never were.
+    const filter = this.writtenFilter
+    const asked: number[] = []
+    keys.forEach((key, i) => {
+      if (filter?.ready !== true || filter.keys.mightContain(dedupFilterKey(key))) asked.push(i)
+    })
+    if (asked.length === 0) return found
+    this.dedupKeysRead += asked.length
     // As in a commit: the keys travel as two binary parameters, cut apart by the statement.
-    const keyIds = Buffer.from(keys.map((k) => k.keyId).join(''), 'hex')
-    const payloadHashes = Buffer.from(keys.map((k) => k.payloadHash).join(''), 'hex')
-    if (keyIds.length !== 32 * keys.length || payloadHashes.length !== 32 * keys.length) {
+    const keyIds = Buffer.from(asked.map((i) => keys[i]!.keyId).join(''), 'hex')
+    const payloadHashes = Buffer.from(asked.map((i) => keys[i]!.payloadHash).join(''), 'hex')
+    if (keyIds.length !== 32 * asked.length || payloadHashes.length !== 32 * asked.length) {
       throw new Error('key ids and payload hashes are 64 lowercase hex digits')
     }
     const { rows } = await this.pool.query<{ ord: number; idx: string }>({
       name: 'ledger_find',
       text: FIND_SQL,
-      values: [keys.length, keyIds, payloadHashes],
+      values: [asked.length, keyIds, payloadHashes],
     })
-    for (const row of rows) found[row.ord - 1] = BigInt(row.idx)
+    for (const row of rows) found[asked[row.ord - 1]!] = BigInt(row.idx)
     return found
   }
 
@@ -595,69 +619,96 @@ export class PostgresStore implements LogBackend {
     return this.valuesCounted
   }
 
-  /** Resolves once this process's value filter is filled (true), or was dropped or failed (false). */
-  async valueFilterFilled(): Promise<boolean> {
-    return (await this.valueFilter?.filled) ?? false
+  /** Dedup keys that dedup reads asked the database for; the others were known never logged. */
+  get dedupKeysAsked(): number {
+    return this.dedupKeysRead
+  }
+
+  /** Resolves once this process's written filter is filled (true), or was dropped or failed (false). */
+  async writtenFilterFilled(): Promise<boolean> {
+    return (await this.writtenFilter?.filled) ?? false
   }
 
   async close(): Promise<void> {
     this.closing = true
-    await this.valueFilter?.filled
+    await this.writtenFilter?.filled
     await this.pool.end()
   }
 
   /**
-   * Marks the batch's values that no lookup row was ever written for, and adds them all to the filter,
-   * synchronously in commit order (so a batch sees the values of every batch before it, in flight or not).
-   * A commit from `previous` that does not follow this process's last one starts a new filter: it holds the
-   * values of the batches still in flight at once, and the database's as its fill reads them.
+   * Marks the batch's values that no lookup row was ever written for, and adds them and the batch's dedup
+   * keys to the filter, synchronously in commit order (so a batch sees the values of every batch before
+   * it, in flight or not). A commit from `previous` that does not follow this process's last one starts a
+   * new filter: it holds the values and keys of the batches still in flight at once, and the database's as
+   * its fill reads them.
    */
-  private markUnseen(previous: bigint, values: ReadonlyMap<string, BatchValue>): void {
-    let filter = this.valueFilter
+  private markUnseen(
+    previous: bigint,
+    values: ReadonlyMap<string, BatchValue>,
+    entries: readonly DedupKey[],
+  ): void {
+    let filter = this.writtenFilter
     if (filter === undefined || previous !== this.nextCommitFrom) {
       const keys = new KeyFilter()
       for (const batch of this.valuesInFlight) {
         for (const value of batch.values.values()) keys.add(value.hash.toString('hex'))
+        for (const entry of batch.entries) keys.add(dedupFilterKey(entry))
       }
-      filter = this.valueFilter = { keys, ready: false, filled: Promise.resolve(false) }
-      filter.filled = this.fillValueFilter(filter)
+      filter = this.writtenFilter = { keys, ready: false, filled: Promise.resolve(false) }
+      filter.filled = this.fillWrittenFilter(filter)
     }
     for (const value of values.values()) {
       const hex = value.hash.toString('hex')
       value.unseen = filter.ready && !filter.keys.mightContain(hex)
       filter.keys.add(hex)
     }
+    for (const entry of entries) filter.keys.add(dedupFilterKey(entry))
   }
 
   /**
-   * Adds the value hash of every lookup row to `filter`, a page at a time along the primary key, and marks
-   * it ready. A page starts after the last value of the one before, so a value with many rows costs at most
-   * one page. Rows this process commits meanwhile are in it already; rows another process commits
-   * meanwhile end this process's run of commits (its fence fails), which drops the filter. Not fatal when
-   * it fails: the counts are read, as they were before the filter.
+   * Adds the value hash of every lookup row and the dedup key of every entry to `filter`, a page at a time
+   * along each primary key, and marks it ready. A page of values starts after the last value of the one
+   * before, so a value with many rows costs at most one page. Rows this process commits meanwhile are in it
+   * already; rows another process commits meanwhile end this process's run of commits (its fence fails),
+   * which drops the filter. Not fatal when it fails: counts and keys are read, as they were before it.
    */
-  private async fillValueFilter(filter: ValueFilter): Promise<boolean> {
+  private async fillWrittenFilter(filter: WrittenFilter): Promise<boolean> {
+    const current = () => !this.closing && this.writtenFilter === filter
     try {
       let after: Buffer = Buffer.alloc(0)
       for (;;) {
-        if (this.closing || this.valueFilter !== filter) return false
+        if (!current()) return false
         const { rows } = await this.pool.query<{ value_hash: Buffer }>({
           name: 'ledger_fill_values',
           text: FILL_VALUES_SQL,
-          values: [after, VALUE_FILL_PAGE],
+          values: [after, FILL_PAGE],
         })
         for (const { value_hash: hash } of rows) {
           if (!hash.equals(after)) filter.keys.add(hash.toString('hex'))
           after = hash
         }
-        if (rows.length < VALUE_FILL_PAGE) break
+        if (rows.length < FILL_PAGE) break
       }
-      if (this.valueFilter !== filter) return false
+      let afterKey: Buffer = Buffer.alloc(0)
+      let afterPayload: Buffer = Buffer.alloc(0)
+      for (;;) {
+        if (!current()) return false
+        const { rows } = await this.pool.query<{ key_id: Buffer; payload_hash: Buffer }>({
+          name: 'ledger_fill_dedup',
+          text: FILL_DEDUP_SQL,
+          values: [afterKey, afterPayload, FILL_PAGE],
+        })
+        for (const row of rows) filter.keys.add(row.key_id.toString('hex') + row.payload_hash.toString('hex'))
+        if (rows.length < FILL_PAGE) break
+        afterKey = rows[rows.length - 1]!.key_id
+        afterPayload = rows[rows.length - 1]!.payload_hash
+      }
+      if (!current()) return false
       filter.ready = true
       return true
     } catch (err) {
-      if (!this.closing) console.error('filling the value filter failed; reading every count instead:', err)
-      if (this.valueFilter === filter) this.valueFilter = undefined
+      if (!this.closing) console.error('filling the written filter failed; reading every key instead:', err)
+      if (this.writtenFilter === filter) this.writtenFilter = undefined
       return false
     }
   }

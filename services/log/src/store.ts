@@ -113,6 +113,10 @@ export interface LookupResult {
  *   (OrderedCommits). Reads may run at any time, also during a commit, from other processes too.
  * - Reads never see half a batch: a read sees a batch whole or not at all. Every read (and `findEntries`)
  *   sees every batch whose commit settled before the read began; one in progress may or may not be seen.
+ *   In the writing process, `findEntries` may answer "not logged" from what it knows was written (a
+ *   filter over the store at its first commit and its own commits since): a process that has committed
+ *   stays the one writer until it exits, and a write by another process ends its run (its next commit
+ *   fails), so only a writer that is about to fail can miss a key another process wrote.
  * - Immutability: a leaf is written once, by the batch that appends it; a full tile is written once; a
  *   partial tile is only replaced by content that extends it. Stored content is never deleted.
  * - Validation is the caller's: values come checked (lowercase hex, index order, sizes). A backend refuses
