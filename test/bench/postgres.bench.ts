@@ -2,30 +2,36 @@
 // - the unit: raw single-thread ECDSA P-256 verifications/s;
 // - verified, durable ingest (64 raw-socket clients) into a LevelDB log process, then into one PostgreSQL
 //   log process, then into two processes on one database (clients spread over both);
-// - the sequencer's own ceiling on PostgreSQL: the real Sequencer over PostgresStore, in this process, fed
-//   pre-verified leaves (what it integrates when verification happens elsewhere): the first 20,000 entries
-//   (cold), then the ceiling over the next 60,000; and from it the number of front ends one sequencer can
-//   feed, on paper;
+// - the sequencer's own ceiling on PostgreSQL: the real Sequencer over PostgresStore, in a process of its
+//   own (sequencer-ceiling.ts), fed pre-verified leaves (what it integrates when verification happens
+//   elsewhere): the first 20,000 entries (cold), then the ceiling over the next 60,000; and from it the
+//   number of front ends one sequencer can feed, on paper;
 // - tile and lookup reads per PostgreSQL process.
 // The database is a throwaway cluster of the machine's own PostgreSQL (test/support/postgres.ts) with its
 // defaults: fsync on, synchronous commit.
+import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DEFAULT_POSTGRES_COMMITS_IN_FLIGHT, PostgresStore, Sequencer, TileCache } from '@ledger/log-server'
-import { TILE_WIDTH, generateNoteKey, hashLeaf, parseSignerKey, tilePath } from '@ledger/tlog'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { DEFAULT_POSTGRES_COMMITS_IN_FLIGHT } from '@ledger/log-server'
+import { TILE_WIDTH, tilePath } from '@ledger/tlog'
 import { getLoad, requestLoad } from '../support/http-load.js'
 import { spawnLog, type LogChild } from '../support/log-process.js'
 import { newRebuilder, rebuildStatement } from '../support/load.js'
 import { startPostgresCluster } from '../support/postgres.js'
-import { CLIENTS, getRow, presign, rawVerifyRate, realLeafTemplate, submitAllTimed } from './log-load.js'
+import { CLIENTS, getRow, presign, rawVerifyRate, submitAllTimed } from './log-load.js'
 import { percentile, ratio, row } from './measure.js'
+import type { CeilingResult } from './sequencer-ceiling.js'
+
+const execFileAsync = promisify(execFile)
 
 const REBUILDERS = 16
 const LOAD_SECONDS = 10
 const GET_SECONDS = 3
 const ORIGIN = 'bench.example/pg'
-/** The sequencer's ceiling: entries appended untimed first (see below), then timed. */
+/** The sequencer's ceiling: entries appended untimed first (sequencer-ceiling.ts), then timed. */
 const CEILING_WARM_UP = 20_000
 const CEILING_ENTRIES = 60_000
 /** `PG_COMMITS_IN_FLIGHT=1 npm run bench -- postgres` measures another number of overlapping commits. */
@@ -59,6 +65,17 @@ async function ingest(label: string, urls: readonly string[], bodies: readonly s
   row('  submit -> receipt latency p50', percentile(latencies, 50), 'ms')
   row('  submit -> receipt latency p99', percentile(latencies, 99), 'ms')
   return perSecond
+}
+
+/** Runs sequencer-ceiling.ts on the database at `url` in a child process and returns what it measured. */
+async function sequencerCeiling(url: string): Promise<CeilingResult> {
+  const script = fileURLToPath(new URL('./sequencer-ceiling.ts', import.meta.url))
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    ['--import', 'tsx', script, url, ...[COMMITS_IN_FLIGHT, CEILING_WARM_UP, CEILING_ENTRIES].map(String)],
+    { maxBuffer: 1 << 20 },
+  )
+  return JSON.parse(stdout.trim().split('\n').pop()!) as CeilingResult
 }
 
 async function started(child: LogChild): Promise<string> {
@@ -142,47 +159,9 @@ export async function run(): Promise<void> {
     }
     for (const child of children) await child.stop()
 
-    // The sequencer's ceiling: pre-verified leaves straight into the real Sequencer over PostgresStore.
-    const ceilingUrl = await cluster.createDatabase()
-    const store = await PostgresStore.open(ceilingUrl)
-    const signer = parseSignerKey(generateNoteKey(ORIGIN).signerKey)
-    const sequencer = await Sequencer.open(store, new TileCache(store, 64 << 20), signer, ORIGIN, {
-      batchSize: 1000,
-      batchWaitMs: 1,
-      commitsInFlight: COMMITS_IN_FLIGHT,
-    })
-    const template = realLeafTemplate(rebuilders[0]!, 'ceiling')
-    const leafAt = (i: number) => {
-      const leaf = Buffer.from(template)
-      leaf.writeUInt32BE(i, 20)
-      const hex = i.toString(16).padStart(64, '0')
-      return {
-        leaf,
-        leafHash: hashLeaf(leaf),
-        keyId: rebuilders[i % REBUILDERS]!.keyId,
-        payloadHash: hex,
-        digests: [`sha256:${hex}`],
-        commits: [hex.slice(24)],
-      }
-    }
-    // 4,000 in flight at all times, as the queue of a busy log holds them: each answer lets the next in.
-    const appendAll = async (first: number, count: number): Promise<number> => {
-      const entries = Array.from({ length: count }, (_, i) => leafAt(first + i))
-      const begin = performance.now()
-      let next = 0
-      const feed = async (): Promise<void> => {
-        while (next < entries.length) await sequencer.append(entries[next++]!)
-      }
-      await Promise.all(Array.from({ length: 4000 }, feed))
-      return (entries.length * 1000) / (performance.now() - begin)
-    }
-    // The first entries also pay once for what a running sequencer has already paid: compiling its code
-    // paths, and each new database connection's first touch of the shared buffers. The ceiling is the rate
-    // after them; both are printed.
-    const cold = await appendAll(0, CEILING_WARM_UP)
-    const ceiling = await appendAll(CEILING_WARM_UP, CEILING_ENTRIES)
-    await sequencer.drain()
-    await store.close()
+    // The sequencer's ceiling: pre-verified leaves straight into the real Sequencer over PostgresStore,
+    // in a process of its own (sequencer-ceiling.ts).
+    const { cold, ceiling, cpuMicrosPerEntry } = await sequencerCeiling(await cluster.createDatabase())
     row(
       `sequencer on PostgreSQL, first ${CEILING_WARM_UP.toLocaleString('en-US')} entries (cold)`,
       cold,
@@ -193,6 +172,7 @@ export async function run(): Promise<void> {
       ceiling,
       'entries/s',
     )
+    row("  its process's CPU per entry", cpuMicrosPerEntry, 'µs')
     ratio('sequencer ceiling : 20,000', ceiling, 20_000, '>= 1')
     ratio('front ends one sequencer feeds (ceiling : 1-process ingest)', ceiling, pgOne)
   } finally {
