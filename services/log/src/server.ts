@@ -165,24 +165,21 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
   try {
     const meta = await store.readMeta()
     // Records a key in the store that holds no log yet. Another process of the same log (PostgreSQL) may
-    // have recorded its own first: what the store kept decides.
-    const recordKey = async (key: LogKey): Promise<LogMeta> => {
+    // have recorded its own first: what the store kept decides (metaOf throws when it is not this key).
+    const recordKey = async (key: LogKey): Promise<void> => {
       await store.writeMeta({
         origin: key.origin,
         verifierKey: key.verifierKey,
         createdAt: new Date().toISOString(),
       })
-      return metaOf(await store.readMeta(), key)
+      metaOf(await store.readMeta(), key)
     }
-    let stored = meta
     const { key, created } = await loadOrCreateLogKey(
       config.dataDir,
       config.origin,
       DEFAULT_ORIGIN,
       meta?.verifierKey,
-      async (key) => {
-        stored = await recordKey(key)
-      },
+      recordKey,
     )
     if (meta === undefined && !created) {
       if (!config.newIdentity) {
@@ -196,9 +193,9 @@ export async function startLogServer(config: LogConfig, options: StartOptions = 
             'signed anything (docs/design/log-storage.md)',
         )
       }
-      stored = await recordKey(key)
+      await recordKey(key)
     }
-    const createdAt = metaOf(stored, key).createdAt
+    const createdAt = metaOf(meta ?? (await store.readMeta()), key).createdAt
     const metrics = new LogMetrics()
     const tiles = new TileCache(store, config.cacheBytes)
     const reader = new LogReader(tiles)
