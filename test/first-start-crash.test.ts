@@ -64,6 +64,23 @@ describe('the log', () => {
     expect(await readFile(join(data, 'log.key'), 'utf8')).toMatch(/^PRIVATE\+KEY\+/)
   })
 
+  it('another process recorded its own key first: this key is not put in place, and the start fails', async () => {
+    const data = join(dir, 'log-other-recorded')
+    const other = generateNoteKey('localhost/ledger')
+    // As PostgreSQL's second process finds it: its write of the record loses to the one already there.
+    const openStore = async (location: string): Promise<LogBackend> => {
+      const inner = await LevelStore.open(location)
+      return Object.assign(Object.create(inner) as LogBackend, {
+        writeMeta: () =>
+          inner.writeMeta({ origin: 'localhost/ledger', verifierKey: other.verifierKey, createdAt: 'x' }),
+      })
+    }
+    await expect(startLogServer(logConfig(data), { openStore })).rejects.toThrow(
+      `the database belongs to ${other.verifierKey}`,
+    )
+    expect(await exists(join(data, 'log.key'))).toBe(false)
+  })
+
   it('killed after the record, before the rename: the next start puts the key in place and keeps the log', async () => {
     const data = join(dir, 'log-record-written')
     const first = await startLogServer(logConfig(data))
